@@ -1,0 +1,99 @@
+"""mvx_metrics: metric events in, metrics out, on an event loop the app never blocks on.
+
+Production code calls ``recorder.register_event(event=...)`` from any thread; the recorder
+applies events to metrics on its owning event loop (a runtime-owned uvloop thread by
+default, or the application's own asyncio or trio loop) and serves snapshots anywhere.
+"""
+
+from .errors import MetricsError as MetricsError
+from .errors import MetricsRecorderCancelledError as MetricsRecorderCancelledError
+from .errors import MetricsRecorderDeadlockError as MetricsRecorderDeadlockError
+from .errors import MetricsRecorderError as MetricsRecorderError
+from .errors import MetricsRecorderInvalidStateError as MetricsRecorderInvalidStateError
+from .errors import MetricsRecorderLoopUnavailableError as MetricsRecorderLoopUnavailableError
+from .errors import MetricsRecorderMetricFailedError as MetricsRecorderMetricFailedError
+from .errors import (
+    MetricsRecorderOnStartingHookFailedError as MetricsRecorderOnStartingHookFailedError,
+)
+from .errors import (
+    MetricsRecorderOnStoppedHookFailedError as MetricsRecorderOnStoppedHookFailedError,
+)
+from .errors import MetricsRecorderOverflowError as MetricsRecorderOverflowError
+from .errors import MetricsRecorderTimeoutError as MetricsRecorderTimeoutError
+from .errors import MetricsRecorderUnexpectedError as MetricsRecorderUnexpectedError
+from .errors import MetricsRuntimeDeadlockError as MetricsRuntimeDeadlockError
+from .errors import MetricsRuntimeError as MetricsRuntimeError
+from .errors import MetricsRuntimeInvalidStateError as MetricsRuntimeInvalidStateError
+from .errors import (
+    MetricsRuntimeRecorderAlreadyExistsError as MetricsRuntimeRecorderAlreadyExistsError,
+)
+from .errors import MetricsRuntimeRecorderNotFoundError as MetricsRuntimeRecorderNotFoundError
+from .errors import MetricsRuntimeRecorderStartupError as MetricsRuntimeRecorderStartupError
+from .errors import MetricsRuntimeRecorderStopError as MetricsRuntimeRecorderStopError
+from .errors import MetricsRuntimeShutdownError as MetricsRuntimeShutdownError
+from .errors import MetricsRuntimeStartupError as MetricsRuntimeStartupError
+from .errors import MetricsRuntimeTimeoutError as MetricsRuntimeTimeoutError
+from .errors import MetricsRuntimeUnexpectedError as MetricsRuntimeUnexpectedError
+from .events import MetricEvent as MetricEvent
+from .metrics import Metric as Metric
+from .recorder import AsyncioMetricsRecorder as AsyncioMetricsRecorder
+from .recorder import MetricErrorPolicy as MetricErrorPolicy
+from .recorder import MetricsRecorder as MetricsRecorder
+from .recorder import MetricsRecorderProto as MetricsRecorderProto
+from .recorder import Operation as Operation
+from .recorder import OpResult as OpResult
+from .recorder import OverflowPolicy as OverflowPolicy
+from .recorder import RecorderState as RecorderState
+from .recorder import RecorderStats as RecorderStats
+from .recorder import WaitHandle as WaitHandle
+from .runtime import MetricsRuntime as MetricsRuntime
+from .runtime import RuntimeState as RuntimeState
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AsyncioMetricsRecorder",
+    "Metric",
+    "MetricErrorPolicy",
+    "MetricEvent",
+    "MetricsError",
+    "MetricsRecorder",
+    "MetricsRecorderCancelledError",
+    "MetricsRecorderDeadlockError",
+    "MetricsRecorderError",
+    "MetricsRecorderInvalidStateError",
+    "MetricsRecorderLoopUnavailableError",
+    "MetricsRecorderMetricFailedError",
+    "MetricsRecorderOnStartingHookFailedError",
+    "MetricsRecorderOnStoppedHookFailedError",
+    "MetricsRecorderOverflowError",
+    "MetricsRecorderProto",
+    "MetricsRecorderTimeoutError",
+    "MetricsRecorderUnexpectedError",
+    "MetricsRuntime",
+    "MetricsRuntimeDeadlockError",
+    "MetricsRuntimeError",
+    "MetricsRuntimeInvalidStateError",
+    "MetricsRuntimeRecorderAlreadyExistsError",
+    "MetricsRuntimeRecorderNotFoundError",
+    "MetricsRuntimeRecorderStartupError",
+    "MetricsRuntimeRecorderStopError",
+    "MetricsRuntimeShutdownError",
+    "MetricsRuntimeStartupError",
+    "MetricsRuntimeTimeoutError",
+    "MetricsRuntimeUnexpectedError",
+    "OpResult",
+    "Operation",
+    "OverflowPolicy",
+    "RecorderState",
+    "RecorderStats",
+    "RuntimeState",
+    "WaitHandle",
+]
+
+# Public classes report the package as their home, as in tracebacks and docs.
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("mvx_metrics."):
+        _obj.__module__ = "mvx_metrics"
+del _name, _obj

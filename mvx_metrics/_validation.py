@@ -1,0 +1,59 @@
+"""Argument checks shared by the public constructors: clear errors for bad input."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from enum import Enum
+from typing import TypeVar
+
+__all__ = ["check_enum", "check_id", "check_positive_int", "check_timeout", "random_id"]
+
+E = TypeVar("E", bound=Enum)
+
+
+def random_id() -> str:
+    """A short random id for things created without a name."""
+    return uuid.uuid4().hex[:8]
+
+
+def check_id(value: object, name: str) -> str:
+    """None -> ValueError, not a str -> TypeError; returns the stripped string (maybe '')."""
+    if value is None:
+        raise ValueError(f"argument {name!r} must not be None")
+    if not isinstance(value, str):
+        raise TypeError(f"argument {name!r} must be a str, got {type(value).__name__}")
+    return value.strip()
+
+
+def check_positive_int(value: object, name: str, default: int) -> int:
+    """None -> default; bool or non-int -> TypeError; <= 0 -> ValueError."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"argument {name!r} must be an int, got {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"argument {name!r} must be positive, got {value}")
+    return value
+
+
+def check_enum(value: object, enum_cls: type[E], name: str, default: E) -> E:
+    """None -> default; anything but a member of ``enum_cls`` -> TypeError."""
+    if value is None:
+        return default
+    if not isinstance(value, enum_cls):
+        raise TypeError(f"argument {name!r} must be a {enum_cls.__name__} member, got {value!r}")
+    return value
+
+
+def check_timeout(value: object, name: str, default: float) -> float:
+    """None -> default; non-number -> TypeError; NaN or <= 0 -> ValueError (inf allowed)."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(
+            f"argument {name!r} must be a number of seconds, got {type(value).__name__}"
+        )
+    if math.isnan(value) or value <= 0:
+        raise ValueError(f"argument {name!r} must be a positive number of seconds, got {value}")
+    return float(value)

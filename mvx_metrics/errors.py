@@ -1,0 +1,257 @@
+"""Every error mvx_metrics raises on purpose.
+
+Hierarchy::
+
+    MetricsError                          reason, details, cause on every instance
+    +-- MetricsRecorderError
+    |   +-- MetricsRecorderLoopUnavailableError    no running loop where one is required
+    |   +-- MetricsRecorderInvalidStateError       call not allowed in the current state
+    |   +-- MetricsRecorderOverflowError           pending-event limit reached
+    |   +-- MetricsRecorderTimeoutError            a bounded wait ran out (also a TimeoutError)
+    |   +-- MetricsRecorderDeadlockError           a blocking wait on the owning loop's thread
+    |   +-- MetricsRecorderOnStartingHookFailedError
+    |   +-- MetricsRecorderOnStoppedHookFailedError
+    |   +-- MetricsRecorderMetricFailedError       a metric raised under metric_error_policy=FAIL
+    |   +-- MetricsRecorderCancelledError          the processing task was cancelled by its host
+    |   +-- MetricsRecorderUnexpectedError         a foreign error, wrapped
+    +-- MetricsRuntimeError
+        +-- MetricsRuntimeInvalidStateError
+        +-- MetricsRuntimeStartupError
+        +-- MetricsRuntimeShutdownError
+        +-- MetricsRuntimeTimeoutError             (also a TimeoutError)
+        +-- MetricsRuntimeDeadlockError            a blocking call made on the runtime's own thread
+        +-- MetricsRuntimeRecorderAlreadyExistsError
+        +-- MetricsRuntimeRecorderNotFoundError    (also a LookupError)
+        +-- MetricsRuntimeRecorderStartupError
+        +-- MetricsRuntimeRecorderStopError
+
+Errors caused by the caller (bad arguments) are plain ``ValueError``/``TypeError``, as
+in the standard library. ``reason`` is a stable code meant for logs and alerts; the message
+is for humans and may change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "MetricsError",
+    "MetricsRecorderCancelledError",
+    "MetricsRecorderDeadlockError",
+    "MetricsRecorderError",
+    "MetricsRecorderInvalidStateError",
+    "MetricsRecorderLoopUnavailableError",
+    "MetricsRecorderMetricFailedError",
+    "MetricsRecorderOnStartingHookFailedError",
+    "MetricsRecorderOnStoppedHookFailedError",
+    "MetricsRecorderOverflowError",
+    "MetricsRecorderTimeoutError",
+    "MetricsRecorderUnexpectedError",
+    "MetricsRuntimeDeadlockError",
+    "MetricsRuntimeError",
+    "MetricsRuntimeInvalidStateError",
+    "MetricsRuntimeRecorderAlreadyExistsError",
+    "MetricsRuntimeRecorderNotFoundError",
+    "MetricsRuntimeRecorderStartupError",
+    "MetricsRuntimeRecorderStopError",
+    "MetricsRuntimeShutdownError",
+    "MetricsRuntimeStartupError",
+    "MetricsRuntimeTimeoutError",
+    "MetricsRuntimeUnexpectedError",
+]
+
+
+class MetricsError(Exception):
+    """Base of every error the package raises on purpose.
+
+    ``reason`` is a stable machine-readable code, ``details`` a dict of context values and
+    ``cause`` the foreign exception this one wraps (also set as ``__cause__`` when raised
+    with ``raise ... from``).
+    """
+
+    default_reason = "metrics_error"
+    default_message = "metrics error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        self.reason: str = reason or self.default_reason
+        self.details: dict[str, Any] = dict(details or {})
+        self.cause: BaseException | None = cause
+        text = message or self.default_message
+        if cause is not None and message is None:
+            text = f"{text}: {type(cause).__name__}: {cause}"
+        super().__init__(text)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r}, reason={self.reason!r})"
+
+
+# --- recorder -------------------------------------------------------------------------
+
+
+class MetricsRecorderError(MetricsError):
+    """Base of errors raised by recorders."""
+
+    default_reason = "recorder_error"
+    default_message = "metrics recorder error"
+
+
+class MetricsRecorderLoopUnavailableError(MetricsRecorderError):
+    """A recorder was created where no suitable event loop is running."""
+
+    default_reason = "loop_unavailable"
+    default_message = "a recorder must be created inside a running event loop"
+
+
+class MetricsRecorderInvalidStateError(MetricsRecorderError):
+    """The call is not allowed in the recorder's current state."""
+
+    default_reason = "invalid_state"
+    default_message = "operation not allowed in the recorder's current state"
+
+
+class MetricsRecorderOverflowError(MetricsRecorderError):
+    """The pending-event limit was reached; the event was not accepted (and was counted)."""
+
+    default_reason = "queue_overflow"
+    default_message = "recorder pending-event limit reached; event rejected"
+
+
+class MetricsRecorderTimeoutError(MetricsRecorderError, TimeoutError):
+    """A bounded wait on a recorder ran out of time."""
+
+    default_reason = "timeout"
+    default_message = "timed out waiting for the recorder"
+
+
+class MetricsRecorderDeadlockError(MetricsRecorderError):
+    """A blocking wait was issued on the owning loop's own thread for work that loop must do."""
+
+    default_reason = "deadlock"
+    default_message = (
+        "blocking wait on the recorder's own event-loop thread would deadlock; "
+        "use the async twin (await ...) instead"
+    )
+
+
+class MetricsRecorderOnStartingHookFailedError(MetricsRecorderError):
+    """``_on_starting()`` raised; the recorder is in FAILURE."""
+
+    default_reason = "on_starting_hook_failed"
+    default_message = "recorder _on_starting() hook failed"
+
+
+class MetricsRecorderOnStoppedHookFailedError(MetricsRecorderError):
+    """``_on_stopped()`` raised; the recorder is in FAILURE (events were processed first)."""
+
+    default_reason = "on_stopped_hook_failed"
+    default_message = "recorder _on_stopped() hook failed"
+
+
+class MetricsRecorderMetricFailedError(MetricsRecorderError):
+    """A metric or ``_on_metric_changed`` raised while ``metric_error_policy`` is FAIL."""
+
+    default_reason = "metric_failed"
+    default_message = "a metric failed under metric_error_policy=FAIL"
+
+
+class MetricsRecorderCancelledError(MetricsRecorderError):
+    """The processing task was cancelled by its host (loop closed or nursery cancelled)."""
+
+    default_reason = "cancelled"
+    default_message = "recorder processing task was cancelled"
+
+
+class MetricsRecorderUnexpectedError(MetricsRecorderError):
+    """A foreign exception escaped recorder machinery; see ``cause``."""
+
+    default_reason = "unexpected"
+    default_message = "unexpected recorder error"
+
+
+# --- runtime --------------------------------------------------------------------------
+
+
+class MetricsRuntimeError(MetricsError):
+    """Base of errors raised by ``MetricsRuntime``."""
+
+    default_reason = "runtime_error"
+    default_message = "metrics runtime error"
+
+
+class MetricsRuntimeInvalidStateError(MetricsRuntimeError):
+    """The call is not allowed in the runtime's current state."""
+
+    default_reason = "invalid_state"
+    default_message = "operation not allowed in the runtime's current state"
+
+
+class MetricsRuntimeStartupError(MetricsRuntimeError):
+    """The runtime thread or its event loop could not be started."""
+
+    default_reason = "startup_failed"
+    default_message = "metrics runtime failed to start"
+
+
+class MetricsRuntimeShutdownError(MetricsRuntimeError):
+    """Shutdown finished, but not cleanly (see ``details``)."""
+
+    default_reason = "shutdown_failed"
+    default_message = "metrics runtime did not shut down cleanly"
+
+
+class MetricsRuntimeTimeoutError(MetricsRuntimeError, TimeoutError):
+    """A bounded wait on the runtime ran out of time."""
+
+    default_reason = "timeout"
+    default_message = "timed out waiting for the metrics runtime"
+
+
+class MetricsRuntimeDeadlockError(MetricsRuntimeError):
+    """A blocking runtime call was made from the runtime's own loop thread."""
+
+    default_reason = "deadlock"
+    default_message = (
+        "blocking MetricsRuntime call made on the runtime's own event-loop thread would deadlock"
+    )
+
+
+class MetricsRuntimeRecorderAlreadyExistsError(MetricsRuntimeError):
+    """A recorder with this id already exists in the runtime."""
+
+    default_reason = "recorder_already_exists"
+    default_message = "a recorder with this id already exists"
+
+
+class MetricsRuntimeRecorderNotFoundError(MetricsRuntimeError, LookupError):
+    """No recorder with this id exists in the runtime."""
+
+    default_reason = "recorder_not_found"
+    default_message = "no recorder with this id"
+
+
+class MetricsRuntimeRecorderStartupError(MetricsRuntimeError):
+    """A runtime-created recorder failed to start."""
+
+    default_reason = "recorder_startup_failed"
+    default_message = "recorder failed to start"
+
+
+class MetricsRuntimeRecorderStopError(MetricsRuntimeError):
+    """A runtime-managed recorder failed to stop cleanly."""
+
+    default_reason = "recorder_stop_failed"
+    default_message = "recorder failed to stop"
+
+
+class MetricsRuntimeUnexpectedError(MetricsRuntimeError):
+    """A foreign exception escaped runtime machinery; see ``cause``."""
+
+    default_reason = "unexpected"
+    default_message = "unexpected metrics runtime error"

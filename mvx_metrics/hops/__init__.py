@@ -1,0 +1,78 @@
+"""The one place where threads and event loops are crossed.
+
+A recorder is *owned* by the event loop it was created on. ``bind_owner()`` detects that
+loop once, at construction (the only sniffio call on the owning side), and returns an
+:class:`OwnerHop`: a small backend-specific object that can run a callable on the owning
+loop from any thread and spawn the recorder's processing task there.
+
+The caller side lives in :mod:`.waiting`: whoever waits for work done on the owning loop
+(a plain thread, another asyncio loop, a trio run) waits through it.
+
+No other module of the package may use ``call_soon_threadsafe``,
+``TrioToken.run_sync_soon`` or ``concurrent.futures``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import sniffio
+
+from ..errors import MetricsRecorderLoopUnavailableError
+
+__all__ = ["OwnerGoneError", "OwnerHop", "bind_owner"]
+
+
+class OwnerGoneError(RuntimeError):
+    """The owning loop is closed or finished: nothing can be scheduled on it any more."""
+
+
+class OwnerHop(Protocol):
+    """How to reach one owning event loop."""
+
+    #: "asyncio" (uvloop included) or "trio".
+    library: str
+    #: ``threading.get_ident()`` of the thread the owning loop runs in.
+    thread_id: int
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the owning loop soon; safe from any thread.
+
+        Raises :class:`OwnerGoneError` when the loop can no longer run callbacks.
+        """
+
+    def spawn(self, task_fn: Callable[[], Awaitable[None]], name: str) -> None:
+        """Start ``task_fn()`` as a task owned by the loop; call on the owning thread only."""
+
+    def is_alive(self) -> bool:
+        """True while the owning loop can still run callbacks."""
+
+
+def bind_owner(*, require: str | None = None) -> OwnerHop:
+    """Return the hop for the event loop running in the calling thread.
+
+    ``require`` restricts the accepted library ("asyncio"). Raises
+    ``MetricsRecorderLoopUnavailableError`` outside a running loop.
+    """
+    try:
+        library = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError as exc:
+        raise MetricsRecorderLoopUnavailableError(cause=exc) from exc
+    if require is not None and library != require:
+        raise MetricsRecorderLoopUnavailableError(
+            f"this recorder needs a running {require} loop, but the caller runs in {library}",
+            details={"required": require, "found": library},
+        )
+    if library == "asyncio":
+        from .owner_asyncio import AsyncioOwnerHop
+
+        return AsyncioOwnerHop.current()
+    if library == "trio":
+        from .owner_trio import TrioOwnerHop
+
+        return TrioOwnerHop.current()
+    raise MetricsRecorderLoopUnavailableError(
+        f"unsupported async library {library!r}; use asyncio, uvloop or trio",
+        details={"found": library},
+    )

@@ -1,0 +1,53 @@
+"""Reaching an asyncio (or uvloop) owning loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from . import OwnerGoneError
+
+__all__ = ["AsyncioOwnerHop"]
+
+
+class AsyncioOwnerHop:
+    """Owner hop for an asyncio loop; uvloop loops are asyncio loops too."""
+
+    library = "asyncio"
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, thread_id: int) -> None:
+        self.loop = loop
+        self.thread_id = thread_id
+        # Strong references: asyncio keeps only weak ones to tasks, and a collected
+        # processing task would silently stop a recorder.
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def current(cls) -> AsyncioOwnerHop:
+        return cls(asyncio.get_running_loop(), threading.get_ident())
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        loop = self.loop
+        if loop.is_closed():
+            raise OwnerGoneError("the owning asyncio loop is closed")
+        try:
+            # The owning thread needs no self-pipe write: the loop will see the callback
+            # on its next iteration anyway.
+            if threading.get_ident() == self.thread_id:
+                loop.call_soon(callback)
+            else:
+                loop.call_soon_threadsafe(callback)
+        except RuntimeError as exc:  # closed between the check and the call
+            raise OwnerGoneError(str(exc)) from exc
+
+    def spawn(self, task_fn: Callable[[], Awaitable[None]], name: str) -> None:
+        coro = task_fn()
+        assert isinstance(coro, Coroutine)
+        task: asyncio.Task[Any] = self.loop.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def is_alive(self) -> bool:
+        return not self.loop.is_closed()

@@ -1,0 +1,174 @@
+"""The caller side: waiting for work that an owning loop completes.
+
+Every cross-thread operation produces a :class:`Completion` (a ``concurrent.futures``
+future) that the owning loop resolves. Callers wait for it in the way their context
+allows:
+
+- a plain thread blocks with a timeout (:func:`wait_blocking`);
+- the owning loop's own thread must never block on it: that is a deadlock, reported at
+  once (``deadlock_error``);
+- async code, on any asyncio loop or trio run in any thread, awaits it
+  (:func:`wait_async`). Cancelling that await abandons the wait only: the operation on the
+  owning loop goes on untouched.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import math
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import anyio
+import sniffio
+
+from . import OwnerGoneError, OwnerHop
+
+__all__ = [
+    "Completion",
+    "completed",
+    "failed",
+    "resolve",
+    "run_on_owner",
+    "spawn_on_owner",
+    "wait_async",
+    "wait_blocking",
+]
+
+T = TypeVar("T")
+
+#: The result of work done on an owning loop, resolved exactly once.
+Completion = concurrent.futures.Future
+
+ErrorFactory = Callable[[str], BaseException]
+
+
+def completed(value: T) -> Completion[T]:
+    """A completion that is already resolved with ``value``."""
+    fut: Completion[T] = Completion()
+    fut.set_result(value)
+    return fut
+
+
+def failed(exc: BaseException) -> Completion[T]:
+    """A completion that is already resolved with ``exc``."""
+    fut: Completion[T] = Completion()
+    fut.set_exception(exc)
+    return fut
+
+
+def resolve(fut: Completion[T], fn: Callable[[], T]) -> None:
+    """Run ``fn`` and store its outcome in ``fut`` (ignored if ``fut`` is already done)."""
+    if fut.done():
+        return
+    try:
+        value = fn()
+    except BaseException as exc:  # handed to the waiter, who re-raises it
+        fut.set_exception(exc)
+    else:
+        fut.set_result(value)
+
+
+def run_on_owner(hop: OwnerHop, fn: Callable[[], T]) -> Completion[T]:
+    """Run ``fn`` on the owning loop: inline on its thread, else scheduled there."""
+    fut: Completion[T] = Completion()
+    if threading.get_ident() == hop.thread_id:
+        resolve(fut, fn)
+        return fut
+    try:
+        hop.call_soon(lambda: resolve(fut, fn))
+    except OwnerGoneError as exc:
+        fut.set_exception(exc)
+    return fut
+
+
+def spawn_on_owner(
+    hop: OwnerHop, coro_fn: Callable[[], Awaitable[T]], *, name: str
+) -> Completion[T]:
+    """Run ``await coro_fn()`` as a new task on the owning loop; resolve with its outcome."""
+    fut: Completion[T] = Completion()
+
+    async def runner() -> None:
+        try:
+            value = await coro_fn()
+        except Exception as exc:  # handed to the waiter; the task itself ends cleanly
+            fut.set_exception(exc)
+            return
+        except BaseException as exc:  # cancellation: tell the waiter, then let it unwind
+            fut.set_exception(exc)
+            raise
+        fut.set_result(value)
+
+    def spawn() -> None:
+        hop.spawn(runner, name)
+
+    if threading.get_ident() == hop.thread_id:
+        spawn()
+        return fut
+    try:
+        hop.call_soon(spawn)
+    except OwnerGoneError as exc:
+        fut.set_exception(exc)
+    return fut
+
+
+def wait_blocking(
+    fut: Completion[T],
+    *,
+    timeout: float,
+    owner_thread_id: int | None,
+    deadlock_error: ErrorFactory,
+    timeout_error: ErrorFactory,
+    what: str,
+) -> T:
+    """Block the calling thread until ``fut`` resolves, at most ``timeout`` seconds."""
+    if not fut.done() and owner_thread_id == threading.get_ident():
+        # Only the loop running in this very thread could resolve fut, and we would be
+        # blocking that loop: fail now instead of hanging until the timeout.
+        raise deadlock_error(what)
+    try:
+        return fut.result(timeout=None if math.isinf(timeout) else timeout)
+    except concurrent.futures.TimeoutError:
+        raise timeout_error(what) from None
+
+
+def _thread_safe_scheduler() -> Callable[[Callable[[], object]], object]:
+    """How another thread can run a callback on the caller's own loop."""
+    library = sniffio.current_async_library()
+    if library == "trio":
+        import trio
+
+        return trio.lowlevel.current_trio_token().run_sync_soon
+    import asyncio
+
+    return asyncio.get_running_loop().call_soon_threadsafe
+
+
+async def wait_async(
+    fut: Completion[T],
+    *,
+    timeout: float,
+    timeout_error: ErrorFactory,
+    what: str,
+) -> T:
+    """Await ``fut`` from any asyncio loop or trio run, in any thread."""
+    if not fut.done():
+        arrived = anyio.Event()
+        schedule = _thread_safe_scheduler()
+
+        def _on_done(_: Completion[T]) -> None:
+            try:
+                schedule(arrived.set)
+            except RuntimeError:
+                # The waiter's own loop is gone (asyncio: closed; trio: RunFinishedError):
+                # nobody is left to wake.
+                pass
+
+        fut.add_done_callback(_on_done)
+        try:
+            with anyio.fail_after(timeout):
+                await arrived.wait()
+        except TimeoutError:
+            raise timeout_error(what) from None
+    return fut.result()

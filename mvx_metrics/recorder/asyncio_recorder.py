@@ -1,0 +1,19 @@
+"""``AsyncioMetricsRecorder``: the recorder bound to an asyncio (or uvloop) loop."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from .recorder import MetricsRecorder
+
+__all__ = ["AsyncioMetricsRecorder"]
+
+
+class AsyncioMetricsRecorder(MetricsRecorder):
+    """A :class:`MetricsRecorder` that must be created inside a running asyncio loop.
+
+    This is the class ``MetricsRuntime`` creates. Created from trio code it raises
+    ``MetricsRecorderLoopUnavailableError``.
+    """
+
+    _required_library: ClassVar[str | None] = "asyncio"

@@ -1,0 +1,202 @@
+"""Applying buffered events to metrics, on the owning loop, with failing metrics isolated."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol
+
+import anyio.lowlevel
+
+from ..errors import MetricsRecorderMetricFailedError
+from ..events import MetricEvent
+from ..metrics.base import Metric
+from .handoff import ControlItem, Handoff
+from .policies import MetricErrorPolicy
+from .routing import Routes
+
+__all__ = ["BATCH_SIZE", "ChangeHook", "Processor"]
+
+logger = logging.getLogger("mvx_metrics.recorder")
+
+#: Events applied between two yields to the owning loop: large enough to amortise the
+#: yield, small enough that a flood cannot starve the loop's other tasks.
+BATCH_SIZE = 1024
+
+#: Errors of one metric logged in full before the rest are only counted.
+_LOGGED_ERRORS_PER_METRIC = 3
+
+
+class ChangeHook(Protocol):
+    def __call__(self, *, metric: Metric, event: MetricEvent) -> Awaitable[None]: ...
+
+
+class Processor:
+    """Drains the hand-off buffer into metrics. Lives on, and is only used by, the owning loop.
+
+    Metric state changes happen here and nowhere else (one writer). Each event is applied
+    to all its metrics before anything awaits, so a snapshot taken between two awaits never
+    sees an event half-applied.
+    """
+
+    def __init__(
+        self,
+        handoff: Handoff,
+        *,
+        error_policy: MetricErrorPolicy,
+        change_hook: ChangeHook | None,
+        recorder_name: str,
+    ) -> None:
+        self.handoff = handoff
+        self.routes = Routes()
+        self.error_policy = error_policy
+        self.change_hook = change_hook
+        self.recorder_name = recorder_name
+        self.stop_requested = False
+        #: True while an async batch is suspended inside the change hook.
+        self.in_async_batch = False
+        #: Errors by metric name. A plain dict: other threads copy it with one atomic dict().
+        self.metric_errors: dict[str, int] = {}
+        self.hook_errors = 0
+
+    def request_stop(self) -> None:
+        """Run as a control item: everything before it has been applied."""
+        self.stop_requested = True
+
+    # --- draining -----------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Apply everything in the buffer, yielding to the loop between batches."""
+        buffer = self.handoff.buffer
+        while buffer:
+            if self.change_hook is None:
+                self.apply_batch(min(len(buffer), BATCH_SIZE))
+            else:
+                await self.apply_batch_with_hook(min(len(buffer), BATCH_SIZE), self.change_hook)
+            if buffer:
+                await anyio.lowlevel.checkpoint()
+
+    def drain_now(self) -> None:
+        """Apply everything in the buffer synchronously (no hook may be awaited)."""
+        buffer = self.handoff.buffer
+        while buffer:
+            self.apply_batch(min(len(buffer), BATCH_SIZE), run_hook=False)
+
+    def can_drain_now(self) -> bool:
+        return self.change_hook is None and not self.in_async_batch
+
+    def apply_batch(self, limit: int, *, run_hook: bool = True) -> None:
+        """Apply the next ``limit`` buffered items. The per-event loop of the recorder."""
+        popleft = self.handoff.buffer.popleft
+        table = self.routes.table
+        events = 0
+        try:
+            for _ in range(limit):
+                item = popleft()
+                targets = table.get(item.__class__)
+                if targets is None:
+                    if item.__class__ is ControlItem:
+                        item.fn()
+                        table = self.routes.table  # the item may have registered a metric
+                        continue
+                    targets = self.routes.resolve(item.__class__)
+                events += 1
+                for metric in targets:
+                    try:
+                        metric.handle_event(item)
+                    except Exception as exc:
+                        self._metric_failed(metric, item, exc)
+        finally:
+            self.handoff.release(events)
+
+    async def apply_batch_with_hook(self, limit: int, hook: ChangeHook) -> None:
+        """Like :meth:`apply_batch`, then await the hook for each metric that changed."""
+        popleft = self.handoff.buffer.popleft
+        routes = self.routes
+        events = 0
+        self.in_async_batch = True
+        try:
+            for _ in range(limit):
+                item = popleft()
+                if item.__class__ is ControlItem:
+                    item.fn()
+                    continue
+                targets = routes.table.get(item.__class__) or routes.resolve(item.__class__)
+                changed: list[Metric] = []
+                for metric in targets:
+                    try:
+                        if metric.handle_event(item):
+                            changed.append(metric)
+                    except Exception as exc:
+                        self._metric_failed(metric, item, exc)
+                for metric in changed:
+                    try:
+                        await hook(metric=metric, event=item)
+                    except Exception as exc:
+                        self._hook_failed(metric, item, exc)
+                events += 1
+        finally:
+            self.in_async_batch = False
+            self.handoff.release(events)
+
+    # --- failures -----------------------------------------------------------------------
+
+    def _metric_failed(self, metric: Metric, event: MetricEvent, exc: Exception) -> None:
+        name = _safe_name(metric)
+        count = self.metric_errors[name] = self.metric_errors.get(name, 0) + 1
+        if self.error_policy is MetricErrorPolicy.FAIL:
+            raise MetricsRecorderMetricFailedError(
+                f"metric {name!r} raised on {type(event).__qualname__}",
+                details={"metric": name, "event_type": type(event).__qualname__},
+                cause=exc,
+            ) from exc
+        if count <= _LOGGED_ERRORS_PER_METRIC:
+            logger.warning(
+                "recorder %s: metric %r raised on %s (isolated; error %d, later ones counted "
+                "in get_stats().metric_errors)",
+                self.recorder_name,
+                name,
+                type(event).__qualname__,
+                count,
+                exc_info=exc,
+            )
+
+    def _hook_failed(self, metric: Metric, event: MetricEvent, exc: Exception) -> None:
+        self.hook_errors += 1
+        if self.error_policy is MetricErrorPolicy.FAIL:
+            raise MetricsRecorderMetricFailedError(
+                f"_on_metric_changed raised for metric {_safe_name(metric)!r}",
+                details={"metric": _safe_name(metric), "hook": "_on_metric_changed"},
+                cause=exc,
+            ) from exc
+        if self.hook_errors <= _LOGGED_ERRORS_PER_METRIC:
+            logger.warning(
+                "recorder %s: _on_metric_changed raised for metric %r on %s (isolated)",
+                self.recorder_name,
+                _safe_name(metric),
+                type(event).__qualname__,
+                exc_info=exc,
+            )
+
+    # --- reading ------------------------------------------------------------------------
+
+    def collect_snapshots(self) -> dict[str, Mapping[str, Any]]:
+        """Every active metric's snapshot, taken with no event in between."""
+        result: dict[str, Mapping[str, Any]] = {}
+        for metric in self.routes.metrics:
+            name = _safe_name(metric)
+            try:
+                result[name] = metric.snapshot()
+            except Exception:
+                self.metric_errors[name] = self.metric_errors.get(name, 0) + 1
+                logger.exception(
+                    "recorder %s: metric %r snapshot() raised", self.recorder_name, name
+                )
+        return result
+
+
+def _safe_name(metric: Metric) -> str:
+    try:
+        return str(metric.metric_name)
+    except Exception:
+        return f"<{type(metric).__qualname__} at {id(metric):#x}>"

@@ -1,0 +1,570 @@
+"""``MetricsRecorder``: lifecycle, the hot path, and reads, over the modules beside it.
+
+Threads meet in three places only: the hand-off (``handoff.py``: producers append,
+the owning loop pops), the lifecycle lock (state moves made from any thread), and the
+hops (``..hops``: running things on the owning loop and waiting for them).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from types import MappingProxyType, TracebackType
+from typing import Any, ClassVar, TypeVar
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
+from .._validation import check_enum, check_id, check_positive_int, check_timeout, random_id
+from ..errors import (
+    MetricsError,
+    MetricsRecorderCancelledError,
+    MetricsRecorderDeadlockError,
+    MetricsRecorderInvalidStateError,
+    MetricsRecorderOnStartingHookFailedError,
+    MetricsRecorderOnStoppedHookFailedError,
+    MetricsRecorderOverflowError,
+    MetricsRecorderTimeoutError,
+    MetricsRecorderUnexpectedError,
+)
+from ..events import MetricEvent
+from ..hops import OwnerGoneError, bind_owner
+from ..hops.waiting import Completion, completed, failed, resolve, wait_async, wait_blocking
+from ..metrics.base import Metric
+from .handoff import ControlItem, Handoff
+from .policies import MetricErrorPolicy, OverflowPolicy
+from .processing import Processor
+from .results import Operation, WaitHandle
+from .state import RecorderState, check_transition
+from .stats import RecorderStats
+
+__all__ = [
+    "DEFAULT_QUEUE_MAX_SIZE",
+    "DEFAULT_TIMEOUT",
+    "MetricsRecorder",
+]
+
+logger = logging.getLogger("mvx_metrics.recorder")
+
+T = TypeVar("T")
+
+DEFAULT_QUEUE_MAX_SIZE = 10_000
+#: Seconds a blocking call waits for the owning loop when the caller gives no timeout.
+DEFAULT_TIMEOUT = 30.0
+#: Seconds a producer waits for room under OverflowPolicy.BLOCK.
+DEFAULT_BLOCK_TIMEOUT = 1.0
+
+_S = RecorderState
+_RUNNING = RecorderState.RUNNING
+#: States in which a processing task exists (or is about to) and owns the metrics.
+_ACTIVE = frozenset({_S.STARTING, _S.RUNNING, _S.STOPPING})
+
+
+class MetricsRecorder:
+    """Processes metric events into metrics on the event loop it was created in.
+
+    Create it inside a running asyncio (uvloop included) or trio loop; that loop is its
+    *owner* and is the only place where metric state changes. Everything else, including
+    ``register_event``, may be called from any thread, from sync or async code.
+    """
+
+    #: The async library the owning loop must run (None: asyncio or trio).
+    _required_library: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        entity_id: str,
+        *,
+        namespace: str | None = None,
+        queue_max_size: int | None = None,
+        queue_overflow_policy: OverflowPolicy | None = None,
+        metric_error_policy: MetricErrorPolicy | None = None,
+        queue_block_timeout: float | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self._entity_id = check_id(entity_id, "entity_id") or random_id()
+        if namespace is not None and not isinstance(namespace, str):
+            raise TypeError(f"argument 'namespace' must be a str, got {type(namespace).__name__}")
+        self._namespace = (namespace or "").strip() or "mvx_metrics"
+        capacity = check_positive_int(queue_max_size, "queue_max_size", DEFAULT_QUEUE_MAX_SIZE)
+        self._overflow_policy = check_enum(
+            queue_overflow_policy,
+            OverflowPolicy,
+            "queue_overflow_policy",
+            OverflowPolicy.RAISE_ERROR,
+        )
+        self._metric_error_policy = check_enum(
+            metric_error_policy, MetricErrorPolicy, "metric_error_policy", MetricErrorPolicy.ISOLATE
+        )
+        self._block_timeout = check_timeout(
+            queue_block_timeout, "queue_block_timeout", DEFAULT_BLOCK_TIMEOUT
+        )
+        self._timeout = check_timeout(timeout, "timeout", DEFAULT_TIMEOUT)
+
+        self._hop = bind_owner(require=self._required_library)
+        self._handoff = Handoff(capacity)
+        hook_overridden = type(self)._on_metric_changed is not MetricsRecorder._on_metric_changed
+        self._processor = Processor(
+            self._handoff,
+            error_policy=self._metric_error_policy,
+            change_hook=self._on_metric_changed if hook_overridden else None,
+            recorder_name=self._entity_id,
+        )
+        self._state = RecorderState.VIRGIN
+        # Serialises state moves and registrations made from any thread. Never taken on
+        # the hot path: register_event reads _state without it.
+        self._lifecycle_lock = threading.Lock()
+        self._start_op: Completion[None] | None = None
+        self._stop_op: Completion[None] | None = None
+        self._registered: dict[str, Metric] = {}
+        self._last_error: MetricsError | None = None
+        # The processing task's wake-up channel; set only while it runs.
+        self._wake_stream: MemoryObjectSendStream[None] | None = None
+
+    # --- identity and configuration -----------------------------------------------------
+
+    @property
+    def entity_id(self) -> str:
+        """The recorder's id (stripped; random when created blank)."""
+        return self._entity_id
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    @property
+    def state(self) -> RecorderState:
+        """The current lifecycle state."""
+        return self._state
+
+    def get_status(self) -> RecorderState:
+        """The current lifecycle state (mvx-common 0.3 spelling of :attr:`state`)."""
+        return self._state
+
+    @property
+    def queue_max_size(self) -> int:
+        return self._handoff.capacity
+
+    @property
+    def queue_overflow_policy(self) -> OverflowPolicy:
+        return self._overflow_policy
+
+    @property
+    def metric_error_policy(self) -> MetricErrorPolicy:
+        return self._metric_error_policy
+
+    @property
+    def owner_library(self) -> str:
+        """The async library of the owning loop: "asyncio" or "trio"."""
+        return self._hop.library
+
+    @property
+    def last_error(self) -> MetricsError | None:
+        """Why the recorder went to FAILURE or CANCELLED, if it did."""
+        return self._last_error
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self._namespace}/{self._entity_id} {self._state} "
+            f"on {self._hop.library}>"
+        )
+
+    # --- the hot path ------------------------------------------------------------------
+
+    def register_event(self, event: MetricEvent) -> None:
+        """Hand ``event`` to the recorder. Never blocks on the owning loop, never awaits.
+
+        Safe from any thread and any async library. See ``handoff.py`` for why the
+        credit pop, the append and the idle check need no lock.
+        """
+        if not isinstance(event, MetricEvent):
+            self._reject_non_event(event)
+        if self._state is not _RUNNING:
+            self._register_while_not_running(event)
+            return
+        handoff = self._handoff
+        try:
+            handoff.take_credit()
+        except IndexError:
+            if not self._make_room():
+                return
+        handoff.append(event)
+        if handoff.idle:
+            handoff.idle = False
+            self._wake_owner()
+
+    # --- hot path's slow branches ---------------------------------------------------------
+
+    @staticmethod
+    def _reject_non_event(event: object) -> None:
+        if event is None:
+            raise ValueError("argument 'event' must not be None")
+        raise TypeError(f"argument 'event' must be a MetricEvent, got {type(event).__name__}")
+
+    def _register_while_not_running(self, event: MetricEvent) -> None:
+        state = self._state
+        if state is _S.VIRGIN:
+            self.start()
+            state = self._state
+        if state is _S.STARTING or state is _RUNNING:
+            handoff = self._handoff
+            try:
+                handoff.take_credit()
+            except IndexError:
+                if not self._make_room():
+                    return
+            handoff.append(event)
+            # Still checked: the processing task may have gone idle since we read the state.
+            if handoff.idle:
+                handoff.idle = False
+                self._wake_owner()
+            return
+        self._handoff.count_dropped("invalid_state")
+        raise MetricsRecorderInvalidStateError(
+            f"recorder {self._entity_id!r} does not accept events in state {state}",
+            details={"entity_id": self._entity_id, "state": str(state)},
+        )
+
+    def _make_room(self) -> bool:
+        """Apply the overflow policy. True: a slot was obtained; False: event dropped."""
+        policy = self._overflow_policy
+        handoff = self._handoff
+        if policy is OverflowPolicy.DROP:
+            handoff.count_dropped("overflow_dropped")
+            return False
+        if (
+            policy is OverflowPolicy.BLOCK
+            and threading.get_ident() != self._hop.thread_id
+            and handoff.wait_for_credit(self._block_timeout)
+        ):
+            return True
+        handoff.count_dropped("overflow_rejected")
+        raise MetricsRecorderOverflowError(
+            f"recorder {self._entity_id!r} has {handoff.capacity} pending events (policy {policy})",
+            details={
+                "entity_id": self._entity_id,
+                "capacity": handoff.capacity,
+                "policy": str(policy),
+            },
+        ) from None
+
+    def _wake_owner(self) -> None:
+        try:
+            self._hop.call_soon(self._on_wake)
+        except OwnerGoneError:
+            # The loop is gone: what is buffered stays counted as pending, never dropped
+            # silently. Only a producer racing with shutdown gets here.
+            pass
+
+    def _on_wake(self) -> None:
+        """Runs on the owning loop after a producer found it idle."""
+        stream = self._wake_stream
+        if stream is not None:
+            stream.send_nowait(None)
+        elif self._state is _S.STOPPED:
+            # A producer passed the state check just before stop() and appended after the
+            # final drain. Apply it now so that it is not stranded.
+            self._processor.drain_now()
+            self._handoff.idle = True
+
+    def _push_control(self, fn: Callable[[], object]) -> None:
+        """Queue ``fn`` to run on the owning loop after everything already buffered."""
+        handoff = self._handoff
+        handoff.append(ControlItem(fn))
+        if handoff.idle:
+            handoff.idle = False
+            self._wake_owner()
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def _move_to(self, new: RecorderState) -> None:
+        """Change state; call with the lifecycle lock held."""
+        check_transition(self._state, new)
+        self._state = new
+
+    def _handle(self, op: Operation, completion: Completion[None]) -> WaitHandle:
+        return WaitHandle(
+            op, completion, owner_thread_id=self._hop.thread_id, default_timeout=self._timeout
+        )
+
+    def start(self) -> WaitHandle:
+        """Start processing. Joins a start in flight; a STOPPED recorder starts again."""
+        with self._lifecycle_lock:
+            state = self._state
+            if state is _RUNNING:
+                return self._handle(Operation.START, completed(None))
+            if state is _S.STARTING and self._start_op is not None:
+                return self._handle(Operation.START, self._start_op)
+            if state is not _S.VIRGIN and state is not _S.STOPPED:
+                return self._handle(Operation.START, failed(self._invalid_state("start", state)))
+            self._move_to(_S.STARTING)
+            self._handoff.idle = False
+            self._processor.stop_requested = False
+            op = self._start_op = Completion()
+        try:
+            self._hop.call_soon(
+                partial(self._hop.spawn, self._run, f"mvx-recorder-{self._entity_id}")
+            )
+        except OwnerGoneError as exc:
+            self._finish(
+                _S.FAILURE, MetricsRecorderUnexpectedError("owning loop is gone", cause=exc)
+            )
+        return self._handle(Operation.START, op)
+
+    def stop(self) -> WaitHandle:
+        """Stop accepting events, process every accepted one, then run ``_on_stopped()``."""
+        with self._lifecycle_lock:
+            state = self._state
+            if state is _S.STOPPED:
+                return self._handle(Operation.STOP, completed(None))
+            if state is _S.STOPPING and self._stop_op is not None:
+                return self._handle(Operation.STOP, self._stop_op)
+            if state is _S.VIRGIN:
+                self._move_to(_S.STOPPED)
+                return self._handle(Operation.STOP, completed(None))
+            if state is not _S.STARTING and state is not _RUNNING:
+                return self._handle(Operation.STOP, failed(self._invalid_state("stop", state)))
+            self._move_to(_S.STOPPING)
+            op = self._stop_op = Completion()
+            self._push_control(self._processor.request_stop)
+        return self._handle(Operation.STOP, op)
+
+    def _invalid_state(self, what: str, state: RecorderState) -> MetricsRecorderInvalidStateError:
+        return MetricsRecorderInvalidStateError(
+            f"cannot {what} recorder {self._entity_id!r} in state {state}",
+            details={"entity_id": self._entity_id, "state": str(state), "operation": what},
+            cause=self._last_error,
+        )
+
+    async def _run(self) -> None:
+        """The processing task, on the owning loop, from STARTING to a final state."""
+        processor = self._processor
+        handoff = self._handoff
+        cancelled = anyio.get_cancelled_exc_class()
+        try:
+            try:
+                await self._on_starting()
+            except cancelled:
+                raise
+            except Exception as exc:
+                raise MetricsRecorderOnStartingHookFailedError(cause=exc) from exc
+            send, receive = anyio.create_memory_object_stream[None](math.inf)
+            with send, receive:
+                self._wake_stream = send
+                self._enter_running()
+                try:
+                    while True:
+                        await processor.drain()
+                        if processor.stop_requested:
+                            break
+                        handoff.idle = True
+                        if handoff.buffer:  # appended after drain() looked: no wake-up came
+                            handoff.idle = False
+                            continue
+                        await receive.receive()
+                finally:
+                    self._wake_stream = None
+            try:
+                await self._on_stopped()
+            except cancelled:
+                raise
+            except Exception as exc:
+                raise MetricsRecorderOnStoppedHookFailedError(cause=exc) from exc
+        except cancelled:
+            if processor.can_drain_now():
+                processor.drain_now()  # the host is going away: apply what we already hold
+            self._finish(_S.CANCELLED, MetricsRecorderCancelledError())
+            raise
+        except MetricsError as exc:
+            self._finish(_S.FAILURE, exc)
+        except Exception as exc:
+            logger.exception("recorder %s: processing task crashed", self._entity_id)
+            self._finish(_S.FAILURE, MetricsRecorderUnexpectedError(cause=exc))
+        else:
+            self._finish(_S.STOPPED, None)
+
+    def _enter_running(self) -> None:
+        with self._lifecycle_lock:
+            if self._state is _S.STARTING:  # else stop() came first: stay STOPPING
+                self._move_to(_RUNNING)
+            op, self._start_op = self._start_op, None
+        if op is not None:
+            op.set_result(None)
+
+    def _finish(self, state: RecorderState, error: MetricsError | None) -> None:
+        """Enter a final state and resolve every waiting start/stop."""
+        if error is not None:
+            self._last_error = error
+            log = logger.debug if state is _S.CANCELLED else logger.error
+            log("recorder %s: %s (%s)", self._entity_id, state, error)
+        with self._lifecycle_lock:
+            self._move_to(state)
+            ops = (self._start_op, self._stop_op)
+            self._start_op = self._stop_op = None
+            # Late producers (raced with stop) wake _on_wake, which applies their events.
+            self._handoff.idle = True
+        for op in ops:
+            if op is not None and not op.done():
+                if error is None:
+                    op.set_result(None)
+                else:
+                    op.set_exception(error)
+
+    async def __aenter__(self) -> MetricsRecorder:
+        result = await self.start()
+        if not result.success:
+            assert result.error is not None
+            raise result.error
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Shielded: a body that raised or was cancelled still flushes and stops.
+        with anyio.CancelScope(shield=True):
+            await self.stop()
+
+    # --- metrics ------------------------------------------------------------------------
+
+    def register_metric(self, metric: Metric) -> None:
+        """Add ``metric``; it sees every event registered after this call returns."""
+        if metric is None:
+            raise ValueError("argument 'metric' must not be None")
+        if not isinstance(metric, Metric):
+            raise TypeError(f"argument 'metric' must be a Metric, got {type(metric).__name__}")
+        name = metric.metric_name
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"metric_name must be a non-blank str, got {name!r}")
+        with self._lifecycle_lock:
+            state = self._state
+            if state is _S.FAILURE or state is _S.CANCELLED:
+                raise self._invalid_state("register a metric on", state)
+            if name in self._registered:
+                raise ValueError(
+                    f"recorder {self._entity_id!r} already has a metric named {name!r}"
+                )
+            self._registered[name] = metric
+            if state in _ACTIVE:
+                # Ordered with events through the buffer; the owning loop applies it.
+                self._push_control(partial(self._processor.routes.add, metric))
+            else:
+                self._processor.routes.add(metric)  # no processing task: nobody else reads
+
+    def iter_metrics(self) -> Iterator[Metric]:
+        """The registered metrics, in registration order."""
+        with self._lifecycle_lock:
+            return iter(tuple(self._registered.values()))
+
+    # --- reads --------------------------------------------------------------------------
+
+    def get_stats(self) -> RecorderStats:
+        """Exact counters, from any thread: ``accepted == processed + pending``."""
+        processed, pending = self._handoff.counts()
+        return RecorderStats(
+            accepted=processed + pending,
+            processed=processed,
+            pending=pending,
+            capacity=self._handoff.capacity,
+            dropped=MappingProxyType(self._handoff.dropped()),
+            metric_errors=MappingProxyType(dict(self._processor.metric_errors)),
+            hook_errors=self._processor.hook_errors,
+        )
+
+    def get_metric_snapshots(self, *, timeout: float | None = None) -> dict[str, Mapping[str, Any]]:
+        """``{metric_name: snapshot}`` including every event registered before the call."""
+        return self._call_blocking(self._processor.collect_snapshots, timeout, "snapshot")
+
+    async def aget_metric_snapshots(
+        self, *, timeout: float | None = None
+    ) -> dict[str, Mapping[str, Any]]:
+        """Async twin of :meth:`get_metric_snapshots`, for asyncio or trio, any thread."""
+        return await self._call_async(self._processor.collect_snapshots, timeout, "snapshot")
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Return once every event accepted before the call has been processed."""
+        self._call_blocking(_nothing, timeout, "flush")
+
+    async def aflush(self, timeout: float | None = None) -> None:
+        """Async twin of :meth:`flush`."""
+        await self._call_async(_nothing, timeout, "flush")
+
+    def _submit(self, fn: Callable[[], T]) -> Completion[T] | None:
+        """Queue ``fn`` behind everything buffered; None when no task owns the metrics."""
+        if self._state not in _ACTIVE:
+            return None
+        fut: Completion[T] = Completion()
+        self._push_control(partial(resolve, fut, fn))
+        return fut
+
+    def _run_inline(self, fn: Callable[[], T], what: str) -> T:
+        """Serve a caller running on the owning loop's own thread, without waiting."""
+        state = self._state
+        processor = self._processor
+        if state in _ACTIVE and (self._handoff.buffer or processor.in_async_batch):
+            if state is _S.STARTING or not processor.can_drain_now():
+                raise MetricsRecorderDeadlockError(
+                    f"{what} on the recorder's own loop thread needs events processed first; "
+                    f"use 'await recorder.a{'get_metric_snapshots' if what == 'snapshot' else 'flush'}()'",
+                    details={"entity_id": self._entity_id, "operation": what},
+                )
+            processor.drain_now()
+            if processor.stop_requested and self._wake_stream is not None:
+                self._wake_stream.send_nowait(None)  # let the task see the stop it holds
+        return fn()
+
+    def _call_blocking(self, fn: Callable[[], T], timeout: float | None, what: str) -> T:
+        wait_for = check_timeout(timeout, "timeout", self._timeout)
+        if threading.get_ident() == self._hop.thread_id:
+            return self._run_inline(fn, what)
+        fut = self._submit(fn)
+        if fut is None:
+            return fn()  # no writer exists: read directly
+        return wait_blocking(
+            fut,
+            timeout=wait_for,
+            owner_thread_id=self._hop.thread_id,
+            deadlock_error=MetricsRecorderDeadlockError,
+            timeout_error=self._timeout_error,
+            what=what,
+        )
+
+    async def _call_async(self, fn: Callable[[], T], timeout: float | None, what: str) -> T:
+        wait_for = check_timeout(timeout, "timeout", self._timeout)
+        processor = self._processor
+        if (
+            threading.get_ident() == self._hop.thread_id
+            and self._state is _RUNNING
+            and processor.can_drain_now()
+        ):
+            return self._run_inline(fn, what)
+        fut = self._submit(fn)
+        if fut is None:
+            return fn()
+        return await wait_async(fut, timeout=wait_for, timeout_error=self._timeout_error, what=what)
+
+    def _timeout_error(self, what: str) -> MetricsRecorderTimeoutError:
+        return MetricsRecorderTimeoutError(
+            f"recorder {self._entity_id!r}: {what} did not complete in time (state {self._state})",
+            details={"entity_id": self._entity_id, "operation": what, "state": str(self._state)},
+        )
+
+    # --- subclass hooks (run on the owning loop) ----------------------------------------
+
+    async def _on_starting(self) -> None:
+        """Called once per start, before the first event is processed."""
+
+    async def _on_stopped(self) -> None:
+        """Called once per stop, after the last accepted event is processed."""
+
+    async def _on_metric_changed(self, *, metric: Metric, event: MetricEvent) -> None:
+        """Called after ``event`` changed ``metric``. Only awaited when overridden."""
+
+
+def _nothing() -> None:
+    return None

@@ -1,0 +1,38 @@
+"""Which metrics see which event class."""
+
+from __future__ import annotations
+
+from ..events import MetricEvent
+from ..metrics.base import Metric
+
+__all__ = ["Routes"]
+
+
+class Routes:
+    """The owner-side list of active metrics and a cache from event class to its metrics.
+
+    Lookups cost one dict access per event whatever the number of metrics that ignore the
+    event's class. The cache is rebuilt lazily, per class, after each registration.
+    Owned by the recorder's loop: only that loop reads or changes it.
+    """
+
+    __slots__ = ("metrics", "table")
+
+    def __init__(self) -> None:
+        self.metrics: tuple[Metric, ...] = ()
+        self.table: dict[type, tuple[Metric, ...]] = {}
+
+    def add(self, metric: Metric) -> None:
+        self.metrics = (*self.metrics, metric)
+        # A new dict rather than clear(): a batch holding the old table keeps a valid one.
+        self.table = {}
+
+    def resolve(self, event_class: type[MetricEvent]) -> tuple[Metric, ...]:
+        """Compute and cache the metrics for ``event_class`` (follows subclassing)."""
+        targets = tuple(
+            m
+            for m in self.metrics
+            if m.event_types is None or issubclass(event_class, m.event_types)
+        )
+        self.table[event_class] = targets
+        return targets

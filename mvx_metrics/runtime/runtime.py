@@ -1,0 +1,398 @@
+"""``MetricsRuntime``: a thread with its own event loop, and the recorders living in it."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+from .._validation import check_enum, check_id, check_positive_int, check_timeout
+from ..errors import (
+    MetricsError,
+    MetricsRuntimeDeadlockError,
+    MetricsRuntimeInvalidStateError,
+    MetricsRuntimeRecorderAlreadyExistsError,
+    MetricsRuntimeRecorderNotFoundError,
+    MetricsRuntimeRecorderStartupError,
+    MetricsRuntimeRecorderStopError,
+    MetricsRuntimeShutdownError,
+    MetricsRuntimeStartupError,
+    MetricsRuntimeTimeoutError,
+)
+from ..hops.waiting import spawn_on_owner, wait_blocking
+from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
+from ..recorder.policies import MetricErrorPolicy, OverflowPolicy
+from ..recorder.results import OpResult
+from .loop_thread import LoopFactory, LoopThread, default_loop_factory
+from .state import RuntimeState, check_transition
+
+__all__ = ["MetricsRuntime"]
+
+logger = logging.getLogger("mvx_metrics.runtime")
+
+T = TypeVar("T")
+R = TypeVar("R", bound=AsyncioMetricsRecorder)
+
+_S = RuntimeState
+
+
+class MetricsRuntime:
+    """Owns one thread running a uvloop (or asyncio) loop, and the recorders created in it.
+
+    Every public method is synchronous, safe from any thread, and bounded by a timeout.
+    Blocking methods called from the runtime's own loop thread raise
+    ``MetricsRuntimeDeadlockError`` at once instead of hanging.
+    """
+
+    def __init__(
+        self,
+        *,
+        namespace: str | None = None,
+        default_recorder_queue_max_size: int | None = None,
+        default_recorder_queue_overflow_policy: OverflowPolicy = OverflowPolicy.DROP,
+        default_recorder_metric_error_policy: MetricErrorPolicy = MetricErrorPolicy.ISOLATE,
+        loop_factory: LoopFactory | None = None,
+        start_timeout: float | None = None,
+        shutdown_timeout: float | None = None,
+        operation_timeout: float | None = None,
+        thread_name: str | None = None,
+    ) -> None:
+        if namespace is not None and not isinstance(namespace, str):
+            raise TypeError(f"argument 'namespace' must be a str, got {type(namespace).__name__}")
+        self._namespace = (namespace or "").strip() or "mvx_metrics"
+        self._default_queue_max_size = check_positive_int(
+            default_recorder_queue_max_size, "default_recorder_queue_max_size", 10_000
+        )
+        self._default_overflow_policy = check_enum(
+            default_recorder_queue_overflow_policy,
+            OverflowPolicy,
+            "default_recorder_queue_overflow_policy",
+            OverflowPolicy.DROP,
+        )
+        self._default_metric_error_policy = check_enum(
+            default_recorder_metric_error_policy,
+            MetricErrorPolicy,
+            "default_recorder_metric_error_policy",
+            MetricErrorPolicy.ISOLATE,
+        )
+        if loop_factory is not None and not callable(loop_factory):
+            raise TypeError("argument 'loop_factory' must be callable")
+        self._loop_factory = loop_factory or default_loop_factory
+        self._start_timeout = check_timeout(start_timeout, "start_timeout", 10.0)
+        self._shutdown_timeout = check_timeout(shutdown_timeout, "shutdown_timeout", 30.0)
+        self._operation_timeout = check_timeout(operation_timeout, "operation_timeout", 10.0)
+        self._thread_name = thread_name or f"mvx-metrics-runtime[{self._namespace}]"
+
+        self._state = RuntimeState.VIRGIN
+        # Held for the whole of start() and shutdown(): concurrent callers queue on it
+        # (bounded by their timeout) and then find the work done.
+        self._lifecycle_lock = threading.Lock()
+        self._loop_thread: LoopThread | None = None
+        # Written on the loop thread only; read anywhere (single dict reads are atomic).
+        self._recorders: dict[str, AsyncioMetricsRecorder] = {}
+
+    # --- state --------------------------------------------------------------------------
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    @property
+    def state(self) -> RuntimeState:
+        return self._state
+
+    def get_status(self) -> RuntimeState:
+        """The current state (mvx-common 0.3 spelling of :attr:`state`)."""
+        return self._state
+
+    def __repr__(self) -> str:
+        return f"<MetricsRuntime {self._namespace} {self._state} recorders={len(self._recorders)}>"
+
+    def _move_to(self, new: RuntimeState) -> None:
+        check_transition(self._state, new)
+        self._state = new
+
+    def _on_loop_thread(self) -> bool:
+        return self._loop_thread is not None and self._loop_thread.is_current()
+
+    def _refuse_on_loop_thread(self, what: str) -> None:
+        if self._on_loop_thread():
+            raise MetricsRuntimeDeadlockError(
+                f"MetricsRuntime.{what}() blocks, and was called on the runtime's own loop "
+                "thread; call it from another thread",
+                details={"operation": what},
+            )
+
+    def _acquire_lifecycle(self, timeout: float, what: str) -> None:
+        if not self._lifecycle_lock.acquire(timeout=timeout):
+            raise MetricsRuntimeTimeoutError(
+                f"{what}: another start/shutdown did not finish within {timeout}s",
+                details={"operation": what},
+            )
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self, timeout: float | None = None) -> None:
+        """Start the loop thread. Idempotent when RUNNING; concurrent callers join."""
+        wait_for = check_timeout(timeout, "timeout", self._start_timeout)
+        if self._state is _S.RUNNING:
+            return
+        self._refuse_on_loop_thread("start")
+        self._acquire_lifecycle(wait_for, "start")
+        try:
+            state = self.state  # re-read: another caller may have started it meanwhile
+            if state is _S.RUNNING:
+                return
+            if state is not _S.VIRGIN:
+                raise MetricsRuntimeInvalidStateError(
+                    f"cannot start a runtime in state {self._state}",
+                    details={"state": str(self._state)},
+                )
+            self._move_to(_S.STARTING)
+            loop_thread = LoopThread(self._thread_name, self._loop_factory)
+            self._loop_thread = loop_thread
+            try:
+                loop_thread.start(wait_for)
+            except BaseException as exc:
+                self._move_to(_S.FAILURE)
+                raise MetricsRuntimeStartupError(cause=exc) from exc
+            # Strong reference on purpose: a runtime nobody shut down must still process
+            # its accepted events before the interpreter exits.
+            atexit.register(self._shutdown_at_exit)
+            self._move_to(_S.RUNNING)
+        finally:
+            self._lifecycle_lock.release()
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop every recorder (each flushes), then the loop and the thread. Idempotent.
+
+        Raises ``MetricsRuntimeShutdownError`` (after closing anyway) if a recorder failed
+        to stop or the thread did not end in time.
+        """
+        wait_for = check_timeout(timeout, "timeout", self._shutdown_timeout)
+        if self._state is _S.CLOSED:
+            return
+        self._refuse_on_loop_thread("shutdown")
+        deadline = time.monotonic() + wait_for
+        self._acquire_lifecycle(wait_for, "shutdown")
+        try:
+            state = self.state  # re-read: another caller may have closed it meanwhile
+            if state is _S.CLOSED:
+                return
+            if state is _S.VIRGIN:
+                self._move_to(_S.CLOSED)
+                return
+            problems: dict[str, Any] = {}
+            if state is _S.RUNNING:
+                self._move_to(_S.STOPPING)
+                problems.update(self._stop_all_recorders(deadline))
+            loop_thread = self._loop_thread
+            if loop_thread is not None and not loop_thread.stop(
+                max(0.0, deadline - time.monotonic())
+            ):
+                problems["thread"] = "did not end in time"
+            self._move_to(_S.CLOSED)
+            atexit.unregister(self._shutdown_at_exit)
+        finally:
+            self._lifecycle_lock.release()
+        if problems:
+            raise MetricsRuntimeShutdownError(
+                f"runtime {self._namespace!r} closed with problems: {problems}", details=problems
+            )
+
+    def _stop_all_recorders(self, deadline: float) -> dict[str, Any]:
+        async def stop_all() -> dict[str, OpResult]:
+            handles = {rid: rec.stop() for rid, rec in self._recorders.items()}
+            return {rid: await handle for rid, handle in handles.items()}
+
+        try:
+            results = self._run_on_loop(
+                stop_all, max(0.001, deadline - time.monotonic()), "shutdown"
+            )
+        except MetricsError as exc:
+            return {"recorders": str(exc)}
+        return {
+            f"recorder:{rid}": str(result.error)
+            for rid, result in results.items()
+            if not result.success
+        }
+
+    def _shutdown_at_exit(self) -> None:
+        try:
+            self.shutdown()
+        except Exception:
+            logger.exception(
+                "MetricsRuntime %r: shutdown at interpreter exit failed", self._namespace
+            )
+
+    def __enter__(self) -> MetricsRuntime:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+    # --- running things on the loop -------------------------------------------------------
+
+    def _run_on_loop(self, coro_fn: Callable[[], Awaitable[T]], timeout: float, what: str) -> T:
+        """Run ``coro_fn()`` on the runtime loop and block for its result."""
+        self._refuse_on_loop_thread(what)
+        loop_thread = self._loop_thread
+        if loop_thread is None or self._state not in (_S.RUNNING, _S.STOPPING):
+            raise MetricsRuntimeInvalidStateError(
+                f"{what}() needs a running runtime; state is {self._state}",
+                details={"operation": what, "state": str(self._state)},
+            )
+        fut = spawn_on_owner(loop_thread.hop, coro_fn, name=f"mvx-runtime-{what}")
+        return wait_blocking(
+            fut,
+            timeout=timeout,
+            owner_thread_id=loop_thread.hop.thread_id,
+            deadlock_error=MetricsRuntimeDeadlockError,
+            timeout_error=lambda w: MetricsRuntimeTimeoutError(
+                f"{w}() did not complete within {timeout}s", details={"operation": w}
+            ),
+            what=what,
+        )
+
+    def _require_running(self, what: str) -> None:
+        if self._state is not _S.RUNNING:
+            raise MetricsRuntimeInvalidStateError(
+                f"{what}() needs a RUNNING runtime; state is {self._state}",
+                details={"operation": what, "state": str(self._state)},
+            )
+
+    # --- recorders ----------------------------------------------------------------------
+
+    def create_recorder(
+        self,
+        recorder_id: str,
+        *,
+        entity_id: str | None = None,
+        namespace: str | None = None,
+        queue_max_size: int | None = None,
+        queue_overflow_policy: OverflowPolicy | None = None,
+        metric_error_policy: MetricErrorPolicy | None = None,
+        recorder_class: type[R] | None = None,
+        timeout: float | None = None,
+    ) -> AsyncioMetricsRecorder:
+        """Create a recorder on the runtime loop, start it, and return it (RUNNING)."""
+        rid = _recorder_id(recorder_id)
+        cls: type[AsyncioMetricsRecorder] = AsyncioMetricsRecorder
+        if recorder_class is not None:
+            if not (
+                isinstance(recorder_class, type)
+                and issubclass(recorder_class, AsyncioMetricsRecorder)
+            ):
+                raise TypeError(
+                    "argument 'recorder_class' must be a subclass of AsyncioMetricsRecorder"
+                )
+            cls = recorder_class
+        wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
+        self._require_running("create_recorder")
+
+        async def create() -> AsyncioMetricsRecorder:
+            if rid in self._recorders:
+                raise MetricsRuntimeRecorderAlreadyExistsError(
+                    f"recorder {rid!r} already exists", details={"recorder_id": rid}
+                )
+            recorder = cls(
+                entity_id if entity_id is not None else rid,
+                namespace=namespace if namespace is not None else self._namespace,
+                queue_max_size=queue_max_size or self._default_queue_max_size,
+                queue_overflow_policy=queue_overflow_policy or self._default_overflow_policy,
+                metric_error_policy=metric_error_policy or self._default_metric_error_policy,
+            )
+            self._recorders[rid] = recorder  # reserved before the await: no duplicate can slip in
+            result = await recorder.start()
+            if not result.success:
+                del self._recorders[rid]
+                raise MetricsRuntimeRecorderStartupError(
+                    f"recorder {rid!r} failed to start: {result.error}",
+                    details={"recorder_id": rid},
+                    cause=result.error,
+                )
+            return recorder
+
+        return self._run_on_loop(create, wait_for, "create_recorder")
+
+    def get_recorder(self, recorder_id: str) -> AsyncioMetricsRecorder:
+        """The recorder with this id, or ``MetricsRuntimeRecorderNotFoundError``."""
+        rid = _recorder_id(recorder_id)
+        recorder = self._recorders.get(rid)
+        if recorder is None:
+            raise MetricsRuntimeRecorderNotFoundError(
+                f"no recorder {rid!r} in runtime {self._namespace!r}", details={"recorder_id": rid}
+            )
+        return recorder
+
+    def try_get_recorder(self, recorder_id: str) -> AsyncioMetricsRecorder | None:
+        """The recorder with this id, or None."""
+        return self._recorders.get(_recorder_id(recorder_id))
+
+    def list_recorder_ids(self) -> tuple[str, ...]:
+        """Ids of the recorders in the runtime, in creation order."""
+        return tuple(self._recorders)
+
+    def stop_recorder(self, recorder_id: str, *, timeout: float | None = None) -> None:
+        """Stop (and flush) one recorder; it stays registered and readable."""
+        recorder = self.get_recorder(recorder_id)
+        self._refuse_on_loop_thread("stop_recorder")
+        result = recorder.stop().wait(check_timeout(timeout, "timeout", self._operation_timeout))
+        if not result.success:
+            raise MetricsRuntimeRecorderStopError(
+                f"recorder {recorder.entity_id!r} failed to stop: {result.error}",
+                details={"recorder_id": recorder_id},
+                cause=result.error,
+            )
+
+    def stop_and_remove_recorder(
+        self, recorder_id: str, *, timeout: float | None = None
+    ) -> AsyncioMetricsRecorder:
+        """Stop one recorder, remove it from the runtime and return it (still readable)."""
+        rid = _recorder_id(recorder_id)
+        wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
+        self.stop_recorder(rid, timeout=wait_for)
+
+        async def remove() -> AsyncioMetricsRecorder:
+            recorder = self._recorders.pop(rid, None)
+            if recorder is None:
+                raise MetricsRuntimeRecorderNotFoundError(
+                    f"recorder {rid!r} was removed concurrently", details={"recorder_id": rid}
+                )
+            return recorder
+
+        return self._run_on_loop(remove, wait_for, "stop_and_remove_recorder")
+
+    def get_metric_snapshots(
+        self, *, timeout: float | None = None
+    ) -> dict[str, dict[str, Mapping[str, Any]]]:
+        """``{recorder_id: {metric_name: snapshot}}`` for every recorder, read-your-writes."""
+        wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
+        if self._state is not _S.RUNNING:
+            # No loop to hop to: recorders are stopped (or never started) and read directly.
+            return {rid: rec.get_metric_snapshots() for rid, rec in self._recorders.items()}
+
+        async def collect() -> dict[str, dict[str, Mapping[str, Any]]]:
+            recorders = list(self._recorders.items())
+            values = await asyncio.gather(*(rec.aget_metric_snapshots() for _, rec in recorders))
+            return {rid: value for (rid, _), value in zip(recorders, values, strict=True)}
+
+        return self._run_on_loop(collect, wait_for, "get_metric_snapshots")
+
+
+def _recorder_id(value: object) -> str:
+    rid = check_id(value, "recorder_id")
+    if not rid:
+        raise ValueError("argument 'recorder_id' must not be blank")
+    return rid
