@@ -1,0 +1,49 @@
+"""Every check the project runs: `nox -l` lists them."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+BACKENDS = ["asyncio", "uvloop", "trio"]
+
+
+@nox.session
+@nox.parametrize("backend", BACKENDS)
+def tests(session: nox.Session, backend: str) -> None:
+    """The test suite; async tests restricted to one backend (asyncio, uvloop or trio)."""
+    session.install("-e", ".[test]")
+    # Sync tests do not depend on the backend: run them once, with asyncio.
+    selection = ["-k", backend] if backend != "asyncio" else ["-k", "not uvloop and not trio"]
+    session.run("pytest", *selection, *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install("-e", ".[test]", "mypy")
+    session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (mkdocs, strict)."""
+    session.install("-e", ".", "mkdocs")
+    session.run("mkdocs", "build", "--strict")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against prometheus_client, the OpenTelemetry SDK and mvx-common 0.3."""
+    session.install("-e", ".[bench]", "opentelemetry-sdk")
+    session.run("python", "benchmarks/run_all.py", *session.posargs)

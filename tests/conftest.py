@@ -1,0 +1,30 @@
+"""Every async test runs on asyncio, asyncio with uvloop, and trio."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is absent on some platforms
+    uvloop = None  # type: ignore[assignment]
+
+_BACKENDS: list[Any] = [pytest.param(("asyncio", {}), id="asyncio")]
+if uvloop is not None:
+    _BACKENDS.append(
+        pytest.param(("asyncio", {"loop_factory": uvloop.new_event_loop}), id="uvloop")
+    )
+_BACKENDS.append(pytest.param(("trio", {}), id="trio"))
+
+
+@pytest.fixture(params=_BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    return request.param
+
+
+@pytest.fixture
+def asyncio_only(anyio_backend: Any) -> None:
+    if anyio_backend[0] != "asyncio":
+        pytest.skip("asyncio-specific behaviour")

@@ -1,0 +1,41 @@
+"""The public API: exactly what __all__ names, documented, homed in mvx_metrics."""
+
+from __future__ import annotations
+
+import inspect
+
+import mvx_metrics
+
+
+def test_all_names_are_importable_and_sorted() -> None:
+    assert sorted(mvx_metrics.__all__) == mvx_metrics.__all__
+    for name in mvx_metrics.__all__:
+        assert hasattr(mvx_metrics, name), name
+
+
+def test_public_objects_are_documented_and_report_the_package_as_home() -> None:
+    for name in mvx_metrics.__all__:
+        obj = getattr(mvx_metrics, name)
+        assert obj.__module__ == "mvx_metrics", name
+        assert inspect.getdoc(obj), f"{name} has no docstring"
+
+
+def test_public_methods_have_docstrings() -> None:
+    for cls in (mvx_metrics.MetricsRecorder, mvx_metrics.MetricsRuntime, mvx_metrics.WaitHandle):
+        for attr, member in vars(cls).items():
+            if attr.startswith("_") or not callable(member):
+                continue
+            assert inspect.getdoc(member), f"{cls.__name__}.{attr} has no docstring"
+
+
+def test_the_recorder_satisfies_the_protocol_with_keyword_names() -> None:
+    assert issubclass(mvx_metrics.MetricsRecorder, mvx_metrics.MetricsRecorderProto)
+    for method, param in [("register_event", "event"), ("register_metric", "metric")]:
+        signature = inspect.signature(getattr(mvx_metrics.MetricsRecorder, method))
+        assert param in signature.parameters
+
+
+def test_package_ships_type_information() -> None:
+    from importlib.resources import files
+
+    assert files("mvx_metrics").joinpath("py.typed").is_file()
