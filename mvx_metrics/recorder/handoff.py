@@ -13,9 +13,11 @@ after an event's ``register_event`` returned is served after that event is appli
 They take no credit.
 
 Wake-ups: ``idle`` is True only while the processing task waits for work. A producer
-that appends and then sees ``idle`` clears it and wakes the owner: one wake-up per batch,
-not per event. The consumer sets ``idle`` and then looks at ``buffer`` once more before
-sleeping, so an append that raced with it is never left unnoticed.
+that appends and then sees ``idle`` calls :meth:`Handoff.claim_wake`: one wake-up per
+batch, not per event. Producers racing there compete for a single *wake token* (again a
+deque popped atomically), so at most one wake-up is ever in flight. The consumer puts
+the token back and sets ``idle`` before looking at ``buffer`` one last time, so an append
+that raced with it is never left unnoticed (:meth:`Handoff.go_idle`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Handoff:
         "_dropped",
         "_room",
         "_seq",
+        "_wake_token",
         "append",
         "blocked_producers",
         "buffer",
@@ -55,9 +58,10 @@ class Handoff:
         "idle",
         "processed",
         "take_credit",
+        "wake",
     )
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, wake: Callable[[], None]) -> None:
         self.capacity = capacity
         self.buffer: deque[Any] = deque()
         self.credits: deque[None] = deque(repeat(None, capacity))
@@ -66,6 +70,10 @@ class Handoff:
         self.take_credit = self.credits.pop
         #: True while the consumer sleeps waiting for work (see module docstring).
         self.idle = False
+        #: Holds one token while a wake-up may be sent; whoever pops it sends it.
+        self._wake_token: deque[None] = deque(maxlen=1)
+        #: Schedules the owner-side wake-up; supplied by the recorder.
+        self.wake = wake
         #: Events processed; written only by the owning loop.
         self.processed = 0
         # Even while processed and credits agree; odd while the consumer updates them.
@@ -76,6 +84,35 @@ class Handoff:
         #: Producers waiting for room under OverflowPolicy.BLOCK.
         self.blocked_producers = 0
         self._room = threading.Condition(threading.Lock())
+
+    # --- wake-ups -----------------------------------------------------------------------
+
+    def claim_wake(self) -> None:
+        """Called by a producer that appended and saw ``idle``: wake the owner, once."""
+        self.idle = False
+        try:
+            self._wake_token.pop()
+        except IndexError:
+            return  # another producer's wake-up is already on its way
+        self.wake()
+
+    def go_idle(self) -> bool:
+        """Consumer, before sleeping. True: sleep until woken. False: work came, go on."""
+        self._wake_token.append(None)
+        self.idle = True
+        if not self.buffer:
+            return True
+        self.idle = False
+        try:
+            self._wake_token.pop()
+        except IndexError:
+            return True  # a producer claimed it: its wake-up arrives at once
+        return False
+
+    def disarm(self) -> None:
+        """No wake-ups wanted (before the processing task runs)."""
+        self.idle = False
+        self._wake_token.clear()
 
     # --- consumer side (owning loop only) ---------------------------------------------
 

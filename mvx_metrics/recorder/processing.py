@@ -80,12 +80,12 @@ class Processor:
         """Apply everything in the buffer synchronously (no hook may be awaited)."""
         buffer = self.handoff.buffer
         while buffer:
-            self.apply_batch(min(len(buffer), BATCH_SIZE), run_hook=False)
+            self.apply_batch(min(len(buffer), BATCH_SIZE))
 
     def can_drain_now(self) -> bool:
         return self.change_hook is None and not self.in_async_batch
 
-    def apply_batch(self, limit: int, *, run_hook: bool = True) -> None:
+    def apply_batch(self, limit: int) -> None:
         """Apply the next ``limit`` buffered items. The per-event loop of the recorder."""
         popleft = self.handoff.buffer.popleft
         table = self.routes.table

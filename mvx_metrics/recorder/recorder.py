@@ -105,7 +105,7 @@ class MetricsRecorder:
         self._timeout = check_timeout(timeout, "timeout", DEFAULT_TIMEOUT)
 
         self._hop = bind_owner(require=self._required_library)
-        self._handoff = Handoff(capacity)
+        self._handoff = Handoff(capacity, self._wake_owner)
         hook_overridden = type(self)._on_metric_changed is not MetricsRecorder._on_metric_changed
         self._processor = Processor(
             self._handoff,
@@ -193,8 +193,7 @@ class MetricsRecorder:
                 return
         handoff.append(event)
         if handoff.idle:
-            handoff.idle = False
-            self._wake_owner()
+            handoff.claim_wake()
 
     # --- hot path's slow branches ---------------------------------------------------------
 
@@ -219,8 +218,7 @@ class MetricsRecorder:
             handoff.append(event)
             # Still checked: the processing task may have gone idle since we read the state.
             if handoff.idle:
-                handoff.idle = False
-                self._wake_owner()
+                handoff.claim_wake()
             return
         self._handoff.count_dropped("invalid_state")
         raise MetricsRecorderInvalidStateError(
@@ -252,6 +250,9 @@ class MetricsRecorder:
         ) from None
 
     def _wake_owner(self) -> None:
+        if threading.get_ident() == self._hop.thread_id:
+            self._on_wake()  # already on the owning loop: no thread-safe hop needed
+            return
         try:
             self._hop.call_soon(self._on_wake)
         except OwnerGoneError:
@@ -265,18 +266,23 @@ class MetricsRecorder:
         if stream is not None:
             stream.send_nowait(None)
         elif self._state is _S.STOPPED:
-            # A producer passed the state check just before stop() and appended after the
-            # final drain. Apply it now so that it is not stranded.
+            self._drain_stragglers()
+
+    def _drain_stragglers(self) -> None:
+        """STOPPED, on the owning loop: apply events from producers that passed the state
+        check just before stop() and appended after the final drain, so none is stranded.
+        (The ``_on_metric_changed`` hook is not run for them.)"""
+        while True:
             self._processor.drain_now()
-            self._handoff.idle = True
+            if self._handoff.go_idle():
+                return
 
     def _push_control(self, fn: Callable[[], object]) -> None:
         """Queue ``fn`` to run on the owning loop after everything already buffered."""
         handoff = self._handoff
         handoff.append(ControlItem(fn))
         if handoff.idle:
-            handoff.idle = False
-            self._wake_owner()
+            handoff.claim_wake()
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -301,7 +307,7 @@ class MetricsRecorder:
             if state is not _S.VIRGIN and state is not _S.STOPPED:
                 return self._handle(Operation.START, failed(self._invalid_state("start", state)))
             self._move_to(_S.STARTING)
-            self._handoff.idle = False
+            self._handoff.disarm()
             self._processor.stop_requested = False
             op = self._start_op = Completion()
         try:
@@ -360,11 +366,8 @@ class MetricsRecorder:
                         await processor.drain()
                         if processor.stop_requested:
                             break
-                        handoff.idle = True
-                        if handoff.buffer:  # appended after drain() looked: no wake-up came
-                            handoff.idle = False
-                            continue
-                        await receive.receive()
+                        if handoff.go_idle():
+                            await receive.receive()
                 finally:
                     self._wake_stream = None
             try:
@@ -404,8 +407,8 @@ class MetricsRecorder:
             self._move_to(state)
             ops = (self._start_op, self._stop_op)
             self._start_op = self._stop_op = None
-            # Late producers (raced with stop) wake _on_wake, which applies their events.
-            self._handoff.idle = True
+        if state is _S.STOPPED:
+            self._drain_stragglers()  # and arm the wake-up for any still to come
         for op in ops:
             if op is not None and not op.done():
                 if error is None:
