@@ -309,9 +309,13 @@ class MetricsRuntime:
             recorder = cls(
                 entity_id if entity_id is not None else rid,
                 namespace=namespace if namespace is not None else self._namespace,
-                queue_max_size=queue_max_size or self._default_queue_max_size,
-                queue_overflow_policy=queue_overflow_policy or self._default_overflow_policy,
-                metric_error_policy=metric_error_policy or self._default_metric_error_policy,
+                queue_max_size=_or_default(queue_max_size, self._default_queue_max_size),
+                queue_overflow_policy=_or_default(
+                    queue_overflow_policy, self._default_overflow_policy
+                ),
+                metric_error_policy=_or_default(
+                    metric_error_policy, self._default_metric_error_policy
+                ),
             )
             self._recorders[rid] = recorder  # reserved before the await: no duplicate can slip in
             result = await recorder.start()
@@ -389,6 +393,11 @@ class MetricsRuntime:
             return {rid: value for (rid, _), value in zip(recorders, values, strict=True)}
 
         return self._run_on_loop(collect, wait_for, "get_metric_snapshots")
+
+
+def _or_default(value: T | None, default: T) -> T:
+    # Not `value or default`: 0 must reach the recorder's checks and fail there.
+    return default if value is None else value
 
 
 def _recorder_id(value: object) -> str:

@@ -114,8 +114,9 @@ def test_bad_arguments_are_refused(runtime: MetricsRuntime) -> None:
         runtime.create_recorder(5)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         runtime.create_recorder("x", recorder_class=dict)  # type: ignore[type-var]
-    with pytest.raises(ValueError):
-        runtime.create_recorder("x", queue_max_size=-1)
+    for bad_size in (-1, 0):
+        with pytest.raises(ValueError):
+            runtime.create_recorder("x", queue_max_size=bad_size)
     with pytest.raises(TypeError):
         MetricsRuntime(default_recorder_queue_overflow_policy="DROP")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
