@@ -96,6 +96,10 @@ class Processor:
                 targets = table.get(item.__class__)
                 if targets is None:
                     if item.__class__ is ControlItem:
+                        # Count what came before first: a flush or snapshot answered here
+                        # must find its events in get_stats() as processed.
+                        self.handoff.release(events)
+                        events = 0
                         item.fn()
                         table = self.routes.table  # the item may have registered a metric
                         continue
@@ -119,6 +123,8 @@ class Processor:
             for _ in range(limit):
                 item = popleft()
                 if item.__class__ is ControlItem:
+                    self.handoff.release(events)  # see apply_batch
+                    events = 0
                     item.fn()
                     continue
                 targets = routes.table.get(item.__class__) or routes.resolve(item.__class__)

@@ -23,6 +23,7 @@ from ..errors import (
     MetricsRuntimeShutdownError,
     MetricsRuntimeStartupError,
     MetricsRuntimeTimeoutError,
+    MetricsRuntimeUnexpectedError,
 )
 from ..hops.waiting import spawn_on_owner, wait_blocking
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
@@ -254,16 +255,23 @@ class MetricsRuntime:
                 details={"operation": what, "state": str(self._state)},
             )
         fut = spawn_on_owner(loop_thread.hop, coro_fn, name=f"mvx-runtime-{what}")
-        return wait_blocking(
-            fut,
-            timeout=timeout,
-            owner_thread_id=loop_thread.hop.thread_id,
-            deadlock_error=MetricsRuntimeDeadlockError,
-            timeout_error=lambda w: MetricsRuntimeTimeoutError(
-                f"{w}() did not complete within {timeout}s", details={"operation": w}
-            ),
-            what=what,
-        )
+        try:
+            return wait_blocking(
+                fut,
+                timeout=timeout,
+                owner_thread_id=loop_thread.hop.thread_id,
+                deadlock_error=MetricsRuntimeDeadlockError,
+                timeout_error=lambda w: MetricsRuntimeTimeoutError(
+                    f"{w}() did not complete within {timeout}s", details={"operation": w}
+                ),
+                what=what,
+            )
+        except (MetricsError, ValueError, TypeError):
+            raise  # ours, or the caller's bad argument: already says who is at fault
+        except Exception as exc:
+            raise MetricsRuntimeUnexpectedError(
+                f"{what}() failed on the runtime loop", details={"operation": what}, cause=exc
+            ) from exc
 
     def _require_running(self, what: str) -> None:
         if self._state is not _S.RUNNING:
@@ -283,10 +291,17 @@ class MetricsRuntime:
         queue_max_size: int | None = None,
         queue_overflow_policy: OverflowPolicy | None = None,
         metric_error_policy: MetricErrorPolicy | None = None,
+        queue_block_timeout: float | None = None,
+        recorder_timeout: float | None = None,
         recorder_class: type[R] | None = None,
         timeout: float | None = None,
     ) -> AsyncioMetricsRecorder:
-        """Create a recorder on the runtime loop, start it, and return it (RUNNING)."""
+        """Create a recorder on the runtime loop, start it, and return it (RUNNING).
+
+        Unset options take the runtime's defaults; ``queue_block_timeout`` and
+        ``recorder_timeout`` are passed to the recorder (its ``queue_block_timeout`` and
+        ``timeout``); ``timeout`` bounds this call.
+        """
         rid = _recorder_id(recorder_id)
         cls: type[AsyncioMetricsRecorder] = AsyncioMetricsRecorder
         if recorder_class is not None:
@@ -316,6 +331,8 @@ class MetricsRuntime:
                 metric_error_policy=_or_default(
                     metric_error_policy, self._default_metric_error_policy
                 ),
+                queue_block_timeout=queue_block_timeout,
+                timeout=recorder_timeout,
             )
             self._recorders[rid] = recorder  # reserved before the await: no duplicate can slip in
             result = await recorder.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import anyio
@@ -85,6 +86,21 @@ def test_flush_returns_after_every_earlier_event_is_processed(runtime: MetricsRu
     recorder.flush(timeout=TIMEOUT)
     stats = recorder.get_stats()
     assert stats.processed == 20_000 and stats.pending == 0
+
+
+def test_stats_right_after_flush_count_the_flushed_events(runtime: MetricsRuntime) -> None:
+    recorder = runtime.create_recorder("flush-stats")
+    recorder.register_metric(CountingMetric())
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible to expose a lag
+    try:
+        for i in range(1, 2_001):
+            recorder.register_event(event=Saved())
+            recorder.flush(timeout=TIMEOUT)
+            stats = recorder.get_stats()
+            assert (stats.processed, stats.pending) == (i, 0)
+    finally:
+        sys.setswitchinterval(previous)
 
 
 @pytest.mark.parametrize("policy", [OverflowPolicy.DROP, OverflowPolicy.RAISE_ERROR])

@@ -19,6 +19,7 @@ from mvx_metrics import (
     MetricsRuntimeRecorderNotFoundError,
     MetricsRuntimeRecorderStartupError,
     MetricsRuntimeStartupError,
+    MetricsRuntimeUnexpectedError,
     OverflowPolicy,
     RecorderState,
     RuntimeState,
@@ -146,6 +147,28 @@ def test_recorder_that_fails_to_start_is_not_registered(runtime: MetricsRuntime)
     with pytest.raises(MetricsRuntimeRecorderStartupError):
         runtime.create_recorder("broken", recorder_class=Broken)
     assert runtime.list_recorder_ids() == ()
+
+
+def test_a_foreign_error_on_the_loop_is_wrapped_with_its_cause(runtime: MetricsRuntime) -> None:
+    class Exploding(AsyncioMetricsRecorder):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("constructor bug")
+
+    with pytest.raises(MetricsRuntimeUnexpectedError) as info:
+        runtime.create_recorder("exploding", recorder_class=Exploding)
+    assert isinstance(info.value.cause, RuntimeError)
+    assert info.value.details == {"operation": "create_recorder"}
+    assert runtime.list_recorder_ids() == ()
+
+
+def test_runtime_recorders_take_block_and_wait_timeouts(runtime: MetricsRuntime) -> None:
+    recorder = runtime.create_recorder(
+        "tuned",
+        queue_block_timeout=0.5,
+        recorder_timeout=2.0,
+        queue_overflow_policy=OverflowPolicy.BLOCK,
+    )
+    assert recorder._block_timeout == 0.5 and recorder._timeout == 2.0
 
 
 def test_snapshots_across_recorders(runtime: MetricsRuntime) -> None:
