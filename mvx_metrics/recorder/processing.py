@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol
 
@@ -15,13 +16,20 @@ from .handoff import ControlItem, Handoff
 from .policies import MetricErrorPolicy
 from .routing import Routes
 
-__all__ = ["BATCH_SIZE", "ChangeHook", "Processor"]
+__all__ = ["BATCH_SIZE", "DRAIN_SLICE_S", "ChangeHook", "Processor"]
 
 logger = logging.getLogger("mvx_metrics.recorder")
 
-#: Events applied between two yields to the owning loop: large enough to amortise the
-#: yield, small enough that a flood cannot starve the loop's other tasks.
+#: Items applied per batch: the unit in which processed events are counted and slots
+#: given back to producers.
 BATCH_SIZE = 1024
+
+#: Seconds of batches applied before yielding to the owning loop. Yielding lets the loop's
+#: other tasks run, but also makes the loop poll for I/O, which releases the GIL; busy
+#: producer threads may then keep it for a whole switch interval (5 ms by default). A
+#: slice of the same order keeps the consumer's share of the GIL fair under a flood, and
+#: bounds how long other tasks on the loop wait.
+DRAIN_SLICE_S = 0.005
 
 #: Errors of one metric logged in full before the rest are only counted.
 _LOGGED_ERRORS_PER_METRIC = 3
@@ -66,13 +74,18 @@ class Processor:
     # --- draining -----------------------------------------------------------------------
 
     async def drain(self) -> None:
-        """Apply everything in the buffer, yielding to the loop between batches."""
+        """Apply everything in the buffer, yielding to the loop every ``DRAIN_SLICE_S``."""
         buffer = self.handoff.buffer
+        hook = self.change_hook
         while buffer:
-            if self.change_hook is None:
-                self.apply_batch(min(len(buffer), BATCH_SIZE))
-            else:
-                await self.apply_batch_with_hook(min(len(buffer), BATCH_SIZE), self.change_hook)
+            slice_end = time.perf_counter() + DRAIN_SLICE_S
+            while buffer:
+                if hook is None:
+                    self.apply_batch(min(len(buffer), BATCH_SIZE))
+                else:
+                    await self.apply_batch_with_hook(min(len(buffer), BATCH_SIZE), hook)
+                if time.perf_counter() >= slice_end:
+                    break
             if buffer:
                 await anyio.lowlevel.checkpoint()
 
