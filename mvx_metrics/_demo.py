@@ -1,0 +1,281 @@
+"""``python -m mvx_metrics demo``: many producers, one runtime-owned recorder, exact stats.
+
+A compact copy of ``examples/document_storage.py`` (examples/ is not installed): the
+component, its event and two user-written metrics. Producers are plain threads plus one
+asyncio task running in its own thread; all of them call the same synchronous
+``register_event`` hand-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TextIO
+
+from .errors import MetricsError
+from .events import MetricEvent
+from .metrics.base import Metric
+from .recorder.protocol import MetricsRecorderProto
+from .recorder.stats import RecorderStats
+from .runtime.runtime import MetricsRuntime
+
+__all__ = ["run_demo"]
+
+PROGRESS_INTERVAL = 0.5
+JOIN_TIMEOUT = 5.0
+
+
+class SaveOutcome(StrEnum):
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+
+
+@dataclass(slots=True, frozen=True)
+class DocumentSaveFinished(MetricEvent):
+    outcome: SaveOutcome
+    duration_s: float
+
+
+class DocumentStorage:
+    """In-memory storage; saves of empty content fail (and are measured)."""
+
+    def __init__(self, *, metrics_recorder: MetricsRecorderProto | None = None) -> None:
+        self._metrics_recorder = metrics_recorder
+        self._documents: dict[str, str] = {}
+
+    def save_document(self, document_id: str, content: str) -> bool:
+        started = time.perf_counter()
+        ok = bool(content)
+        if ok:
+            self._documents[document_id] = content
+        if self._metrics_recorder is not None:
+            outcome = SaveOutcome.SUCCESS if ok else SaveOutcome.FAILURE
+            event = DocumentSaveFinished(outcome, time.perf_counter() - started)
+            self._metrics_recorder.register_event(event=event)
+        return ok
+
+
+class SaveAttemptsByOutcome(Metric):
+    event_types = (DocumentSaveFinished,)
+
+    def __init__(self) -> None:
+        self._counts = dict.fromkeys(SaveOutcome, 0)
+
+    @property
+    def metric_name(self) -> str:
+        return "document_save_attempts"
+
+    def handle_event(self, event: MetricEvent) -> bool:
+        assert isinstance(event, DocumentSaveFinished)
+        self._counts[event.outcome] += 1
+        return True
+
+    def snapshot(self) -> Mapping[str, Any]:
+        return {"counts": {str(k): v for k, v in self._counts.items()}}
+
+
+class SaveDurationStats(Metric):
+    event_types = (DocumentSaveFinished,)
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._total = 0.0
+        self._min = float("inf")
+        self._max = 0.0
+
+    @property
+    def metric_name(self) -> str:
+        return "document_save_duration_seconds"
+
+    def handle_event(self, event: MetricEvent) -> bool:
+        assert isinstance(event, DocumentSaveFinished)
+        self._count += 1
+        self._total += event.duration_s
+        self._min = min(self._min, event.duration_s)
+        self._max = max(self._max, event.duration_s)
+        return True
+
+    def snapshot(self) -> Mapping[str, Any]:
+        n = self._count
+        return {
+            "count": n,
+            "total": self._total,
+            "min": self._min if n else None,
+            "max": self._max if n else None,
+            "mean": self._total / n if n else None,
+        }
+
+
+# --- producers ------------------------------------------------------------------------------
+
+
+def _save_loop(
+    storage: DocumentStorage, name: str, stop: threading.Event, calls: list[int]
+) -> None:
+    """Save until ``stop`` is set; 1000 document ids, every 10th save is empty and fails."""
+    i = 0
+    try:
+        while not stop.is_set():
+            for _ in range(100):
+                storage.save_document(f"{name}-{i % 1000}", "" if i % 10 == 9 else "content")
+                i += 1
+    except MetricsError:
+        pass  # the recorder stopped under us (only if the join below timed out)
+    finally:
+        calls.append(i)
+
+
+async def _async_producer(
+    storage: DocumentStorage, stop: threading.Event, calls: list[int]
+) -> None:
+    """The same sync hand-off, from a coroutine: it never awaits the recorder."""
+    i = 0
+    try:
+        while not stop.is_set():
+            for _ in range(100):
+                storage.save_document(f"async-{i % 1000}", "" if i % 10 == 9 else "content")
+                i += 1
+            await asyncio.sleep(0)  # let other tasks of this loop run
+    except MetricsError:
+        pass
+    finally:
+        calls.append(i)
+
+
+def _run_async_producer(storage: DocumentStorage, stop: threading.Event, calls: list[int]) -> None:
+    """A thread with its own asyncio loop, as an async application would have."""
+    asyncio.run(_async_producer(storage, stop, calls))
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _table_rows(snapshots: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for name, snap in snapshots.items():
+        if isinstance(snap.get("counts"), Mapping):
+            for series, count in snap["counts"].items():
+                rows.append((name, str(series), f"count={count}"))
+        else:
+            values = "  ".join(f"{k}={_fmt(v)}" for k, v in snap.items())
+            rows.append((name, "(all)", values))
+    return rows
+
+
+def _print_table(snapshots: Mapping[str, Mapping[str, Any]], out: TextIO) -> None:
+    rows = [("metric", "series", "values"), *_table_rows(snapshots)]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    for i, (metric, series, values) in enumerate(rows):
+        print(f"{metric:<{w0}}  {series:<{w1}}  {values}", file=out)
+        if i == 0:
+            print(f"{'-' * w0}  {'-' * w1}  {'-' * 6}", file=out)
+
+
+def _print_stats(stats: RecorderStats, calls: int | None, out: TextIO) -> None:
+    dropped = ", ".join(f"{k}={v}" for k, v in sorted(stats.dropped.items())) or "none"
+    lines = [
+        ("accepted", str(stats.accepted)),
+        ("processed", str(stats.processed)),
+        ("pending", str(stats.pending)),
+        ("capacity", str(stats.capacity)),
+        ("dropped", f"{stats.dropped_total} ({dropped})"),
+        ("metric_errors", str(stats.metric_errors_total)),
+        ("hook_errors", str(stats.hook_errors)),
+    ]
+    for key, value in lines:
+        print(f"  {key:<14}{value}", file=out)
+    ok = stats.accepted == stats.processed + stats.pending
+    print(f"  accepted == processed + pending: {'yes' if ok else 'NO'}", file=out)
+    if calls is not None:
+        ok = calls == stats.accepted + stats.dropped_total
+        print(f"  save calls {calls} == accepted + dropped: {'yes' if ok else 'NO'}", file=out)
+
+
+# --- the demo -------------------------------------------------------------------------------
+
+
+def run_demo(seconds: float, threads: int, out: TextIO) -> int:
+    """Run the demo; return the process exit code."""
+    tty = out.isatty()
+    stop = threading.Event()
+    calls: list[int] = []  # one entry per finished producer (list.append is thread-safe)
+    producers: list[threading.Thread] = []
+
+    runtime = MetricsRuntime(namespace="mvx_metrics.demo")
+    runtime.start()
+    try:
+        recorder = runtime.create_recorder("document_storage")
+        recorder.register_metric(SaveAttemptsByOutcome())
+        recorder.register_metric(SaveDurationStats())
+        storage = DocumentStorage(metrics_recorder=recorder)
+
+        producers = [
+            threading.Thread(
+                target=_save_loop,
+                args=(storage, f"t{n}", stop, calls),
+                name=f"producer-{n}",
+                daemon=True,
+            )
+            for n in range(threads)
+        ]
+        producers.append(
+            threading.Thread(
+                target=_run_async_producer,
+                args=(storage, stop, calls),
+                name="asyncio-producer",
+                daemon=True,
+            )
+        )
+        print(
+            f"demo: {threads} thread(s) + 1 asyncio task -> recorder "
+            f"{recorder.entity_id!r} (capacity {recorder.queue_max_size}, "
+            f"policy {recorder.queue_overflow_policy}) for {seconds:g}s",
+            file=out,
+        )
+        for producer in producers:
+            producer.start()
+
+        started = last_t = tick = time.monotonic()
+        end = started + seconds
+        last_accepted = 0
+        while tick < end:
+            tick = min(tick + PROGRESS_INTERVAL, end)  # fixed ticks: no drift
+            time.sleep(max(0.0, tick - time.monotonic()))
+            now = time.monotonic()
+            stats = recorder.get_stats()
+            rate = (stats.accepted - last_accepted) / max(now - last_t, 1e-9)
+            last_accepted, last_t = stats.accepted, now
+            line = (
+                f"[{now - started:5.1f}s] accepted={stats.accepted:,}  rate={rate:,.0f}/s  "
+                f"pending={stats.pending:,}  dropped={stats.dropped_total:,}"
+            )
+            print(f"\r{line}" if tty else line, end="" if tty else "\n", file=out, flush=True)
+        if tty:
+            print(file=out)
+    finally:
+        stop.set()
+        deadline = time.monotonic() + JOIN_TIMEOUT
+        for producer in producers:
+            producer.join(max(0.0, deadline - time.monotonic()))
+        runtime.shutdown()
+
+    stuck = [p.name for p in producers if p.is_alive()]
+    if stuck:
+        print(f"warning: producers still running after {JOIN_TIMEOUT}s: {stuck}", file=out)
+    # Readable after shutdown: the recorder was stopped (and flushed) by the runtime.
+    print("\nfinal snapshots:", file=out)
+    _print_table(recorder.get_metric_snapshots(), out)
+    print("\nfinal RecorderStats:", file=out)
+    _print_stats(recorder.get_stats(), None if stuck else sum(calls), out)
+    return 0
