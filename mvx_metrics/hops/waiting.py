@@ -20,7 +20,6 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import anyio
 import sniffio
 
 from . import OwnerGoneError, OwnerHop
@@ -133,18 +132,6 @@ def wait_blocking(
         raise timeout_error(what) from None
 
 
-def _thread_safe_scheduler() -> Callable[[Callable[[], object]], object]:
-    """How another thread can run a callback on the caller's own loop."""
-    library = sniffio.current_async_library()
-    if library == "trio":
-        import trio
-
-        return trio.lowlevel.current_trio_token().run_sync_soon
-    import asyncio
-
-    return asyncio.get_running_loop().call_soon_threadsafe
-
-
 async def wait_async(
     fut: Completion[T],
     *,
@@ -154,21 +141,62 @@ async def wait_async(
 ) -> T:
     """Await ``fut`` from any asyncio loop or trio run, in any thread."""
     if not fut.done():
-        arrived = anyio.Event()
-        schedule = _thread_safe_scheduler()
-
-        def _on_done(_: Completion[T]) -> None:
-            try:
-                schedule(arrived.set)
-            except RuntimeError:
-                # The waiter's own loop is gone (asyncio: closed; trio: RunFinishedError):
-                # nobody is left to wake.
-                pass
-
-        fut.add_done_callback(_on_done)
-        try:
-            with anyio.fail_after(timeout):
-                await arrived.wait()
-        except TimeoutError:
-            raise timeout_error(what) from None
+        limit = None if math.isinf(timeout) else timeout
+        if sniffio.current_async_library() == "trio":
+            await _wait_trio(fut, limit, timeout_error, what)
+        else:
+            await _wait_asyncio(fut, limit, timeout_error, what)
     return fut.result()
+
+
+# The two waits below are written natively rather than with anyio primitives: they run
+# on every snapshot and flush, and anyio's portable Event plus cancel scope cost about
+# as much again as the whole cross-thread round trip.
+
+
+async def _wait_asyncio(
+    fut: Completion[T], timeout: float | None, timeout_error: ErrorFactory, what: str
+) -> None:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    arrived: asyncio.Future[None] = loop.create_future()
+
+    def _set() -> None:
+        if not arrived.done():  # it is cancelled if the waiter gave up
+            arrived.set_result(None)
+
+    def _on_done(_: Completion[T]) -> None:
+        try:
+            loop.call_soon_threadsafe(_set)
+        except RuntimeError:
+            pass  # the waiter's loop is closed: nobody is left to wake
+
+    fut.add_done_callback(_on_done)
+    try:
+        async with asyncio.timeout(timeout):
+            await arrived
+    except TimeoutError:
+        raise timeout_error(what) from None
+
+
+async def _wait_trio(
+    fut: Completion[T], timeout: float | None, timeout_error: ErrorFactory, what: str
+) -> None:
+    import trio
+
+    token = trio.lowlevel.current_trio_token()
+    arrived = trio.Event()
+
+    def _on_done(_: Completion[T]) -> None:
+        try:
+            token.run_sync_soon(arrived.set)
+        except trio.RunFinishedError:
+            pass  # the waiter's run has ended: nobody is left to wake
+
+    fut.add_done_callback(_on_done)
+    try:
+        with trio.fail_after(math.inf if timeout is None else timeout):
+            await arrived.wait()
+    except trio.TooSlowError:
+        raise timeout_error(what) from None

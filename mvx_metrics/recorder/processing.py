@@ -96,7 +96,13 @@ class Processor:
             self.apply_batch(min(len(buffer), BATCH_SIZE))
 
     def can_drain_now(self) -> bool:
+        """True when buffered items can be applied synchronously, right now."""
         return self.change_hook is None and not self.in_async_batch
+
+    def can_apply_in_callback(self) -> bool:
+        """True when applying in a loop callback cannot raise: trio treats an exception
+        escaping a ``run_sync_soon`` callback as fatal to the whole run."""
+        return self.can_drain_now() and self.error_policy is MetricErrorPolicy.ISOLATE
 
     def apply_batch(self, limit: int) -> None:
         """Apply the next ``limit`` buffered items. The per-event loop of the recorder."""

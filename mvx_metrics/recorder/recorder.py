@@ -36,7 +36,7 @@ from ..hops.waiting import Completion, completed, failed, resolve, wait_async, w
 from ..metrics.base import Metric
 from .handoff import ControlItem, Handoff
 from .policies import MetricErrorPolicy, OverflowPolicy
-from .processing import Processor
+from .processing import BATCH_SIZE, Processor
 from .results import Operation, WaitHandle
 from .state import RecorderState, check_transition
 from .stats import RecorderStats
@@ -251,7 +251,7 @@ class MetricsRecorder:
 
     def _wake_owner(self) -> None:
         if threading.get_ident() == self._hop.thread_id:
-            self._on_wake()  # already on the owning loop: no thread-safe hop needed
+            self._signal_task()  # already on the owning loop: no thread-safe hop needed
             return
         try:
             self._hop.call_soon(self._on_wake)
@@ -261,7 +261,26 @@ class MetricsRecorder:
             pass
 
     def _on_wake(self) -> None:
-        """Runs on the owning loop after a producer found it idle."""
+        """Runs on the owning loop, scheduled by a producer thread that found it idle.
+
+        Light traffic (one batch or less, no hook to await) is applied right here: waking
+        the processing task would cost it a loop turn or two more, which is most of the
+        latency of a snapshot or flush. A flood, a hook, or a stop goes to the task.
+        """
+        processor = self._processor
+        handoff = self._handoff
+        if (
+            self._wake_stream is not None
+            and processor.can_apply_in_callback()
+            and len(handoff.buffer) <= BATCH_SIZE
+        ):
+            # The task is parked in receive(): the claimed wake-up was its only way out.
+            processor.apply_batch(len(handoff.buffer))
+            if not processor.stop_requested and handoff.go_idle():
+                return
+        self._signal_task()
+
+    def _signal_task(self) -> None:
         stream = self._wake_stream
         if stream is not None:
             stream.send_nowait(None)
@@ -273,7 +292,11 @@ class MetricsRecorder:
         check just before stop() and appended after the final drain, so none is stranded.
         (The ``_on_metric_changed`` hook is not run for them.)"""
         while True:
-            self._processor.drain_now()
+            try:
+                self._processor.drain_now()
+            except MetricsError as exc:  # metric_error_policy=FAIL: counted; the rest stay pending
+                logger.error("recorder %s: late event failed after stop: %s", self._entity_id, exc)
+                return
             if self._handoff.go_idle():
                 return
 

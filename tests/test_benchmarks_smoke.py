@@ -1,0 +1,23 @@
+"""The benchmark suite still runs: its quick mode, end to end, in a child interpreter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_run_all_quick_mode_exits_cleanly() -> None:
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/run_all.py", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "register_event" in proc.stdout, output
