@@ -6,6 +6,7 @@ default, or the application's own asyncio or trio loop) and serves snapshots any
 """
 
 from .errors import MetricsError as MetricsError
+from .errors import MetricsMetricError as MetricsMetricError
 from .errors import MetricsRecorderCancelledError as MetricsRecorderCancelledError
 from .errors import MetricsRecorderDeadlockError as MetricsRecorderDeadlockError
 from .errors import MetricsRecorderError as MetricsRecorderError
@@ -34,8 +35,15 @@ from .errors import MetricsRuntimeShutdownError as MetricsRuntimeShutdownError
 from .errors import MetricsRuntimeStartupError as MetricsRuntimeStartupError
 from .errors import MetricsRuntimeTimeoutError as MetricsRuntimeTimeoutError
 from .errors import MetricsRuntimeUnexpectedError as MetricsRuntimeUnexpectedError
+from .errors import MetricValueError as MetricValueError
 from .events import MetricEvent as MetricEvent
+from .metrics import Counter as Counter
+from .metrics import Distribution as Distribution
+from .metrics import Gauge as Gauge
+from .metrics import Histogram as Histogram
 from .metrics import Metric as Metric
+from .metrics import QuantileSketch as QuantileSketch
+from .metrics import UpDownCounter as UpDownCounter
 from .recorder import AsyncioMetricsRecorder as AsyncioMetricsRecorder
 from .recorder import MetricErrorPolicy as MetricErrorPolicy
 from .recorder import MetricsRecorder as MetricsRecorder
@@ -48,15 +56,25 @@ from .recorder import RecorderStats as RecorderStats
 from .recorder import WaitHandle as WaitHandle
 from .runtime import MetricsRuntime as MetricsRuntime
 from .runtime import RuntimeState as RuntimeState
+from .snapshots import MetricFamily as MetricFamily
+from .snapshots import Sample as Sample
+from .snapshots import families_from_snapshots as families_from_snapshots
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AsyncioMetricsRecorder",
+    "Counter",
+    "Distribution",
+    "Gauge",
+    "Histogram",
     "Metric",
     "MetricErrorPolicy",
     "MetricEvent",
+    "MetricFamily",
+    "MetricValueError",
     "MetricsError",
+    "MetricsMetricError",
     "MetricsRecorder",
     "MetricsRecorderCancelledError",
     "MetricsRecorderDeadlockError",
@@ -85,10 +103,14 @@ __all__ = [
     "OpResult",
     "Operation",
     "OverflowPolicy",
+    "QuantileSketch",
     "RecorderState",
     "RecorderStats",
     "RuntimeState",
+    "Sample",
+    "UpDownCounter",
     "WaitHandle",
+    "families_from_snapshots",
 ]
 
 # Public classes report the package as their home, as in tracebacks and docs.

@@ -15,15 +15,19 @@ Hierarchy::
     |   +-- MetricsRecorderCancelledError          the processing task was cancelled by its host
     |   +-- MetricsRecorderUnexpectedError         a foreign error, wrapped
     +-- MetricsRuntimeError
-        +-- MetricsRuntimeInvalidStateError
-        +-- MetricsRuntimeStartupError
-        +-- MetricsRuntimeShutdownError
-        +-- MetricsRuntimeTimeoutError             (also a TimeoutError)
-        +-- MetricsRuntimeDeadlockError            a blocking call made on the runtime's own thread
-        +-- MetricsRuntimeRecorderAlreadyExistsError
-        +-- MetricsRuntimeRecorderNotFoundError    (also a LookupError)
-        +-- MetricsRuntimeRecorderStartupError
-        +-- MetricsRuntimeRecorderStopError
+    |   +-- MetricsRuntimeInvalidStateError
+    |   +-- MetricsRuntimeStartupError
+    |   +-- MetricsRuntimeShutdownError
+    |   +-- MetricsRuntimeTimeoutError             (also a TimeoutError)
+    |   +-- MetricsRuntimeDeadlockError            a blocking call made on the runtime's own thread
+    |   +-- MetricsRuntimeRecorderAlreadyExistsError
+    |   +-- MetricsRuntimeRecorderNotFoundError    (also a LookupError)
+    |   +-- MetricsRuntimeRecorderStartupError
+    |   +-- MetricsRuntimeRecorderStopError
+    |   +-- MetricsRuntimeUnexpectedError          a foreign error, wrapped
+    +-- MetricsMetricError
+        +-- MetricValueError                       a built-in metric rejected one event
+                                                   (also a ValueError; the recorder counts it)
 
 Errors caused by the caller (bad arguments) are plain ``ValueError``/``TypeError``, as
 in the standard library. ``reason`` is a stable code meant for logs and alerts; the message
@@ -35,7 +39,9 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "MetricValueError",
     "MetricsError",
+    "MetricsMetricError",
     "MetricsRecorderCancelledError",
     "MetricsRecorderDeadlockError",
     "MetricsRecorderError",
@@ -255,3 +261,29 @@ class MetricsRuntimeUnexpectedError(MetricsRuntimeError):
 
     default_reason = "unexpected"
     default_message = "unexpected metrics runtime error"
+
+
+# --- metrics --------------------------------------------------------------------------
+
+
+class MetricsMetricError(MetricsError):
+    """Base of errors raised by the built-in metrics while handling an event."""
+
+    default_reason = "metric_error"
+    default_message = "metric error"
+
+
+class MetricValueError(MetricsMetricError, ValueError):
+    """A built-in metric could not use an event; its state is unchanged.
+
+    Raised from ``handle_event``, so the recorder isolates it and counts it in
+    ``get_stats().metric_errors[metric_name]``. ``details`` holds ``metric``, ``event_type``
+    and ``attribute`` (the attribute name, or the callable's name). ``reason`` is one of
+    ``unknown_attribute`` (the event has no such attribute), ``not_a_number`` (the value is
+    not a real number; bools are refused too), ``nan_value``, ``infinite_value`` (for metrics
+    that need finite values), ``negative_increment`` (a ``Counter`` only goes up) and
+    ``bad_labels`` (a label callable returned something unusable).
+    """
+
+    default_reason = "bad_value"
+    default_message = "metric rejected an event value"

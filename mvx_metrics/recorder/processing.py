@@ -146,7 +146,9 @@ class Processor:
                     events = 0
                     item.fn()
                     continue
-                targets = routes.table.get(item.__class__) or routes.resolve(item.__class__)
+                targets = routes.table.get(item.__class__)
+                if targets is None:  # not `or`: an empty tuple is a cached "no metrics"
+                    targets = routes.resolve(item.__class__)
                 changed: list[Metric] = []
                 for metric in targets:
                     try:

@@ -1,0 +1,252 @@
+"""What every built-in metric shares: argument checks, series lookup, the snapshot frame."""
+
+from __future__ import annotations
+
+import math
+import sys
+from abc import abstractmethod
+from collections.abc import Callable, Hashable
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar
+
+from .._validation import check_id, check_positive_int
+from ..events import MetricEvent
+from ._series import DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE, SeriesTable
+from ._values import LabelReader, ValueReader, as_number
+from .base import Metric
+
+__all__ = ["MAX_FLOAT", "BuiltinMetric", "check_event_types", "series_lookup"]
+
+#: Ints beyond this magnitude are treated as infinite: they do not fit in a float.
+MAX_FLOAT = sys.float_info.max
+
+S = TypeVar("S")
+
+
+def check_event_types(event: object) -> tuple[type[MetricEvent], ...]:
+    """One MetricEvent subclass or a non-empty tuple of them, as a tuple without repeats."""
+    classes = event if isinstance(event, tuple) else (event,)
+    if not classes:
+        raise ValueError("argument 'event' must name at least one MetricEvent class")
+    for cls in classes:
+        if not (isinstance(cls, type) and issubclass(cls, MetricEvent)):
+            raise TypeError(
+                f"argument 'event' must be a MetricEvent subclass or a tuple of them, got {cls!r}"
+            )
+    return tuple(dict.fromkeys(classes))
+
+
+def _check_text(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"argument {name!r} must be a str, got {type(value).__name__}")
+    return value
+
+
+class BuiltinMetric(Metric, Generic[S]):
+    """Base of the built-in metrics: a name, routed event classes, a value, labels, series.
+
+    Subclasses write ``handle_event`` out in full, because it is the per-event cost:
+    validate the value first, then find the series with
+    ``self._single or self._series_for(event)`` (``_single`` caches the only series of a
+    metric without labels), then change the state. Nothing changes before the value is
+    known to be good, so a rejected event leaves the metric as it was.
+    """
+
+    #: The ``kind`` written in snapshots.
+    kind: ClassVar[str]
+    #: Label names this kind uses itself in exposition (``le``, ``quantile``).
+    reserved_labels: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        event: type[MetricEvent] | tuple[type[MetricEvent], ...],
+        value: object,
+        labels: object,
+        description: str,
+        unit: str,
+        max_series: int,
+    ) -> None:
+        self._name = check_id(name, "name")
+        if not self._name:
+            raise ValueError("argument 'name' must not be blank")
+        self.event_types: tuple[type[MetricEvent], ...] | None = check_event_types(event)
+        self._value: ValueReader | None = None if value is None else ValueReader(self._name, value)
+        #: The value getter itself, called straight from handle_event.
+        self._get: Callable[[Any], object] | None = None if self._value is None else self._value.get
+        self._labels = LabelReader(self._name, labels, self.reserved_labels)
+        self._description = _check_text(description, "description")
+        self._unit = _check_text(unit, "unit")
+        max_series = check_positive_int(max_series, "max_series", DEFAULT_MAX_SERIES)
+        self._table: SeriesTable[S] = SeriesTable(self._new_state, max_series)
+        #: The only series of a metric without labels, else None.
+        self._single: S | None = None
+        if self._labels.arity == 0:
+            # Created up front, as prometheus_client does, so that a metric without labels
+            # is exported (at zero) before its first event.
+            self._single = self._table.admit(())
+        #: Finds (or admits) the series of an event; valid values only (admit counts overflow).
+        self._series_for: Callable[[MetricEvent], S] = series_lookup(self._labels, self._table)
+
+    @property
+    def metric_name(self) -> str:
+        """The name given at construction (stripped)."""
+        return self._name
+
+    @property
+    def description(self) -> str:
+        """The human description given at construction."""
+        return self._description
+
+    @property
+    def unit(self) -> str:
+        """The unit given at construction ("" when none)."""
+        return self._unit
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """The label attribute names; empty without labels or with a label callable."""
+        return self._labels.names
+
+    @property
+    def max_series(self) -> int:
+        """How many label sets get their own series before the overflow series is used."""
+        return self._table.max_series
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._name!r})"
+
+    # --- per kind -----------------------------------------------------------------------
+
+    @abstractmethod
+    def _new_state(self) -> S:
+        """A fresh per-series state."""
+
+    @abstractmethod
+    def _state_snapshot(self, state: S) -> dict[str, Any]:
+        """The JSON-friendly fields of one series (besides ``labels``)."""
+
+    def _extra_snapshot(self) -> dict[str, Any]:
+        """Metric-level snapshot fields besides the common ones."""
+        return {}
+
+    # --- values -------------------------------------------------------------------------
+
+    def _value_missing(self, event: MetricEvent, exc: AttributeError) -> NoReturn:
+        assert self._value is not None
+        self._value.failed(event, exc)
+
+    def _number(
+        self, event: MetricEvent, raw: object, *, negative: bool, infinite: bool
+    ) -> int | float:
+        """The slow path of the value check: convert, or raise the reason-coded error."""
+        assert self._value is not None
+        number = as_number(raw)
+        if isinstance(number, int) and not -MAX_FLOAT <= number <= MAX_FLOAT:
+            # Beyond float range: every consumer (sums, exporters) would overflow on it.
+            number = math.inf if number > 0 else -math.inf
+        reason: str | None = None
+        if number is None:
+            reason = "not_a_number"
+        elif math.isnan(number):
+            reason = "nan_value"
+        elif not negative and number < 0:
+            reason = "negative_increment"
+        elif not infinite and math.isinf(number):
+            reason = "infinite_value"
+        if reason is not None:
+            raise self._value.rejected(event, reason, raw)
+        assert number is not None
+        return number
+
+    # --- snapshot -----------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """A new JSON-serialisable dict: name, kind, description, unit, series, overflow.
+
+        ``series`` lists one ``{"labels": {...}, ...}`` per label set, in order of first
+        appearance, then the overflow series (every label ``"__overflow__"``) if any event
+        reached it; ``overflow_events`` counts those events.
+        """
+        table = self._table
+        labels_of = self._labels.labels_of
+        series = [
+            {"labels": labels_of(key), **self._state_snapshot(state)}
+            for key, state in table.items()
+        ]
+        if table.overflow is not None:
+            labels = self._labels.overflow_labels(table.series, OVERFLOW_LABEL_VALUE)
+            series.append({"labels": labels, **self._state_snapshot(table.overflow)})
+        return {
+            "name": self._name,
+            "kind": self.kind,
+            "description": self._description,
+            "unit": self._unit,
+            **self._extra_snapshot(),
+            "series": series,
+            "overflow_events": table.overflow_events,
+        }
+
+
+def series_lookup(labels: LabelReader, table: SeriesTable[S]) -> Callable[[MetricEvent], S]:
+    """A function from an event to its series state, specialised for the label shape.
+
+    A closure over locals rather than a method: it is on the per-event path of every
+    labelled metric, and closure variables are cheaper to load than attributes of
+    ``self`` (about 30 ns per event on CPython 3.11).
+    """
+    lookup = table.series.get
+    admit = table.admit
+    failed = labels.failed
+    get = labels.get
+
+    if labels.fn is not None:
+        key_from_callable = labels.key_from_callable
+        check_new_key = labels.check_new_key
+
+        def from_callable(event: MetricEvent) -> S:
+            key = key_from_callable(event)
+            state = lookup(key)
+            if state is None:
+                check_new_key(event, key)
+                state = admit(key)
+            return state
+
+        return from_callable
+
+    if get is None:
+        key_none: Hashable = ()
+
+        def without_labels(event: MetricEvent) -> S:
+            state = lookup(key_none)
+            return admit(key_none) if state is None else state
+
+        return without_labels
+
+    if labels.arity == 1:
+
+        def from_one_label(event: MetricEvent) -> S:
+            try:
+                raw = get(event)
+            except AttributeError as exc:
+                failed(event, exc)
+            key = raw if raw.__class__ is str else str(raw)
+            state = lookup(key)
+            if state is None:
+                state = admit(key)
+            return state
+
+        return from_one_label
+
+    def from_labels(event: MetricEvent) -> S:
+        try:
+            raw = get(event)
+        except AttributeError as exc:
+            failed(event, exc)
+        key = tuple(map(str, raw))
+        state = lookup(key)
+        if state is None:
+            state = admit(key)
+        return state
+
+    return from_labels

@@ -1,0 +1,406 @@
+"""QuantileSketch: a mergeable quantile sketch with a relative-error bound (DDSketch-style)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from bisect import bisect_left
+from collections.abc import Iterable
+from typing import Any
+
+from ._format import go_float
+
+__all__ = ["QuantileSketch", "check_quantile", "nearest_rank"]
+
+_LOG = math.log
+_CEIL = math.ceil
+_INF = math.inf
+
+# How much of the value line is merged into one bucket (see QuantileSketch, "Memory").
+_NO_CUT = 0
+_NEG_LIMIT = 1  # negatives more negative than bucket -limit are counted in that bucket
+_NEG_TO_ZERO = 2  # every negative is counted as zero
+_POS_FLOOR = 3  # negatives, zeros and positives below bucket floor are counted there
+
+_NO_LIMIT = sys.maxsize
+_NO_FLOOR = -sys.maxsize
+
+
+def nearest_rank(q: float, count: int) -> int:
+    """The 1-based rank the sketch answers for quantile ``q`` of ``count`` values.
+
+    ``max(1, ceil(q * count))`` with ``q * count`` computed in floating point: the lower
+    "nearest rank" definition, so quantile 0 is the minimum and quantile 1 the maximum.
+    """
+    return max(1, _CEIL(q * count))
+
+
+class QuantileSketch:
+    """Approximate quantiles of a stream of finite floats, in bounded memory, mergeable.
+
+    Values are counted in logarithmically spaced buckets: with ``a = relative_accuracy``
+    and ``gamma = (1 + a) / (1 - a)``, a positive ``x`` goes to bucket
+    ``k = ceil(log_gamma(x))``, which covers ``(gamma**(k-1), gamma**k]``; negative values
+    go to a separate store by ``|x|``, and zeros to a zero count. A quantile is answered
+    with the bucket's midpoint ``2 * gamma**k / (gamma + 1)`` (sign restored), clamped to
+    the observed ``[min, max]``; the lowest and highest ranks return ``min`` and ``max``.
+
+    Guarantee: for any ``q`` in [0, 1], ``quantile(q)`` returns ``v`` with
+    ``|v - x_q| <= a * |x_q|``, where ``x_q`` is the exact quantile of rank
+    :func:`nearest_rank` ``= max(1, ceil(q * n))`` among the ``n`` values sorted ascending
+    (so ``q = 0`` is the minimum and ``q = 1`` the maximum, both exact). Floating-point
+    rounding of the bucket index can add a few ulps to the bound.
+
+    Memory: at most ``max_bins`` buckets are kept. When a new bucket would exceed that,
+    the buckets holding the *lowest* values are merged into their upper neighbour (first
+    the most negative ones, then all negatives into zero, then negatives and zeros into
+    the lowest positive bucket, then the lowest positive buckets). The :attr:`collapsed`
+    values are then the lowest values of the stream, reported too high; the bound still
+    holds for every ``q`` whose rank exceeds :attr:`collapsed` -- the upper quantiles,
+    those latency metrics care about. With ``a = 0.01`` and 2048 buckets that takes a
+    value range wider than 10**17 (for one sign), so ordinary data never collapses.
+
+    :meth:`merge` adds another sketch of the same ``relative_accuracy``; merging keeps the
+    guarantee (the merged sketch answers as a sketch of the concatenated streams would).
+    Not thread-safe: one owner at a time, as for every metric.
+    """
+
+    __slots__ = (
+        "_collapsed",
+        "_count",
+        "_floor",
+        "_gamma",
+        "_inv_log_gamma",
+        "_level",
+        "_limit",
+        "_log_gamma",
+        "_max",
+        "_max_bins",
+        "_min",
+        "_neg",
+        "_pos",
+        "_relative_accuracy",
+        "_sum",
+        "_zero",
+    )
+
+    def __init__(self, relative_accuracy: float = 0.01, *, max_bins: int = 2048) -> None:
+        if isinstance(relative_accuracy, bool) or not isinstance(relative_accuracy, int | float):
+            raise TypeError(
+                "argument 'relative_accuracy' must be a number, got "
+                f"{type(relative_accuracy).__name__}"
+            )
+        if not 0.0 < relative_accuracy < 1.0:
+            raise ValueError(
+                f"argument 'relative_accuracy' must be in (0, 1), got {relative_accuracy}"
+            )
+        if isinstance(max_bins, bool) or not isinstance(max_bins, int):
+            raise TypeError(f"argument 'max_bins' must be an int, got {type(max_bins).__name__}")
+        if max_bins < 1:
+            raise ValueError(f"argument 'max_bins' must be positive, got {max_bins}")
+        a = float(relative_accuracy)
+        self._relative_accuracy = a
+        self._max_bins = max_bins
+        self._gamma = (1.0 + a) / (1.0 - a)
+        # log1p keeps precision for small a, where gamma is close to 1.
+        self._log_gamma = math.log1p(2.0 * a / (1.0 - a))
+        self._inv_log_gamma = 1.0 / self._log_gamma
+        self._pos: dict[int, int] = {}
+        self._neg: dict[int, int] = {}
+        self._zero = 0
+        self._count = 0
+        self._sum = 0.0
+        self._min = _INF
+        self._max = -_INF
+        self._level = _NO_CUT
+        self._limit = _NO_LIMIT
+        self._floor = _NO_FLOOR
+        self._collapsed = 0
+
+    # --- reading ------------------------------------------------------------------------
+
+    @property
+    def relative_accuracy(self) -> float:
+        """The relative-error bound ``a`` of every quantile."""
+        return self._relative_accuracy
+
+    @property
+    def max_bins(self) -> int:
+        """The most buckets this sketch keeps."""
+        return self._max_bins
+
+    @property
+    def bins(self) -> int:
+        """Buckets in use now (never more than :attr:`max_bins`)."""
+        return len(self._pos) + len(self._neg)
+
+    @property
+    def count(self) -> int:
+        """How many values were added (merged ones included)."""
+        return self._count
+
+    @property
+    def sum(self) -> float:
+        """The sum of the values (exact float addition, not an estimate)."""
+        return self._sum
+
+    @property
+    def min(self) -> float | None:
+        """The smallest value, exactly; None when empty."""
+        return self._min if self._count else None
+
+    @property
+    def max(self) -> float | None:
+        """The largest value, exactly; None when empty."""
+        return self._max if self._count else None
+
+    @property
+    def collapsed(self) -> int:
+        """How many (lowest) values sit in a merged bucket; 0 unless memory ran short."""
+        return self._collapsed
+
+    def quantile(self, q: float) -> float | None:
+        """The ``q``-quantile within the relative-error bound; None when empty."""
+        return self.quantiles((q,))[0]
+
+    def quantiles(self, qs: Iterable[float]) -> list[float | None]:
+        """Several quantiles at once (the buckets are ordered once); None when empty."""
+        qs = list(qs)
+        for q in qs:
+            check_quantile(q)
+        if not self._count:
+            return [None] * len(qs)
+        # Buckets in value order: most negative first, then zero, then positives.
+        cumulative: list[int] = []
+        values: list[float] = []
+        total = 0
+        for k in sorted(self._neg, reverse=True):
+            total += self._neg[k]
+            cumulative.append(total)
+            values.append(-self._midpoint(k))
+        if self._zero:
+            total += self._zero
+            cumulative.append(total)
+            values.append(0.0)
+        for k in sorted(self._pos):
+            total += self._pos[k]
+            cumulative.append(total)
+            values.append(self._midpoint(k))
+        low, high, count = self._min, self._max, self._count
+        result: list[float | None] = []
+        for q in qs:
+            rank = nearest_rank(q, count)
+            # The extremes are known exactly, even inside a collapsed bucket.
+            if rank == 1:
+                result.append(low)
+            elif rank == count:
+                result.append(high)
+            else:
+                value = values[bisect_left(cumulative, rank)]
+                result.append(min(max(value, low), high))
+        return result
+
+    def _midpoint(self, k: int) -> float:
+        try:
+            return 2.0 * math.exp(k * self._log_gamma) / (self._gamma + 1.0)
+        except OverflowError:
+            return _INF  # clamped to the observed max by the caller
+
+    # --- adding -------------------------------------------------------------------------
+
+    def add(self, value: float) -> None:
+        """Add one finite value (an int or float). NaN and ±inf raise ValueError."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"a sketch value must be a number, got {type(value).__name__}")
+        try:
+            x = float(value)
+        except OverflowError:
+            raise ValueError(f"a sketch value must be finite, got {value}") from None
+        if not math.isfinite(x):
+            raise ValueError(f"a sketch value must be finite, got {x}")
+        self._add(x)
+
+    def _add(self, x: float) -> None:
+        """Add a finite float (checked by the caller): the per-event path of Distribution."""
+        if x > 0.0:
+            k = _CEIL(_LOG(x) * self._inv_log_gamma)
+            if k < self._floor:
+                k = self._floor
+                self._collapsed += 1
+            self._bump(self._pos, k, 1)
+        elif x < 0.0:
+            self._add_below(self._neg, _CEIL(_LOG(-x) * self._inv_log_gamma))
+        elif self._level == _POS_FLOOR:
+            self._collapsed += 1
+            self._bump(self._pos, self._floor, 1)
+        else:
+            self._zero += 1
+        self._count += 1
+        self._sum += x
+        if x < self._min:
+            self._min = x
+        if x > self._max:
+            self._max = x
+
+    def _add_below(self, neg: dict[int, int], k: int) -> None:
+        level = self._level
+        if level == _NO_CUT or (level == _NEG_LIMIT and k <= self._limit):
+            self._bump(neg, k, 1)
+            return
+        self._collapsed += 1
+        if level == _NEG_LIMIT:
+            self._bump(neg, self._limit, 1)
+        elif level == _NEG_TO_ZERO:
+            self._zero += 1
+        else:
+            self._bump(self._pos, self._floor, 1)
+
+    def _bump(self, store: dict[int, int], k: int, n: int) -> None:
+        count = store.get(k)
+        if count is not None:
+            store[k] = count + n
+            return
+        store[k] = n
+        if len(self._pos) + len(self._neg) > self._max_bins:
+            self._collapse()
+
+    # --- memory bound -------------------------------------------------------------------
+
+    def _collapse(self) -> None:
+        """Merge the lowest buckets upward until at most ``max_bins`` remain.
+
+        Invariant: the values not in their own bucket are exactly the lowest ``collapsed``
+        values, and all of them sit in the bucket at the cut. So each step's merged
+        content (which includes the earlier collapsed values) is the new ``collapsed``.
+        """
+        pos, neg = self._pos, self._neg
+        while len(pos) + len(neg) > self._max_bins:
+            if neg:
+                n = neg.pop(max(neg))
+                if neg:
+                    self._limit = max(neg)
+                    neg[self._limit] += n
+                    self._level = _NEG_LIMIT
+                else:
+                    self._zero += n
+                    self._level = _NEG_TO_ZERO
+                    self._limit = _NO_LIMIT
+                self._collapsed = n
+            else:
+                # Zeros (and negatives counted as zero) are below every positive bucket.
+                n = pos.pop(min(pos)) + self._zero
+                self._zero = 0
+                self._floor = min(pos)
+                pos[self._floor] += n
+                self._level = _POS_FLOOR
+                self._limit = _NO_LIMIT
+                self._collapsed = n
+
+    def _raise_cut(self, level: int, limit: int, floor: int) -> None:
+        """Move this sketch's cut up to (level, limit, floor), merging what falls below."""
+        if level == _NEG_LIMIT and (self._level < _NEG_LIMIT or limit < self._limit):
+            moved = 0
+            for k in [k for k in self._neg if k > limit]:
+                moved += self._neg.pop(k)
+            if moved:
+                self._neg[limit] = self._neg.get(limit, 0) + moved
+                self._collapsed = moved
+            self._level, self._limit = _NEG_LIMIT, limit
+        elif level == _NEG_TO_ZERO and self._level < _NEG_TO_ZERO:
+            moved = sum(self._neg.values())
+            self._neg.clear()
+            self._zero += moved
+            self._collapsed = moved
+            self._level, self._limit = _NEG_TO_ZERO, _NO_LIMIT
+        elif level == _POS_FLOOR and (self._level < _POS_FLOOR or floor > self._floor):
+            moved = sum(self._neg.values()) + self._zero
+            self._neg.clear()
+            self._zero = 0
+            for k in [k for k in self._pos if k < floor]:
+                moved += self._pos.pop(k)
+            if moved:
+                self._pos[floor] = self._pos.get(floor, 0) + moved
+                self._collapsed = moved
+            self._level, self._limit, self._floor = _POS_FLOOR, _NO_LIMIT, floor
+
+    def merge(self, other: QuantileSketch) -> None:
+        """Add every value of ``other`` (same ``relative_accuracy``) to this sketch.
+
+        ``other`` is unchanged. The result answers within the bound for the concatenated
+        streams, except for ranks at or below :attr:`collapsed` (the higher of the two
+        cuts applies).
+        """
+        if not isinstance(other, QuantileSketch):
+            raise TypeError(f"can only merge a QuantileSketch, got {type(other).__name__}")
+        if other._relative_accuracy != self._relative_accuracy:
+            raise ValueError(
+                "can only merge sketches of the same relative_accuracy, got "
+                f"{self._relative_accuracy} and {other._relative_accuracy}"
+            )
+        if not other._count:
+            return
+        level = max(self._level, other._level)
+        limit = min(self._limit, other._limit) if level == _NEG_LIMIT else _NO_LIMIT
+        floor = max(self._floor, other._floor) if level == _POS_FLOOR else _NO_FLOOR
+        self._raise_cut(level, limit, floor)
+        same_cut = other._level == level and other._limit == limit and other._floor == floor
+        # Values of other that land in a bucket other than their own; other's own collapsed
+        # values are in a routed bucket unless both sketches cut at the same place.
+        routed = other._collapsed if same_cut else 0
+        for k, n in other._neg.items():
+            if level == _NO_CUT or (level == _NEG_LIMIT and k <= limit):
+                self._neg[k] = self._neg.get(k, 0) + n
+            elif level == _NEG_LIMIT:
+                self._neg[limit] = self._neg.get(limit, 0) + n
+                routed += n
+            elif level == _NEG_TO_ZERO:
+                self._zero += n
+                routed += n
+            else:
+                self._pos[floor] = self._pos.get(floor, 0) + n
+                routed += n
+        if other._zero:
+            if level == _POS_FLOOR:
+                self._pos[floor] = self._pos.get(floor, 0) + other._zero
+                if not same_cut:
+                    routed += other._zero
+            else:
+                self._zero += other._zero
+        for k, n in other._pos.items():
+            if k < floor:
+                self._pos[floor] = self._pos.get(floor, 0) + n
+                routed += n
+            else:
+                self._pos[k] = self._pos.get(k, 0) + n
+        self._collapsed += routed
+        self._count += other._count
+        self._sum += other._sum
+        self._min = min(self._min, other._min)
+        self._max = max(self._max, other._max)
+        if len(self._pos) + len(self._neg) > self._max_bins:
+            self._collapse()
+
+    def to_dict(self, quantiles: Iterable[float]) -> dict[str, Any]:
+        """``count``, ``sum``, ``min``, ``max`` and ``quantiles`` as a JSON-friendly dict."""
+        qs = list(quantiles)
+        return {
+            "count": self._count,
+            "sum": self._sum,
+            "min": self.min,
+            "max": self.max,
+            "quantiles": dict(zip(map(go_float, qs), self.quantiles(qs), strict=True)),
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"QuantileSketch(relative_accuracy={self._relative_accuracy}, "
+            f"count={self._count}, bins={self.bins})"
+        )
+
+
+def check_quantile(q: object) -> None:
+    """A number in [0, 1], else TypeError or ValueError."""
+    if isinstance(q, bool) or not isinstance(q, int | float):
+        raise TypeError(f"a quantile must be a number, got {type(q).__name__}")
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"a quantile must be in [0, 1], got {q}")

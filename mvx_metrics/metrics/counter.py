@@ -1,0 +1,141 @@
+"""Counter and UpDownCounter: sums of event values (or counts of events), per label set."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..events import MetricEvent
+from ._builtin import MAX_FLOAT, BuiltinMetric
+from ._series import DEFAULT_MAX_SERIES, NumberCell
+
+__all__ = ["Counter", "UpDownCounter"]
+
+_INF = math.inf
+
+
+class Counter(BuiltinMetric[NumberCell]):
+    """A total that only goes up: counts events, or adds up one of their fields.
+
+    Without ``value`` each event adds 1; with ``value`` (an attribute name or a callable
+    taking the event) each event adds that number. An increment that is negative, NaN,
+    infinite or not a real number (bools included) is refused with
+    :class:`~mvx_metrics.MetricValueError` and the counter is left unchanged.
+    Integer increments keep the total an exact ``int``.
+
+    ``labels`` names event attributes whose values (as ``str``) select the series; at most
+    ``max_series`` label sets get their own series, later ones share one overflow series
+    whose labels all read ``"__overflow__"`` (counted in the snapshot's
+    ``overflow_events``). Snapshot series carry ``value``.
+    """
+
+    kind = "counter"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        event: type[MetricEvent] | tuple[type[MetricEvent], ...],
+        value: str | Callable[[Any], object] | None = None,
+        labels: tuple[str, ...] | Callable[[Any], Mapping[str, object]] = (),
+        description: str = "",
+        unit: str = "",
+        max_series: int = DEFAULT_MAX_SERIES,
+    ) -> None:
+        super().__init__(
+            name,
+            event=event,
+            value=value,
+            labels=labels,
+            description=description,
+            unit=unit,
+            max_series=max_series,
+        )
+
+    def handle_event(self, event: MetricEvent) -> bool:
+        """Add the event's increment (or 1) to its series; True when applied."""
+        get = self._get
+        if get is None:
+            increment: object = 1
+        else:
+            try:
+                increment = get(event)
+            except AttributeError as exc:
+                self._value_missing(event, exc)
+            cls = increment.__class__
+            if not (
+                (cls is float and 0.0 <= increment < _INF)  # type: ignore[operator]
+                or (cls is int and 0 <= increment <= MAX_FLOAT)  # type: ignore[operator]
+            ):
+                increment = self._number(event, increment, negative=False, infinite=False)
+        # A series object is always truthy, so `or` falls through only when there is no
+        # cached label-less series.
+        cell = self._single or self._series_for(event)
+        cell.value += increment  # type: ignore[operator]
+        return True
+
+    def _new_state(self) -> NumberCell:
+        return NumberCell()
+
+    def _state_snapshot(self, state: NumberCell) -> dict[str, Any]:
+        return {"value": state.value}
+
+
+class UpDownCounter(BuiltinMetric[NumberCell]):
+    """A total that goes up and down: adds each event's value, which may be negative.
+
+    Any finite real number is accepted; NaN, ±inf and non-numbers (bools included) are
+    refused with :class:`~mvx_metrics.MetricValueError`, leaving the state unchanged
+    (an infinite step would pin the total at ±inf for good). Labels and overflow work as
+    for :class:`Counter`. Snapshot series carry ``value``.
+    """
+
+    kind = "updown_counter"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        event: type[MetricEvent] | tuple[type[MetricEvent], ...],
+        value: str | Callable[[Any], object],
+        labels: tuple[str, ...] | Callable[[Any], Mapping[str, object]] = (),
+        description: str = "",
+        unit: str = "",
+        max_series: int = DEFAULT_MAX_SERIES,
+    ) -> None:
+        if value is None:
+            raise TypeError("argument 'value' is required: an attribute name or a callable")
+        super().__init__(
+            name,
+            event=event,
+            value=value,
+            labels=labels,
+            description=description,
+            unit=unit,
+            max_series=max_series,
+        )
+
+    def handle_event(self, event: MetricEvent) -> bool:
+        """Add the event's value to its series; True when applied."""
+        get = self._get
+        assert get is not None
+        try:
+            step = get(event)
+        except AttributeError as exc:
+            self._value_missing(event, exc)
+        cls = step.__class__
+        if not (
+            (cls is float and -_INF < step < _INF)  # type: ignore[operator]
+            or (cls is int and -MAX_FLOAT <= step <= MAX_FLOAT)  # type: ignore[operator]
+        ):
+            step = self._number(event, step, negative=True, infinite=False)
+        cell = self._single or self._series_for(event)
+        cell.value += step  # type: ignore[operator]
+        return True
+
+    def _new_state(self) -> NumberCell:
+        return NumberCell()
+
+    def _state_snapshot(self, state: NumberCell) -> dict[str, Any]:
+        return {"value": state.value}

@@ -1,0 +1,73 @@
+"""Gauge: the last value seen, per label set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..events import MetricEvent
+from ._builtin import MAX_FLOAT, BuiltinMetric
+from ._series import DEFAULT_MAX_SERIES, NumberCell
+
+__all__ = ["Gauge"]
+
+
+class Gauge(BuiltinMetric[NumberCell]):
+    """The last value wins: each event sets its series to the event's value.
+
+    ``+inf`` and ``-inf`` are accepted (Prometheus gauges may hold them; ``json.dumps``
+    writes them as ``Infinity``); NaN and non-numbers (bools included) are refused with
+    :class:`~mvx_metrics.MetricValueError`, leaving the previous value in place.
+    Without labels the single series starts at 0, as in prometheus_client; labelled series
+    appear with their first event. Labels and overflow work as for :class:`Counter`.
+    Snapshot series carry ``value``.
+    """
+
+    kind = "gauge"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        event: type[MetricEvent] | tuple[type[MetricEvent], ...],
+        value: str | Callable[[Any], object],
+        labels: tuple[str, ...] | Callable[[Any], Mapping[str, object]] = (),
+        description: str = "",
+        unit: str = "",
+        max_series: int = DEFAULT_MAX_SERIES,
+    ) -> None:
+        if value is None:
+            raise TypeError("argument 'value' is required: an attribute name or a callable")
+        super().__init__(
+            name,
+            event=event,
+            value=value,
+            labels=labels,
+            description=description,
+            unit=unit,
+            max_series=max_series,
+        )
+
+    def handle_event(self, event: MetricEvent) -> bool:
+        """Set the event's series to its value; True when applied."""
+        get = self._get
+        assert get is not None
+        try:
+            value = get(event)
+        except AttributeError as exc:
+            self._value_missing(event, exc)
+        cls = value.__class__
+        # `value == value` is False only for NaN.
+        if not (
+            (cls is float and value == value) or (cls is int and -MAX_FLOAT <= value <= MAX_FLOAT)  # type: ignore[operator]
+        ):
+            value = self._number(event, value, negative=True, infinite=True)
+        cell = self._single or self._series_for(event)
+        cell.value = value  # type: ignore[assignment]
+        return True
+
+    def _new_state(self) -> NumberCell:
+        return NumberCell()
+
+    def _state_snapshot(self, state: NumberCell) -> dict[str, Any]:
+        return {"value": state.value}

@@ -1,0 +1,161 @@
+"""Histogram: counts of values per explicit bucket, cumulative by Prometheus ``le``."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Mapping
+from itertools import accumulate, pairwise
+from typing import Any, ClassVar
+
+from ..events import MetricEvent
+from ._builtin import MAX_FLOAT, BuiltinMetric
+from ._format import go_float
+from ._series import DEFAULT_MAX_SERIES
+
+__all__ = ["DEFAULT_BUCKETS", "Histogram", "check_buckets"]
+
+_INF = math.inf
+
+#: prometheus_client's default upper bounds (seconds-scale latencies); +Inf is implied.
+DEFAULT_BUCKETS: tuple[float, ...] = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
+
+
+def check_buckets(buckets: object) -> tuple[float, ...]:
+    """Finite, strictly increasing upper bounds; a trailing +inf is dropped (it is implied)."""
+    if buckets is None:
+        return DEFAULT_BUCKETS
+    if isinstance(buckets, str | bytes) or not isinstance(buckets, Iterable):
+        raise TypeError(
+            f"argument 'buckets' must be a sequence of numbers, got {type(buckets).__name__}"
+        )
+    bounds: list[float] = []
+    for bound in buckets:
+        if isinstance(bound, bool) or not isinstance(bound, int | float):
+            raise TypeError(
+                f"argument 'buckets' must hold numbers, got {type(bound).__name__} {bound!r}"
+            )
+        bounds.append(float(bound))
+    if bounds and bounds[-1] == _INF:
+        bounds.pop()
+    if not bounds:
+        raise ValueError("argument 'buckets' needs at least one finite upper bound")
+    for bound in bounds:
+        if not math.isfinite(bound):
+            raise ValueError(
+                f"argument 'buckets' must hold finite bounds (+inf only last), got {bound}"
+            )
+    for low, high in pairwise(bounds):
+        if not low < high:
+            raise ValueError(
+                f"argument 'buckets' must be strictly increasing, got {low} then {high}"
+            )
+    return tuple(bounds)
+
+
+class _Buckets:
+    """One series: non-cumulative counts per bucket (the last one is +Inf) and the sum."""
+
+    __slots__ = ("counts", "sum")
+
+    def __init__(self, size: int) -> None:
+        self.counts = [0] * size
+        self.sum = 0.0
+
+
+class Histogram(BuiltinMetric[_Buckets]):
+    """Counts each event's value into explicit buckets, as a Prometheus histogram.
+
+    ``buckets`` are the finite upper bounds, strictly increasing (default
+    :data:`DEFAULT_BUCKETS`, those of prometheus_client); the ``+Inf`` bucket is always
+    added (a trailing ``math.inf`` given by the caller is accepted and not repeated).
+    A value ``v`` lands in the first bucket whose bound is ``>= v``. Values must be finite
+    real numbers: NaN, ±inf and non-numbers are refused with
+    :class:`~mvx_metrics.MetricValueError` (an infinite value would make ``sum`` infinite
+    for good), leaving the state unchanged.
+
+    Snapshot series carry ``count``, ``sum`` and ``buckets``: cumulative counts keyed by the
+    ``le`` text prometheus_client writes ("0.005", "1.0", "+Inf"), ending in "+Inf", and
+    ``count == buckets["+Inf"]`` always. The label name ``le`` is reserved. Labels and
+    overflow work as for :class:`~mvx_metrics.Counter`.
+    """
+
+    kind = "histogram"
+    reserved_labels: ClassVar[tuple[str, ...]] = ("le",)
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        event: type[MetricEvent] | tuple[type[MetricEvent], ...],
+        value: str | Callable[[Any], object],
+        buckets: Iterable[float] | None = None,
+        labels: tuple[str, ...] | Callable[[Any], Mapping[str, object]] = (),
+        description: str = "",
+        unit: str = "",
+        max_series: int = DEFAULT_MAX_SERIES,
+    ) -> None:
+        if value is None:
+            raise TypeError("argument 'value' is required: an attribute name or a callable")
+        # Set before the base constructor, which creates the label-less series.
+        self._bounds: tuple[float, ...] = check_buckets(buckets)
+        self._le: tuple[str, ...] = (*map(go_float, self._bounds), "+Inf")
+        super().__init__(
+            name,
+            event=event,
+            value=value,
+            labels=labels,
+            description=description,
+            unit=unit,
+            max_series=max_series,
+        )
+
+    @property
+    def buckets(self) -> tuple[float, ...]:
+        """The finite upper bounds, in increasing order (+Inf is implied)."""
+        return self._bounds
+
+    def handle_event(self, event: MetricEvent) -> bool:
+        """Count the event's value into its bucket and add it to the sum; True when applied."""
+        get = self._get
+        assert get is not None
+        try:
+            value = get(event)
+        except AttributeError as exc:
+            self._value_missing(event, exc)
+        cls = value.__class__
+        if not (
+            (cls is float and -_INF < value < _INF)  # type: ignore[operator]
+            or (cls is int and -MAX_FLOAT <= value <= MAX_FLOAT)  # type: ignore[operator]
+        ):
+            value = self._number(event, value, negative=True, infinite=False)
+        state = self._single or self._series_for(event)
+        state.counts[bisect_left(self._bounds, value)] += 1  # type: ignore[call-overload]
+        state.sum += value  # type: ignore[operator]
+        return True
+
+    def _new_state(self) -> _Buckets:
+        return _Buckets(len(self._bounds) + 1)
+
+    def _state_snapshot(self, state: _Buckets) -> dict[str, Any]:
+        cumulative = list(accumulate(state.counts))
+        return {
+            "count": cumulative[-1],
+            "sum": state.sum,
+            "buckets": dict(zip(self._le, cumulative, strict=True)),
+        }

@@ -1,0 +1,115 @@
+"""Frozen, typed views of built-in metric snapshots, for exporters.
+
+A snapshot dict (``Metric.snapshot()``) is what the recorder hands out; exporters want
+flat samples instead. :func:`families_from_snapshots` turns the snapshots of the
+built-in metrics into :class:`MetricFamily` values in the Prometheus data model:
+
+- ``counter``, ``updown_counter``, ``gauge``: one sample per series (suffix ``""``);
+- ``histogram``: per series, ``_bucket`` samples with an ``le`` label (cumulative, ending
+  with ``le="+Inf"``), then ``_count`` and ``_sum``;
+- ``distribution``: per series, summary-like samples with a ``quantile`` label, then
+  ``_count`` and ``_sum``; a quantile of an empty series is NaN.
+
+Exporters add their own naming on top (``_total`` for counters, unit suffixes).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["KINDS", "MetricFamily", "Sample", "families_from_snapshots"]
+
+#: The ``kind`` values the built-in metrics write in their snapshots.
+KINDS = frozenset({"counter", "updown_counter", "gauge", "histogram", "distribution"})
+
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One exposed number: ``family.name + suffix``, its labels (in order) and its value."""
+
+    #: Appended to the family name: "", "_bucket", "_count" or "_sum".
+    suffix: str
+    #: ``(name, value)`` pairs: the series labels, then ``le`` or ``quantile`` if any.
+    labels: Labels
+    #: The value as a float (NaN for an empty distribution's quantiles).
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class MetricFamily:
+    """All the samples of one metric, with what exporters need to write its header."""
+
+    #: The metric's name, as registered.
+    name: str
+    #: One of :data:`KINDS`.
+    kind: str
+    #: The metric's description ("" when none).
+    description: str
+    #: The metric's unit ("" when none).
+    unit: str
+    #: Series after series, each series' samples together.
+    samples: tuple[Sample, ...]
+    #: Events applied to the overflow series (labels all ``"__overflow__"``).
+    overflow_events: int = 0
+
+
+def families_from_snapshots(snapshots: Mapping[str, Mapping[str, Any]]) -> list[MetricFamily]:
+    """One family per built-in metric snapshot, in the mapping's order.
+
+    ``snapshots`` is what ``recorder.get_metric_snapshots()`` returns. Snapshots of
+    user-written metrics (no ``kind``, or one not in :data:`KINDS`) are skipped.
+    """
+    families: list[MetricFamily] = []
+    for snapshot in snapshots.values():
+        if not isinstance(snapshot, Mapping):
+            continue
+        kind = snapshot.get("kind")
+        if kind not in KINDS:
+            continue
+        samples: list[Sample] = []
+        for series in snapshot["series"]:
+            labels: Labels = tuple((str(k), str(v)) for k, v in series["labels"].items())
+            if kind == "histogram":
+                samples.extend(_histogram_samples(labels, series))
+            elif kind == "distribution":
+                samples.extend(_distribution_samples(labels, series))
+            else:
+                samples.append(Sample("", labels, _number(series["value"])))
+        families.append(
+            MetricFamily(
+                name=str(snapshot["name"]),
+                kind=kind,
+                description=str(snapshot.get("description", "")),
+                unit=str(snapshot.get("unit", "")),
+                samples=tuple(samples),
+                overflow_events=int(snapshot.get("overflow_events", 0)),
+            )
+        )
+    return families
+
+
+def _histogram_samples(labels: Labels, series: Mapping[str, Any]) -> Iterable[Sample]:
+    for le, count in series["buckets"].items():
+        yield Sample("_bucket", (*labels, ("le", le)), _number(count))
+    yield Sample("_count", labels, _number(series["count"]))
+    yield Sample("_sum", labels, _number(series["sum"]))
+
+
+def _distribution_samples(labels: Labels, series: Mapping[str, Any]) -> Iterable[Sample]:
+    for q, value in series["quantiles"].items():
+        yield Sample("", (*labels, ("quantile", q)), _number(value))
+    yield Sample("_count", labels, _number(series["count"]))
+    yield Sample("_sum", labels, _number(series["sum"]))
+
+
+def _number(value: object) -> float:
+    if value is None:
+        return math.nan
+    if not isinstance(value, int | float):
+        raise TypeError(f"snapshot value must be a number or None, got {type(value).__name__}")
+    return float(value)

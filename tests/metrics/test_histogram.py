@@ -1,0 +1,125 @@
+"""Histogram: bucketing, cumulative ``le`` counts, le text, rejections."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from mvx_metrics import Histogram
+from mvx_metrics.metrics import DEFAULT_BUCKETS
+from mvx_metrics.metrics._format import go_float
+
+from ._events import Anything, Request, assert_rejected, roundtrip
+
+
+def test_values_are_counted_cumulatively_by_upper_bound() -> None:
+    histogram = Histogram("h", event=Anything, value="value", buckets=(1, 2.5, 10))
+    for value in [0.5, 1, 1.0001, 2.5, 3, 10, 11, -4]:
+        histogram.handle_event(Anything(value))
+    [series] = histogram.snapshot()["series"]
+    assert series == {
+        "labels": {},
+        "count": 8,
+        "sum": pytest.approx(25.0001),
+        "buckets": {"1.0": 3, "2.5": 5, "10.0": 7, "+Inf": 8},
+    }
+    assert list(series["buckets"])[-1] == "+Inf"
+    assert series["count"] == series["buckets"]["+Inf"]
+
+
+def test_the_default_buckets_are_prometheus_clients() -> None:
+    histogram = Histogram("h", event=Request, value="duration_s")
+    assert histogram.buckets == DEFAULT_BUCKETS
+    keys = list(histogram.snapshot()["series"][0]["buckets"])
+    assert keys == [
+        "0.005",
+        "0.01",
+        "0.025",
+        "0.05",
+        "0.075",
+        "0.1",
+        "0.25",
+        "0.5",
+        "0.75",
+        "1.0",
+        "2.5",
+        "5.0",
+        "7.5",
+        "10.0",
+        "+Inf",
+    ]
+
+
+def test_a_trailing_infinity_is_accepted_and_not_repeated() -> None:
+    histogram = Histogram("h", event=Anything, value="value", buckets=[0, 1e6, math.inf])
+    assert histogram.buckets == (0.0, 1e6)
+    assert list(histogram.snapshot()["series"][0]["buckets"]) == ["0.0", "1e+06", "+Inf"]
+
+
+@pytest.mark.parametrize(
+    "value", [0.005, 1, 2.5, 1e6, 1.5e7, 123456789.0, 1e-7, 10, 0.0, -1.5, 1e22, 100000.0, math.inf]
+)
+def test_le_text_matches_prometheus_client(value: float) -> None:
+    utils = pytest.importorskip("prometheus_client.utils")
+    assert go_float(value) == utils.floatToGoString(value)
+
+
+def test_le_text_examples() -> None:
+    assert [go_float(x) for x in (0.005, 1, 2.5, math.inf, -math.inf, 1e6)] == [
+        "0.005",
+        "1.0",
+        "2.5",
+        "+Inf",
+        "-Inf",
+        "1e+06",
+    ]
+    assert go_float(math.nan) == "NaN"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (math.nan, "nan_value"),
+        (math.inf, "infinite_value"),
+        (-math.inf, "infinite_value"),
+        (10**400, "infinite_value"),
+        ("0.1", "not_a_number"),
+        (True, "not_a_number"),
+        (None, "not_a_number"),
+    ],
+)
+def test_non_finite_or_non_numeric_values_are_refused(value: Any, reason: str) -> None:
+    histogram = Histogram("h", event=Anything, value="value", labels=("tags",))
+    histogram.handle_event(Anything(0.3))
+    assert_rejected(histogram, Anything(value), reason)
+
+
+def test_an_unknown_attribute_is_refused() -> None:
+    histogram = Histogram("h", event=Anything, value="missing")
+    assert_rejected(histogram, Anything(1), "unknown_attribute")
+
+
+def test_labelled_series_and_json_round_trip() -> None:
+    histogram = Histogram(
+        "latency", event=Request, value="duration_s", labels=("route",), buckets=(0.1, 1)
+    )
+    histogram.handle_event(Request("/a", duration_s=0.05))
+    histogram.handle_event(Request("/b", duration_s=5))
+    snapshot = histogram.snapshot()
+    assert roundtrip(snapshot) == snapshot
+    assert snapshot["series"][1] == {
+        "labels": {"route": "/b"},
+        "count": 1,
+        "sum": 5.0,
+        "buckets": {"0.1": 0, "1.0": 0, "+Inf": 1},
+    }
+
+
+def test_each_snapshot_is_a_new_object() -> None:
+    histogram = Histogram("h", event=Anything, value="value")
+    first = histogram.snapshot()
+    histogram.handle_event(Anything(1))
+    assert first["series"][0]["count"] == 0
+    assert histogram.snapshot()["series"][0]["count"] == 1
