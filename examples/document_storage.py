@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
-from mvx_metrics import Metric, MetricEvent, MetricsRecorderProto, MetricsRuntime
+from mvx_metrics import (
+    Counter,
+    Histogram,
+    Metric,
+    MetricEvent,
+    MetricsRecorderProto,
+    MetricsRuntime,
+)
 
 # --- the event ------------------------------------------------------------------------------
 
@@ -73,63 +79,29 @@ class DocumentStorage:
             self._metrics_recorder.register_event(event=event)
 
 
-# --- user-written metrics -------------------------------------------------------------------
-# Metrics run on the recorder's owning loop, one event at a time: no locks needed.
+# --- the metrics ---------------------------------------------------------------------------
+# Built-in metrics read the event's fields declaratively. They run on the recorder's owning
+# loop, one event at a time: no locks anywhere.
 
 
-class SaveAttemptsByOutcome(Metric):
-    """How many saves ended in each outcome."""
-
-    event_types = (DocumentSaveFinished,)
-
-    def __init__(self) -> None:
-        self._counts = dict.fromkeys(SaveOutcome, 0)
-
-    @property
-    def metric_name(self) -> str:
-        return "document_save_attempts"
-
-    def handle_event(self, event: MetricEvent) -> bool:
-        assert isinstance(event, DocumentSaveFinished)
-        self._counts[event.outcome] += 1
-        return True
-
-    def snapshot(self) -> Mapping[str, Any]:
-        return {"counts": {str(k): v for k, v in self._counts.items()}}
-
-
-class SaveDurationStats(Metric):
-    """Count, total, min, max and mean of save durations, in seconds."""
-
-    event_types = (DocumentSaveFinished,)
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._total = 0.0
-        self._min: float | None = None
-        self._max: float | None = None
-
-    @property
-    def metric_name(self) -> str:
-        return "document_save_duration_seconds"
-
-    def handle_event(self, event: MetricEvent) -> bool:
-        assert isinstance(event, DocumentSaveFinished)
-        d = event.duration_s
-        self._count += 1
-        self._total += d
-        self._min = d if self._min is None else min(self._min, d)
-        self._max = d if self._max is None else max(self._max, d)
-        return True
-
-    def snapshot(self) -> Mapping[str, Any]:
-        return {
-            "count": self._count,
-            "total": self._total,
-            "min": self._min,
-            "max": self._max,
-            "mean": self._total / self._count if self._count else None,
-        }
+def document_metrics() -> list[Metric]:
+    return [
+        Counter(
+            "document_save_attempts",
+            event=DocumentSaveFinished,
+            labels=("outcome",),
+            description="save_document calls, by outcome",
+        ),
+        Histogram(
+            "document_save_duration_seconds",
+            event=DocumentSaveFinished,
+            value="duration_s",
+            buckets=(0.000_01, 0.000_1, 0.001, 0.01, 0.1, 1.0),
+            labels=("outcome",),
+            description="time spent in save_document",
+            unit="seconds",
+        ),
+    ]
 
 
 # --- the application ------------------------------------------------------------------------
@@ -140,8 +112,8 @@ def main() -> None:
     runtime.start()
     try:
         recorder = runtime.create_recorder("document_storage")
-        recorder.register_metric(SaveAttemptsByOutcome())
-        recorder.register_metric(SaveDurationStats())
+        for metric in document_metrics():
+            recorder.register_metric(metric)
 
         storage = DocumentStorage(metrics_recorder=recorder, failing_ids={"doc-13"})
         for i in range(20):

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from .errors import MetricsError
 from .events import MetricEvent
-from .metrics.base import Metric
+from .metrics import Counter, Distribution, Histogram, Metric
 from .recorder.protocol import MetricsRecorderProto
 from .recorder.stats import RecorderStats
 from .runtime.runtime import MetricsRuntime
@@ -64,55 +64,24 @@ class DocumentStorage:
         return ok
 
 
-class SaveAttemptsByOutcome(Metric):
-    event_types = (DocumentSaveFinished,)
-
-    def __init__(self) -> None:
-        self._counts = dict.fromkeys(SaveOutcome, 0)
-
-    @property
-    def metric_name(self) -> str:
-        return "document_save_attempts"
-
-    def handle_event(self, event: MetricEvent) -> bool:
-        assert isinstance(event, DocumentSaveFinished)
-        self._counts[event.outcome] += 1
-        return True
-
-    def snapshot(self) -> Mapping[str, Any]:
-        return {"counts": {str(k): v for k, v in self._counts.items()}}
-
-
-class SaveDurationStats(Metric):
-    event_types = (DocumentSaveFinished,)
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._total = 0.0
-        self._min = float("inf")
-        self._max = 0.0
-
-    @property
-    def metric_name(self) -> str:
-        return "document_save_duration_seconds"
-
-    def handle_event(self, event: MetricEvent) -> bool:
-        assert isinstance(event, DocumentSaveFinished)
-        self._count += 1
-        self._total += event.duration_s
-        self._min = min(self._min, event.duration_s)
-        self._max = max(self._max, event.duration_s)
-        return True
-
-    def snapshot(self) -> Mapping[str, Any]:
-        n = self._count
-        return {
-            "count": n,
-            "total": self._total,
-            "min": self._min if n else None,
-            "max": self._max if n else None,
-            "mean": self._total / n if n else None,
-        }
+def document_metrics() -> list[Metric]:
+    """A counter by outcome, a duration histogram, and a quantile sketch of durations."""
+    return [
+        Counter("document_save_attempts", event=DocumentSaveFinished, labels=("outcome",)),
+        Histogram(
+            "document_save_duration_seconds",
+            event=DocumentSaveFinished,
+            value="duration_s",
+            buckets=(0.000_01, 0.000_1, 0.001, 0.01),
+            unit="seconds",
+        ),
+        Distribution(
+            "document_save_duration_quantiles",
+            event=DocumentSaveFinished,
+            value="duration_s",
+            unit="seconds",
+        ),
+    ]
 
 
 # --- producers ------------------------------------------------------------------------------
@@ -165,15 +134,25 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+def _series_values(kind: str, series: Mapping[str, Any]) -> str:
+    if kind == "histogram":
+        count = series["count"]
+        mean = series["sum"] / count if count else 0.0
+        return f"count={count}  mean={_fmt(mean)}s"
+    if kind == "distribution":
+        quantiles = "  ".join(
+            f"p{float(q) * 100:g}={_fmt(v)}s" for q, v in series["quantiles"].items()
+        )
+        return f"count={series['count']}  {quantiles}"
+    return f"value={series['value']}"
+
+
 def _table_rows(snapshots: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     for name, snap in snapshots.items():
-        if isinstance(snap.get("counts"), Mapping):
-            for series, count in snap["counts"].items():
-                rows.append((name, str(series), f"count={count}"))
-        else:
-            values = "  ".join(f"{k}={_fmt(v)}" for k, v in snap.items())
-            rows.append((name, "(all)", values))
+        for series in snap["series"]:
+            labels = ",".join(f"{k}={v}" for k, v in series["labels"].items()) or "(all)"
+            rows.append((name, labels, _series_values(snap["kind"], series)))
     return rows
 
 
@@ -221,8 +200,8 @@ def run_demo(seconds: float, threads: int, out: TextIO) -> int:
     runtime.start()
     try:
         recorder = runtime.create_recorder("document_storage")
-        recorder.register_metric(SaveAttemptsByOutcome())
-        recorder.register_metric(SaveDurationStats())
+        for metric in document_metrics():
+            recorder.register_metric(metric)
         storage = DocumentStorage(metrics_recorder=recorder)
 
         producers = [

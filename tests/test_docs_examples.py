@@ -72,9 +72,9 @@ def test_doc_example_runs(code: str) -> None:
 
 def test_example_document_storage() -> None:
     out = _check(_run(["examples/document_storage.py"]))
-    assert '"SUCCESS": 15' in out
-    assert '"FAILURE": 5' in out
-    assert '"count": 20' in out
+    assert '"outcome": "SUCCESS"' in out and '"outcome": "FAILURE"' in out
+    assert '"value": 15' in out and '"value": 5' in out  # the counter, by outcome
+    assert '"+Inf": 15' in out and '"+Inf": 5' in out  # the histogram, by outcome
     assert "accepted=20, processed=20, pending=0" in out
 
 
