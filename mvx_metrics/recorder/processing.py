@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+import anyio
 import anyio.lowlevel
+from anyio.streams.memory import MemoryObjectSendStream
 
 from ..errors import MetricsRecorderMetricFailedError
 from ..events import MetricEvent
@@ -61,11 +64,89 @@ class Processor:
         self.change_hook = change_hook
         self.recorder_name = recorder_name
         self.stop_requested = False
+        #: The processing task's wake-up channel; set only while the task runs.
+        self.wake_stream: MemoryObjectSendStream[None] | None = None
+        self._stragglers_welcome = False
         #: True while an async batch is suspended inside the change hook.
         self.in_async_batch = False
         #: Errors by metric name. A plain dict: other threads copy it with one atomic dict().
         self.metric_errors: dict[str, int] = {}
         self.hook_errors = 0
+
+    # --- the processing task and its wake-ups ----------------------------------------------
+
+    async def serve(self, *, on_running: Callable[[], None]) -> None:
+        """The processing task's main loop: drain, sleep until woken, until a stop is applied.
+
+        Wake-ups arrive through an anyio memory object stream, so the same task runs on
+        asyncio and trio.
+        """
+        send, receive = anyio.create_memory_object_stream[None](math.inf)
+        with send, receive:
+            self.wake_stream = send
+            on_running()
+            try:
+                while True:
+                    await self.drain()
+                    if self.stop_requested:
+                        return
+                    if self.handoff.go_idle():
+                        await receive.receive()
+            finally:
+                self.wake_stream = None
+
+    def on_wake(self) -> None:
+        """Runs on the owning loop, scheduled by a producer thread that found it idle.
+
+        Light traffic (one batch or less, no hook to await) is applied right here: waking
+        the processing task would cost it a loop turn or two more, which is most of the
+        latency of a snapshot or flush. A flood, a hook, or a stop goes to the task.
+        """
+        handoff = self.handoff
+        if (
+            self.wake_stream is not None
+            and self.can_apply_in_callback()
+            and len(handoff.buffer) <= BATCH_SIZE
+        ):
+            # The task is parked in receive(): the claimed wake-up was its only way out.
+            self.apply_batch(len(handoff.buffer))
+            if not self.stop_requested and handoff.go_idle():
+                return
+        self.signal()
+
+    def signal(self) -> None:
+        """On the owning loop: wake the processing task, or apply stragglers if stopped."""
+        stream = self.wake_stream
+        if stream is not None:
+            stream.send_nowait(None)
+        elif self._stragglers_welcome:
+            self._drain_stragglers()
+
+    def prepare_start(self) -> None:
+        """Before a (re)start: no wake-ups until the task runs, no stop pending."""
+        self.handoff.disarm()
+        self.stop_requested = False
+        self._stragglers_welcome = False
+
+    def welcome_stragglers(self) -> None:
+        """After a clean stop: apply events from producers that passed the state check
+        just before stop() and appended after the final drain, now and whenever more
+        come, so none is stranded. (The ``_on_metric_changed`` hook is not run for them.)"""
+        self._stragglers_welcome = True
+        self._drain_stragglers()
+
+    def _drain_stragglers(self) -> None:
+        while True:
+            try:
+                self.drain_now()
+            except MetricsRecorderMetricFailedError as exc:
+                # metric_error_policy=FAIL: counted; the rest stay pending, visibly.
+                logger.error(
+                    "recorder %s: late event failed after stop: %s", self.recorder_name, exc
+                )
+                return
+            if self.handoff.go_idle():
+                return
 
     def request_stop(self) -> None:
         """Run as a control item: everything before it has been applied."""

@@ -8,7 +8,6 @@ hops (``..hops``: running things on the owning loop and waiting for them).
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
@@ -16,7 +15,6 @@ from types import MappingProxyType, TracebackType
 from typing import Any, ClassVar, TypeVar
 
 import anyio
-from anyio.streams.memory import MemoryObjectSendStream
 
 from .._validation import check_enum, check_id, check_positive_int, check_timeout, random_id
 from ..errors import (
@@ -36,7 +34,7 @@ from ..hops.waiting import Completion, completed, failed, resolve, wait_async, w
 from ..metrics.base import Metric
 from .handoff import ControlItem, Handoff
 from .policies import MetricErrorPolicy, OverflowPolicy
-from .processing import BATCH_SIZE, Processor
+from .processing import Processor
 from .results import Operation, WaitHandle
 from .state import RecorderState, check_transition
 from .stats import RecorderStats
@@ -121,8 +119,6 @@ class MetricsRecorder:
         self._stop_op: Completion[None] | None = None
         self._registered: dict[str, Metric] = {}
         self._last_error: MetricsError | None = None
-        # The processing task's wake-up channel; set only while it runs.
-        self._wake_stream: MemoryObjectSendStream[None] | None = None
 
     # --- identity and configuration -----------------------------------------------------
 
@@ -250,55 +246,17 @@ class MetricsRecorder:
         ) from None
 
     def _wake_owner(self) -> None:
+        """Wake the processing side (called by whoever claimed the wake token)."""
+        processor = self._processor
         if threading.get_ident() == self._hop.thread_id:
-            self._signal_task()  # already on the owning loop: no thread-safe hop needed
+            processor.signal()  # already on the owning loop: no thread-safe hop needed
             return
         try:
-            self._hop.call_soon(self._on_wake)
+            self._hop.call_soon(processor.on_wake)
         except OwnerGoneError:
             # The loop is gone: what is buffered stays counted as pending, never dropped
             # silently. Only a producer racing with shutdown gets here.
             pass
-
-    def _on_wake(self) -> None:
-        """Runs on the owning loop, scheduled by a producer thread that found it idle.
-
-        Light traffic (one batch or less, no hook to await) is applied right here: waking
-        the processing task would cost it a loop turn or two more, which is most of the
-        latency of a snapshot or flush. A flood, a hook, or a stop goes to the task.
-        """
-        processor = self._processor
-        handoff = self._handoff
-        if (
-            self._wake_stream is not None
-            and processor.can_apply_in_callback()
-            and len(handoff.buffer) <= BATCH_SIZE
-        ):
-            # The task is parked in receive(): the claimed wake-up was its only way out.
-            processor.apply_batch(len(handoff.buffer))
-            if not processor.stop_requested and handoff.go_idle():
-                return
-        self._signal_task()
-
-    def _signal_task(self) -> None:
-        stream = self._wake_stream
-        if stream is not None:
-            stream.send_nowait(None)
-        elif self._state is _S.STOPPED:
-            self._drain_stragglers()
-
-    def _drain_stragglers(self) -> None:
-        """STOPPED, on the owning loop: apply events from producers that passed the state
-        check just before stop() and appended after the final drain, so none is stranded.
-        (The ``_on_metric_changed`` hook is not run for them.)"""
-        while True:
-            try:
-                self._processor.drain_now()
-            except MetricsError as exc:  # metric_error_policy=FAIL: counted; the rest stay pending
-                logger.error("recorder %s: late event failed after stop: %s", self._entity_id, exc)
-                return
-            if self._handoff.go_idle():
-                return
 
     def _push_control(self, fn: Callable[[], object]) -> None:
         """Queue ``fn`` to run on the owning loop after everything already buffered."""
@@ -330,8 +288,7 @@ class MetricsRecorder:
             if state is not _S.VIRGIN and state is not _S.STOPPED:
                 return self._handle(Operation.START, failed(self._invalid_state("start", state)))
             self._move_to(_S.STARTING)
-            self._handoff.disarm()
-            self._processor.stop_requested = False
+            self._processor.prepare_start()
             op = self._start_op = Completion()
         try:
             self._hop.call_soon(
@@ -371,7 +328,6 @@ class MetricsRecorder:
     async def _run(self) -> None:
         """The processing task, on the owning loop, from STARTING to a final state."""
         processor = self._processor
-        handoff = self._handoff
         cancelled = anyio.get_cancelled_exc_class()
         try:
             try:
@@ -380,19 +336,7 @@ class MetricsRecorder:
                 raise
             except Exception as exc:
                 raise MetricsRecorderOnStartingHookFailedError(cause=exc) from exc
-            send, receive = anyio.create_memory_object_stream[None](math.inf)
-            with send, receive:
-                self._wake_stream = send
-                self._enter_running()
-                try:
-                    while True:
-                        await processor.drain()
-                        if processor.stop_requested:
-                            break
-                        if handoff.go_idle():
-                            await receive.receive()
-                finally:
-                    self._wake_stream = None
+            await processor.serve(on_running=self._enter_running)
             try:
                 await self._on_stopped()
             except cancelled:
@@ -431,7 +375,7 @@ class MetricsRecorder:
             ops = (self._start_op, self._stop_op)
             self._start_op = self._stop_op = None
         if state is _S.STOPPED:
-            self._drain_stragglers()  # and arm the wake-up for any still to come
+            self._processor.welcome_stragglers()
         for op in ops:
             if op is not None and not op.done():
                 if error is None:
@@ -540,8 +484,8 @@ class MetricsRecorder:
                     details={"entity_id": self._entity_id, "operation": what},
                 )
             processor.drain_now()
-            if processor.stop_requested and self._wake_stream is not None:
-                self._wake_stream.send_nowait(None)  # let the task see the stop it holds
+            if processor.stop_requested:
+                processor.signal()  # the task must see the stop it just applied
         return fn()
 
     def _call_blocking(self, fn: Callable[[], T], timeout: float | None, what: str) -> T:
