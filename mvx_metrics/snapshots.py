@@ -112,4 +112,7 @@ def _number(value: object) -> float:
         return math.nan
     if not isinstance(value, int | float):
         raise TypeError(f"snapshot value must be a number or None, got {type(value).__name__}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an exact int total past the float range: as large as a float gets
+        return math.inf if value > 0 else -math.inf

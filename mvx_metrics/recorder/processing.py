@@ -12,7 +12,7 @@ import anyio
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectSendStream
 
-from ..errors import MetricsRecorderMetricFailedError
+from ..errors import MetricsError, MetricsRecorderMetricFailedError
 from ..events import MetricEvent
 from ..metrics.base import Metric
 from .handoff import ControlItem, Handoff
@@ -115,12 +115,28 @@ class Processor:
         self.signal()
 
     def signal(self) -> None:
-        """On the owning loop: wake the processing task, or apply stragglers if stopped."""
+        """On the owning loop: wake the processing task; without one, apply stragglers
+        after a clean stop, or answer queued requests after a failure."""
         stream = self.wake_stream
         if stream is not None:
             stream.send_nowait(None)
         elif self._stragglers_welcome:
             self._drain_stragglers()
+        else:
+            self.settle_requests()
+
+    def settle_requests(self) -> None:
+        """After FAILURE or CANCELLED: run the control items still buffered (answering
+        their waiters at once instead of at their timeout); events stay pending, counted.
+        Later requests are answered the same way when their wake-up arrives."""
+        buffer = self.handoff.buffer
+        for _ in range(len(buffer)):
+            item = buffer.popleft()
+            if item.__class__ is ControlItem:
+                item.fn()
+            else:
+                buffer.append(item)
+        self.handoff.go_idle()
 
     def prepare_start(self) -> None:
         """Before a (re)start: no wake-ups until the task runs, no stop pending."""
@@ -250,6 +266,8 @@ class Processor:
     # --- failures -----------------------------------------------------------------------
 
     def _metric_failed(self, metric: Metric, event: MetricEvent, exc: Exception) -> None:
+        # A built-in metric refusing a value (MetricsError) is routine: its message says it
+        # all. Anything else is a bug in a metric, worth its traceback.
         name = _safe_name(metric)
         count = self.metric_errors[name] = self.metric_errors.get(name, 0) + 1
         if self.error_policy is MetricErrorPolicy.FAIL:
@@ -261,12 +279,13 @@ class Processor:
         if count <= _LOGGED_ERRORS_PER_METRIC:
             logger.warning(
                 "recorder %s: metric %r raised on %s (isolated; error %d, later ones counted "
-                "in get_stats().metric_errors)",
+                "in get_stats().metric_errors): %s",
                 self.recorder_name,
                 name,
                 type(event).__qualname__,
                 count,
-                exc_info=exc,
+                exc,
+                exc_info=None if isinstance(exc, MetricsError) else exc,
             )
 
     def _hook_failed(self, metric: Metric, event: MetricEvent, exc: Exception) -> None:

@@ -376,6 +376,8 @@ class MetricsRecorder:
             self._start_op = self._stop_op = None
         if state is _S.STOPPED:
             self._processor.welcome_stragglers()
+        else:
+            self._processor.settle_requests()
         for op in ops:
             if op is not None and not op.done():
                 if error is None:

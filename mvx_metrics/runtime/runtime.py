@@ -29,6 +29,7 @@ from ..hops.waiting import spawn_on_owner, wait_blocking
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
 from ..recorder.policies import MetricErrorPolicy, OverflowPolicy
 from ..recorder.results import OpResult
+from ..recorder.state import RecorderState
 from .loop_thread import LoopFactory, LoopThread, default_loop_factory
 from .state import RuntimeState, check_transition
 
@@ -208,7 +209,13 @@ class MetricsRuntime:
 
     def _stop_all_recorders(self, deadline: float) -> dict[str, Any]:
         async def stop_all() -> dict[str, OpResult]:
-            handles = {rid: rec.stop() for rid, rec in self._recorders.items()}
+            # FAILURE and CANCELLED are final: such a recorder has nothing left to stop,
+            # and its failure was reported (logged, and kept in last_error) when it happened.
+            handles = {
+                rid: rec.stop()
+                for rid, rec in self._recorders.items()
+                if rec.state not in (RecorderState.FAILURE, RecorderState.CANCELLED)
+            }
             return {rid: await handle for rid, handle in handles.items()}
 
         try:

@@ -105,3 +105,18 @@ def test_families_and_samples_are_frozen_and_slotted() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         family.name = "g"  # type: ignore[misc]
     assert not hasattr(sample, "__dict__") and not hasattr(family, "__dict__")
+
+
+def test_an_exact_int_total_beyond_the_float_range_exports_as_infinity() -> None:
+    from mvx_metrics import families_from_snapshots
+
+    snapshot = {
+        "name": "huge",
+        "kind": "counter",
+        "description": "",
+        "unit": "",
+        "series": [{"labels": {}, "value": 10**400}],
+        "overflow_events": 0,
+    }
+    (family,) = families_from_snapshots({"huge": snapshot})
+    assert family.samples[0].value == float("inf")

@@ -28,7 +28,7 @@ from mvx_metrics import (
     RecorderState,
 )
 
-from .._support import TIMEOUT, CountingMetric, Saved, loop_held
+from .._support import TIMEOUT, CountingMetric, Saved, loop_held, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -296,3 +296,46 @@ def test_cancelled_waiters_in_other_loops_do_not_disturb_the_recorder(
     trio.run(trio_caller)
     assert recorder.state is RecorderState.STOPPED
     assert recorder.get_metric_snapshots()["count"] == {"count": 1}
+
+
+@pytest.mark.parametrize("host", ["asyncio", "trio"])
+def test_a_host_loop_that_ends_without_stop_cancels_the_recorder_keeping_its_events(
+    host: str,
+) -> None:
+    recorders: list[MetricsRecorder] = []
+
+    async def main() -> None:
+        recorder = MetricsRecorder("abandoned")
+        recorder.register_metric(CountingMetric())
+        await recorder.start()
+        for _ in range(5):
+            recorder.register_event(event=Saved())
+        recorders.append(recorder)  # returns without stop(): the host cancels the task
+
+    if host == "asyncio":
+        asyncio.run(main())
+    else:
+        trio.run(main)
+    (recorder,) = recorders
+    assert recorder.state is RecorderState.CANCELLED
+    assert recorder.last_error is not None and recorder.last_error.reason == "cancelled"
+    assert recorder.get_metric_snapshots() == {"count": {"count": 5}}
+    stats = recorder.get_stats()
+    assert (stats.processed, stats.pending) == (5, 0)
+    with pytest.raises(MetricsRecorderInvalidStateError):
+        recorder.register_event(event=Saved())
+
+
+def test_an_event_that_raced_with_stop_is_still_applied(runtime: MetricsRuntime) -> None:
+    recorder = runtime.create_recorder("straggler")
+    recorder.register_metric(CountingMetric())
+    assert recorder.stop().wait(TIMEOUT).success
+    # What a producer that passed the RUNNING check just before stop() does next:
+    handoff = recorder._handoff
+    handoff.take_credit()
+    handoff.append(Saved())
+    if handoff.idle:
+        handoff.claim_wake()
+    wait_until(lambda: recorder.get_stats().pending == 0)
+    assert recorder.get_metric_snapshots() == {"count": {"count": 1}}
+    assert recorder.state is RecorderState.STOPPED

@@ -19,7 +19,16 @@ from mvx_metrics import (
     RecorderState,
 )
 
-from .._support import TIMEOUT, BigSaved, CountingMetric, FailingEveryNth, Loaded, Saved, SumMetric
+from .._support import (
+    TIMEOUT,
+    BigSaved,
+    CountingMetric,
+    FailingEveryNth,
+    Loaded,
+    Saved,
+    SumMetric,
+    loop_held,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -156,3 +165,31 @@ async def test_event_type_defaults_to_the_qualified_class_name() -> None:
 
     assert Custom().event_type == "custom.v1"
     assert not hasattr(Saved(), "__dict__")  # slots survive the base class
+
+
+def test_a_read_queued_behind_a_failing_event_is_answered_not_left_to_time_out(
+    runtime: MetricsRuntime,
+) -> None:
+    recorder = runtime.create_recorder("fails", metric_error_policy=MetricErrorPolicy.FAIL)
+    recorder.register_metric(FailingEveryNth(1))
+    recorder.register_metric(CountingMetric())
+    with loop_held(runtime):
+        recorder.register_event(event=Saved())
+        recorder.register_event(event=Saved())  # never processed: the recorder fails first
+        fut = threading_call(lambda: recorder.get_metric_snapshots(timeout=TIMEOUT))
+    snapshots = fut.result(TIMEOUT)  # answered once the recorder failed, not at its timeout
+    assert recorder.state is RecorderState.FAILURE
+    # FAIL stops at the failing metric: later metrics never see that event.
+    assert snapshots == {"flaky": {"count": 0, "seen": 1}, "count": {"count": 0}}
+    stats = recorder.get_stats()
+    assert (stats.accepted, stats.processed, stats.pending) == (2, 1, 1)
+
+
+def threading_call(fn: Any) -> Any:
+    """Run ``fn`` in a new thread; return a future of its result."""
+    import concurrent.futures
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(fn)
+    pool.shutdown(wait=False)
+    return future
