@@ -199,6 +199,7 @@ def series_lookup(labels: LabelReader, table: SeriesTable[S]) -> Callable[[Metri
     admit = table.admit
     failed = labels.failed
     get = labels.get
+    check_values = labels.check_new_values
 
     if labels.fn is not None:
         key_from_callable = labels.key_from_callable
@@ -209,6 +210,7 @@ def series_lookup(labels: LabelReader, table: SeriesTable[S]) -> Callable[[Metri
             state = lookup(key)
             if state is None:
                 check_new_key(event, key)
+                check_values(event, key, OVERFLOW_LABEL_VALUE)
                 state = admit(key)
             return state
 
@@ -233,6 +235,7 @@ def series_lookup(labels: LabelReader, table: SeriesTable[S]) -> Callable[[Metri
             key = raw if raw.__class__ is str else str(raw)
             state = lookup(key)
             if state is None:
+                check_values(event, key, OVERFLOW_LABEL_VALUE)
                 state = admit(key)
             return state
 
@@ -246,6 +249,7 @@ def series_lookup(labels: LabelReader, table: SeriesTable[S]) -> Callable[[Metri
         key = tuple(map(str, raw))
         state = lookup(key)
         if state is None:
+            check_values(event, key, OVERFLOW_LABEL_VALUE)
             state = admit(key)
         return state
 

@@ -208,6 +208,23 @@ class LabelReader:
                     f"labels callable {_callable_name(self.fn)}: {exc}",
                 ) from None
 
+    def check_new_values(self, event: MetricEvent, key: Hashable, reserved_value: str) -> None:
+        """Refuse a new series whose label values include ``reserved_value`` (once per new
+        key): it would be indistinguishable from the overflow series in exports."""
+        if self.fn is not None:
+            assert isinstance(key, tuple)
+            values: tuple[object, ...] = tuple(value for _, value in key)
+        else:
+            values = key if isinstance(key, tuple) else (key,)
+        if reserved_value in values:
+            raise reject(
+                self.metric,
+                event,
+                "bad_labels",
+                _callable_name(self.fn) if self.fn is not None else ",".join(self.names),
+                f"label value {reserved_value!r} is reserved for the overflow series",
+            )
+
     def failed(self, event: MetricEvent, exc: AttributeError) -> NoReturn:
         """Turn the ``AttributeError`` of a missing label attribute into a MetricValueError."""
         missing = next((n for n in self.names if not hasattr(event, n)), None)

@@ -94,3 +94,17 @@ def test_a_labels_callable_overflows_with_the_names_it_used() -> None:
         "labels": {"a": "__overflow__", "b": "__overflow__"},
         "value": 1,
     }
+
+
+def test_a_real_label_value_equal_to_the_overflow_marker_is_refused() -> None:
+    from ._events import assert_rejected
+
+    one = Counter("one", event=Request, labels=("route",), max_series=2)
+    two = Counter("two", event=Request, labels=("route", "status"))
+    by_callable = Counter("fn", event=Request, labels=lambda e: {"route": e.route})
+    for metric in (one, two, by_callable):
+        assert_rejected(metric, Request(route=OVERFLOW_LABEL_VALUE), "bad_labels")
+        metric.handle_event(Request(route="/ok"))
+        series = metric.snapshot()["series"]
+        assert all(OVERFLOW_LABEL_VALUE not in s["labels"].values() for s in series)
+        assert metric.snapshot()["overflow_events"] == 0
