@@ -31,10 +31,10 @@ from _harness import (
     thread_cpu_clock,
     throughput_ratio,
 )
+from _workload import CountingMetric, Ev
 
 from mvx_metrics import (
     AsyncioMetricsRecorder,
-    Metric,
     MetricEvent,
     MetricsRuntime,
     RecorderStats,
@@ -63,30 +63,9 @@ FULL = Sizes(1_000_000, 1_000_000, 300_000, 200_000, 100_000, repeats=5)
 QUICK = Sizes(20_000, 20_000, 5_000, 5_000, 2_000, repeats=5)
 
 
-@dataclass(slots=True, frozen=True)
-class Ev(MetricEvent):
-    value: int
-
-
 @dataclass(slots=True)
 class MutableEv(MetricEvent):
     value: int
-
-
-class CountingMetric(Metric):
-    def __init__(self) -> None:
-        self.count = 0
-
-    @property
-    def metric_name(self) -> str:
-        return "count"
-
-    def handle_event(self, event: MetricEvent) -> bool:
-        self.count += 1
-        return True
-
-    def snapshot(self) -> Mapping[str, Any]:
-        return {"count": self.count}
 
 
 class Checks:

@@ -34,8 +34,9 @@ from _harness import (
     print_table,
     thread_cpu_clock,
 )
+from _workload import CountingMetric, Ev
 
-from mvx_metrics import Metric, MetricEvent, MetricsRuntime
+from mvx_metrics import MetricsRuntime
 
 T = TypeVar("T")
 
@@ -55,27 +56,6 @@ class Sizes:
 
 FULL = Sizes(calls=2_000, repeats=7)
 QUICK = Sizes(calls=200, repeats=5)
-
-
-@dataclass(slots=True, frozen=True)
-class Ev(MetricEvent):
-    value: int
-
-
-class CountingMetric(Metric):
-    def __init__(self) -> None:
-        self.count = 0
-
-    @property
-    def metric_name(self) -> str:
-        return "count"
-
-    def handle_event(self, event: MetricEvent) -> bool:
-        self.count += 1
-        return True
-
-    def snapshot(self) -> Mapping[str, Any]:
-        return {"count": self.count}
 
 
 def new_fast_loop() -> asyncio.AbstractEventLoop:

@@ -1,10 +1,13 @@
-"""Every async test runs on asyncio, asyncio with uvloop, and trio."""
+"""Every async test runs on asyncio, asyncio with uvloop, and trio; shared fixtures."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from mvx_metrics import MetricsRuntime
 
 try:
     import uvloop
@@ -28,3 +31,14 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
 def asyncio_only(anyio_backend: Any) -> None:
     if anyio_backend[0] != "asyncio":
         pytest.skip("asyncio-specific behaviour")
+
+
+@pytest.fixture
+def runtime() -> Iterator[MetricsRuntime]:
+    """A started runtime, shut down after the test."""
+    rt = MetricsRuntime(namespace="tests", operation_timeout=10.0, shutdown_timeout=10.0)
+    rt.start()
+    try:
+        yield rt
+    finally:
+        rt.shutdown()
