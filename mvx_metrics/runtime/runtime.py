@@ -25,7 +25,7 @@ from ..errors import (
     MetricsRuntimeTimeoutError,
     MetricsRuntimeUnexpectedError,
 )
-from ..hops.waiting import spawn_on_owner, wait_blocking
+from ..hops.waiting import spawn_on_owner, wait_async, wait_blocking
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
 from ..recorder.policies import MetricErrorPolicy, OverflowPolicy
 from ..recorder.results import OpResult
@@ -408,15 +408,39 @@ class MetricsRuntime:
         """``{recorder_id: {metric_name: snapshot}}`` for every recorder, read-your-writes."""
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
         if self._state is not _S.RUNNING:
-            # No loop to hop to: recorders are stopped (or never started) and read directly.
-            return {rid: rec.get_metric_snapshots() for rid, rec in self._recorders.items()}
+            return self._read_stopped_recorders()
+        return self._run_on_loop(self._collect_snapshots, wait_for, "get_metric_snapshots")
 
-        async def collect() -> dict[str, dict[str, Mapping[str, Any]]]:
-            recorders = list(self._recorders.items())
-            values = await asyncio.gather(*(rec.aget_metric_snapshots() for _, rec in recorders))
-            return {rid: value for (rid, _), value in zip(recorders, values, strict=True)}
+    async def aget_metric_snapshots(
+        self, *, timeout: float | None = None
+    ) -> dict[str, dict[str, Mapping[str, Any]]]:
+        """Async twin of :meth:`get_metric_snapshots`, for asyncio or trio code in any
+        thread, the runtime's own loop included (an ASGI app or an exporter, say)."""
+        wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
+        loop_thread = self._loop_thread
+        if self._state is not _S.RUNNING or loop_thread is None:
+            return self._read_stopped_recorders()
+        if loop_thread.is_current():
+            return await self._collect_snapshots()
+        fut = spawn_on_owner(loop_thread.hop, self._collect_snapshots, name="mvx-runtime-snapshots")
+        return await wait_async(
+            fut,
+            timeout=wait_for,
+            timeout_error=lambda w: MetricsRuntimeTimeoutError(
+                f"{w}() did not complete within {wait_for}s", details={"operation": w}
+            ),
+            what="aget_metric_snapshots",
+        )
 
-        return self._run_on_loop(collect, wait_for, "get_metric_snapshots")
+    def _read_stopped_recorders(self) -> dict[str, dict[str, Mapping[str, Any]]]:
+        # No loop to hop to: recorders are stopped (or never started) and read directly.
+        return {rid: rec.get_metric_snapshots() for rid, rec in self._recorders.items()}
+
+    async def _collect_snapshots(self) -> dict[str, dict[str, Mapping[str, Any]]]:
+        """On the runtime loop: every recorder's snapshots, requested together."""
+        recorders = list(self._recorders.items())
+        values = await asyncio.gather(*(rec.aget_metric_snapshots() for _, rec in recorders))
+        return {rid: value for (rid, _), value in zip(recorders, values, strict=True)}
 
 
 def _or_default(value: T | None, default: T) -> T:

@@ -24,7 +24,7 @@ from mvx_metrics import (
     RecorderState,
     RuntimeState,
 )
-from mvx_metrics.hops.waiting import run_on_owner
+from mvx_metrics.hops.waiting import run_on_owner, spawn_on_owner
 
 from .._support import TIMEOUT, CountingMetric, Saved, run_threads
 
@@ -256,3 +256,25 @@ def test_forgotten_shutdown_exits_promptly_after_processing_accepted_events() ->
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["main done", "final 100000"]
+
+
+def test_async_snapshots_of_the_runtime_from_any_loop(runtime: MetricsRuntime) -> None:
+    import trio
+
+    recorder = runtime.create_recorder("a")
+    recorder.register_metric(CountingMetric())
+    expected = {"a": {"count": {"count": 1}}}
+
+    async def read() -> dict[str, object]:
+        recorder.register_event(event=Saved())
+        return dict(await runtime.aget_metric_snapshots(timeout=TIMEOUT))
+
+    assert asyncio.run(read()) == expected
+    expected["a"]["count"]["count"] = 2
+    assert trio.run(read) == expected
+    assert runtime._loop_thread is not None
+    on_loop = spawn_on_owner(runtime._loop_thread.hop, read, name="test")
+    expected["a"]["count"]["count"] = 3
+    assert on_loop.result(TIMEOUT) == expected
+    runtime.shutdown()
+    assert asyncio.run(runtime.aget_metric_snapshots()) == {"a": {"count": {"count": 3}}}
