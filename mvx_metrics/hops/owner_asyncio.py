@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -32,13 +33,17 @@ class AsyncioOwnerHop:
         loop = self.loop
         if loop.is_closed():
             raise OwnerGoneError("the owning asyncio loop is closed")
+        # A fresh context, not the caller's: asyncio would otherwise run the callback (and
+        # any task it creates) with the caller's context variables, and a caller from a
+        # trio run would carry sniffio's "trio" marker into this asyncio loop.
+        context = contextvars.Context()
         try:
             # The owning thread needs no self-pipe write: the loop will see the callback
             # on its next iteration anyway.
             if threading.get_ident() == self.thread_id:
-                loop.call_soon(callback)
+                loop.call_soon(callback, context=context)
             else:
-                loop.call_soon_threadsafe(callback)
+                loop.call_soon_threadsafe(callback, context=context)
         except RuntimeError as exc:  # closed between the check and the call
             raise OwnerGoneError(str(exc)) from exc
 

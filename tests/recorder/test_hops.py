@@ -230,3 +230,15 @@ async def test_wake_ups_are_batched_not_per_event() -> None:
         await recorder.aflush()
     assert recorder.get_metric_snapshots() == {"count": {"count": 50_000}}
     assert wakes < 5_000  # one per batch at most; far fewer than one per event
+
+
+async def test_runtime_operations_called_from_any_loop_stay_asyncio_on_the_runtime(
+    runtime: MetricsRuntime,
+) -> None:
+    # The caller's context variables (sniffio's marker of the caller's library among
+    # them) must not leak into callbacks and tasks run on the runtime's asyncio loop.
+    recorder = runtime.create_recorder("made-in-a-loop")
+    recorder.register_metric(CountingMetric())
+    recorder.register_event(event=Saved())
+    assert (await recorder.aget_metric_snapshots()) == {"count": {"count": 1}}
+    assert recorder.owner_library == "asyncio"
