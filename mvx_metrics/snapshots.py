@@ -15,12 +15,15 @@ Exporters add their own naming on top (``_total`` for counters, unit suffixes).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["KINDS", "MetricFamily", "Sample", "families_from_snapshots"]
+
+logger = logging.getLogger("mvx_metrics.export")
 
 #: The ``kind`` values the built-in metrics write in their snapshots.
 KINDS = frozenset({"counter", "updown_counter", "gauge", "histogram", "distribution"})
@@ -65,32 +68,42 @@ def families_from_snapshots(snapshots: Mapping[str, Mapping[str, Any]]) -> list[
     user-written metrics (no ``kind``, or one not in :data:`KINDS`) are skipped.
     """
     families: list[MetricFamily] = []
-    for snapshot in snapshots.values():
-        if not isinstance(snapshot, Mapping):
+    for name, snapshot in snapshots.items():
+        if not isinstance(snapshot, Mapping) or snapshot.get("kind") not in KINDS:
             continue
-        kind = snapshot.get("kind")
-        if kind not in KINDS:
-            continue
-        samples: list[Sample] = []
-        for series in snapshot["series"]:
-            labels: Labels = tuple((str(k), str(v)) for k, v in series["labels"].items())
-            if kind == "histogram":
-                samples.extend(_histogram_samples(labels, series))
-            elif kind == "distribution":
-                samples.extend(_distribution_samples(labels, series))
-            else:
-                samples.append(Sample("", labels, _number(series["value"])))
-        families.append(
-            MetricFamily(
-                name=str(snapshot["name"]),
-                kind=kind,
-                description=str(snapshot.get("description", "")),
-                unit=str(snapshot.get("unit", "")),
-                samples=tuple(samples),
-                overflow_events=int(snapshot.get("overflow_events", 0)),
+        try:
+            families.append(_family(snapshot))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A user-written metric borrowing a built-in kind with another shape: skipping it
+            # keeps every other metric exported; the log says why this one is missing.
+            logger.warning(
+                "metric %r: snapshot of kind %r not exportable (%r); skipped",
+                name,
+                snapshot.get("kind"),
+                exc,
             )
-        )
     return families
+
+
+def _family(snapshot: Mapping[str, Any]) -> MetricFamily:
+    kind = snapshot["kind"]
+    samples: list[Sample] = []
+    for series in snapshot["series"]:
+        labels: Labels = tuple((str(k), str(v)) for k, v in series["labels"].items())
+        if kind == "histogram":
+            samples.extend(_histogram_samples(labels, series))
+        elif kind == "distribution":
+            samples.extend(_distribution_samples(labels, series))
+        else:
+            samples.append(Sample("", labels, _number(series["value"])))
+    return MetricFamily(
+        name=str(snapshot["name"]),
+        kind=kind,
+        description=str(snapshot.get("description", "")),
+        unit=str(snapshot.get("unit", "")),
+        samples=tuple(samples),
+        overflow_events=int(snapshot.get("overflow_events", 0)),
+    )
 
 
 def _histogram_samples(labels: Labels, series: Mapping[str, Any]) -> Iterable[Sample]:

@@ -25,6 +25,8 @@ from ..errors import (
     MetricsRuntimeTimeoutError,
     MetricsRuntimeUnexpectedError,
 )
+from ..export.http import MetricsHTTPServer
+from ..export.scrape import scrape_response
 from ..hops.waiting import spawn_on_owner, wait_async, wait_blocking
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
 from ..recorder.policies import MetricErrorPolicy, OverflowPolicy
@@ -97,6 +99,8 @@ class MetricsRuntime:
         self._loop_thread: LoopThread | None = None
         # Written on the loop thread only; read anywhere (single dict reads are atomic).
         self._recorders: dict[str, AsyncioMetricsRecorder] = {}
+        # /metrics servers started by serve_http(); touched on the loop thread only.
+        self._http_servers: list[MetricsHTTPServer] = []
 
     # --- state --------------------------------------------------------------------------
 
@@ -209,6 +213,9 @@ class MetricsRuntime:
 
     def _stop_all_recorders(self, deadline: float) -> dict[str, Any]:
         async def stop_all() -> dict[str, OpResult]:
+            servers, self._http_servers = self._http_servers, []
+            for server in servers:  # no scrape may race with the recorders' final drain
+                await server.close()
             # FAILURE and CANCELLED are final: such a recorder has nothing left to stop,
             # and its failure was reported (logged, and kept in last_error) when it happened.
             handles = {
@@ -273,8 +280,8 @@ class MetricsRuntime:
                 ),
                 what=what,
             )
-        except (MetricsError, ValueError, TypeError):
-            raise  # ours, or the caller's bad argument: already says who is at fault
+        except (MetricsError, ValueError, TypeError, OSError):
+            raise  # ours, the caller's bad argument, or the OS's answer (a port in use)
         except Exception as exc:
             raise MetricsRuntimeUnexpectedError(
                 f"{what}() failed on the runtime loop", details={"operation": what}, cause=exc
@@ -431,6 +438,38 @@ class MetricsRuntime:
             ),
             what="aget_metric_snapshots",
         )
+
+    # --- export -------------------------------------------------------------------------
+
+    def serve_http(
+        self, *, host: str = "127.0.0.1", port: int = 0, timeout: float | None = None
+    ) -> tuple[str, int]:
+        """Serve ``GET /metrics`` from the runtime's loop; return the bound ``(host, port)``.
+
+        Every recorder is exposed, each sample labelled ``recorder="<id>"``, as Prometheus
+        text 0.0.4 or OpenMetrics 1.0 as the scraper's Accept header asks. ``port=0``
+        picks a free port. The server stops with the runtime. Call it again to listen on
+        more addresses.
+        """
+        if not isinstance(host, str) or not host:
+            raise TypeError("argument 'host' must be a non-empty str")
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise TypeError(f"argument 'port' must be an int, got {type(port).__name__}")
+        if not 0 <= port <= 65535:
+            raise ValueError(f"argument 'port' must be in 0..65535, got {port}")
+        wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
+        self._require_running("serve_http")
+
+        async def scrape(accept: str | None) -> tuple[bytes, str]:
+            return await scrape_response(self, accept, timeout=wait_for)
+
+        async def start() -> tuple[str, int]:
+            server = MetricsHTTPServer(scrape)
+            address = await server.start(host, port)
+            self._http_servers.append(server)
+            return address
+
+        return self._run_on_loop(start, wait_for, "serve_http")
 
     def _read_stopped_recorders(self) -> dict[str, dict[str, Mapping[str, Any]]]:
         # No loop to hop to: recorders are stopped (or never started) and read directly.

@@ -1,0 +1,311 @@
+"""Pure functions from metric families (or snapshots) to Prometheus exposition text.
+
+Two formats: the Prometheus text format 0.0.4 and OpenMetrics 1.0 (terminated by
+``# EOF``). The output is byte-identical to prometheus_client's ``generate_latest`` (and
+``openmetrics.exposition.generate_latest``) for the same data. The rules:
+
+- Types: ``counter`` is a counter, ``gauge`` and ``updown_counter`` are gauges (a total
+  that can go down is not a Prometheus counter), ``histogram`` is a histogram and
+  ``distribution`` a summary (``quantile`` samples, then ``_count`` and ``_sum``).
+- Names: invalid characters become ``_`` (metric names keep ``[a-zA-Z0-9_:]``, label
+  names ``[a-zA-Z0-9_]``) and a name starting with a digit gets a ``_`` prefix, so
+  ``http.requests`` is exposed as ``http_requests`` and ``5xx`` as ``_5xx``. Keeping the
+  digit (where prometheus_client would replace it) keeps ``5xx`` and ``4xx`` apart.
+- A unit is appended as a ``_<unit>`` suffix unless the name already ends with it, in both
+  formats (as prometheus_client does, so a series keeps its name whichever format a
+  scraper negotiates); OpenMetrics also gets a ``# UNIT`` line.
+- Counters: a trailing ``_total`` is dropped from the name, then the sample is
+  ``<name>_total``. The 0.0.4 ``HELP``/``TYPE`` lines name ``<name>_total``; OpenMetrics
+  ones name ``<name>``.
+- Escaping: ``HELP`` text escapes backslash and newline (and, in OpenMetrics, the double
+  quote); label values escape backslash, double quote and newline. Values are written as
+  Go writes floats (``2.0``, ``1e+06``, ``NaN``, ``+Inf``, ``-Inf``). Labels are sorted
+  by name, so the order is stable whatever order the series were labelled in.
+- The overflow series is rendered as any other series, its labels all ``"__overflow__"``.
+  ``overflow_events`` is not exported: the overflow series itself is the signal to alert
+  on (its ``_count`` counts the events for histograms and distributions), and an extra
+  family per metric would add names the user never registered, which could clash with
+  theirs.
+- Snapshots without a built-in ``kind`` (user-written metrics) are skipped. The 0.0.4 text
+  says how many in a last comment line, which scrapers ignore, for a human reading
+  ``/metrics`` to find out why a metric is missing; OpenMetrics allows no free comments,
+  so there they are skipped silently.
+- Runtime snapshots: each recorder's samples get a ``recorder="<id>"`` label, and a family
+  present in several recorders is written once (one ``HELP``/``TYPE`` block, where it first
+  appears), with the samples of every recorder in the runtime's order; its ``HELP`` and
+  unit come from the first recorder that sets them.
+
+``ValueError`` is raised for what cannot be exposed faithfully: a metric that already has
+a ``recorder`` label (runtime snapshots), one name with two kinds in two recorders, two
+metrics exposed under one name (``a.b`` and ``a_b``) or whose sample names clash
+(counter ``x`` and gauge ``x_total``), and label names equal after sanitising.
+
+Histogram and distribution samples are written as they are: values below zero give a
+negative ``_sum`` (and quantiles), which Prometheus ingests but OpenMetrics 1.0 forbids.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..metrics._format import go_float
+from ..snapshots import KINDS, MetricFamily, Sample, families_from_snapshots
+
+__all__ = [
+    "RECORDER_LABEL",
+    "escape_help",
+    "escape_label_value",
+    "exposed_name",
+    "format_value",
+    "render_families",
+    "render_families_by_recorder",
+    "render_runtime_snapshots",
+    "render_snapshots",
+    "sanitize_label_name",
+    "sanitize_metric_name",
+]
+
+#: The label naming the recorder of each sample when a runtime's snapshots are rendered.
+RECORDER_LABEL = "recorder"
+
+#: The Prometheus type each built-in kind is exposed as.
+_TYPES = {
+    "counter": "counter",
+    "updown_counter": "gauge",
+    "gauge": "gauge",
+    "histogram": "histogram",
+    "distribution": "summary",
+}
+
+#: Sample names each type may use (``_created`` included, as the OpenMetrics parser and
+#: prometheus_client's registry reserve it), to refuse families that would clash.
+_RESERVED_SUFFIXES = {
+    "counter": ("", "_total", "_created"),
+    "gauge": ("",),
+    "histogram": ("", "_bucket", "_count", "_sum", "_created"),
+    "summary": ("", "_count", "_sum", "_created"),
+}
+
+_INVALID_METRIC_CHARS = re.compile(r"[^a-zA-Z0-9_:]")
+_INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def sanitize_metric_name(name: str) -> str:
+    """``name`` as a valid Prometheus metric name: invalid characters become ``_``, and a
+    leading digit gets a ``_`` prefix."""
+    return _prefix_digit(_INVALID_METRIC_CHARS.sub("_", name))
+
+
+def sanitize_label_name(name: str) -> str:
+    """``name`` as a valid Prometheus label name: invalid characters (``:`` included)
+    become ``_``, and a leading digit gets a ``_`` prefix."""
+    return _prefix_digit(_INVALID_LABEL_CHARS.sub("_", name))
+
+
+def _prefix_digit(name: str) -> str:
+    # "" would make a line without a name: give it the smallest valid one instead.
+    return "_" + name if not name or name[0].isdigit() else name
+
+
+def escape_help(text: str, *, openmetrics: bool = False) -> str:
+    """``HELP`` text escaped: backslash and newline, plus the double quote in OpenMetrics
+    (whose HELP is an escaped string, unlike 0.0.4's)."""
+    text = text.replace("\\", r"\\").replace("\n", r"\n")
+    return text.replace('"', r"\"") if openmetrics else text
+
+
+def escape_label_value(value: str) -> str:
+    """A label value escaped for both formats: backslash, double quote and newline."""
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def format_value(value: float) -> str:
+    """A sample value as prometheus_client writes it (Go float text: ``2.0``, ``+Inf``)."""
+    return go_float(value)
+
+
+def exposed_name(family: MetricFamily) -> str:
+    """The family's name in the exposition: sanitised, without a counter's ``_total``,
+    with the ``_<unit>`` suffix. Samples append their suffix (``_total`` for counters)."""
+    name = sanitize_metric_name(family.name)
+    if family.kind == "counter" and name.endswith("_total"):
+        name = name[: -len("_total")]
+    unit = _sanitize_unit(family.unit)
+    if unit and not name.endswith("_" + unit):
+        name = f"{name}_{unit}"
+    return name
+
+
+def _sanitize_unit(unit: str) -> str:
+    # A suffix after "_": a leading digit is fine there, so no prefix.
+    return _INVALID_METRIC_CHARS.sub("_", unit)
+
+
+def render_families(families: Iterable[MetricFamily], *, openmetrics: bool = False) -> str:
+    """Exposition text for ``families`` (one recorder's, say), in their order."""
+    return _render([(None, families)], openmetrics=openmetrics, skipped=0)
+
+
+def render_families_by_recorder(
+    families_by_recorder: Mapping[str, Iterable[MetricFamily]], *, openmetrics: bool = False
+) -> str:
+    """Exposition text for ``{recorder_id: families}``, each sample labelled with its
+    recorder and each family name written once across recorders."""
+    return _render(families_by_recorder.items(), openmetrics=openmetrics, skipped=0)
+
+
+def render_snapshots(
+    snapshots: Mapping[str, Mapping[str, Any]], *, openmetrics: bool = False
+) -> str:
+    """Exposition text for ``{metric_name: snapshot}``, as ``recorder.get_metric_snapshots()``
+    returns; snapshots without a built-in kind are skipped."""
+    return _render(
+        [(None, families_from_snapshots(snapshots))],
+        openmetrics=openmetrics,
+        skipped=_count_skipped(snapshots),
+    )
+
+
+def render_runtime_snapshots(
+    snapshots: Mapping[str, Mapping[str, Mapping[str, Any]]], *, openmetrics: bool = False
+) -> str:
+    """Exposition text for ``{recorder_id: {metric_name: snapshot}}``, as
+    ``runtime.get_metric_snapshots()`` returns, with a ``recorder`` label on every sample."""
+    return _render(
+        [(rid, families_from_snapshots(per_recorder)) for rid, per_recorder in snapshots.items()],
+        openmetrics=openmetrics,
+        skipped=sum(_count_skipped(per_recorder) for per_recorder in snapshots.values()),
+    )
+
+
+def _count_skipped(snapshots: Mapping[str, Any]) -> int:
+    # The same test families_from_snapshots applies when it skips a snapshot.
+    return sum(
+        1
+        for snapshot in snapshots.values()
+        if not isinstance(snapshot, Mapping) or snapshot.get("kind") not in KINDS
+    )
+
+
+@dataclass(slots=True)
+class _Block:
+    """One HELP/TYPE block: a family, merged across recorders, with its sample lines."""
+
+    name: str
+    kind: str
+    description: str
+    unit: str
+    #: ``(recorder_id, metric_name)`` of each family merged in, for error messages.
+    origins: list[tuple[str | None, str]]
+    lines: list[str] = field(default_factory=list)
+
+
+def _render(
+    sources: Iterable[tuple[str | None, Iterable[MetricFamily]]], *, openmetrics: bool, skipped: int
+) -> str:
+    blocks: dict[str, _Block] = {}
+    # Every sample name a block may use -> that block's name: clashes are refused before
+    # they reach a scraper, which would otherwise keep one series and drop the other.
+    taken: dict[str, str] = {}
+    for recorder, families in sources:
+        for family in families:
+            _add_family(blocks, taken, recorder, family)
+    out: list[str] = []
+    for block in blocks.values():
+        out.extend(_header(block, openmetrics=openmetrics))
+        out.extend(block.lines)
+    if openmetrics:
+        out.append("# EOF\n")
+    elif skipped:
+        plural = "" if skipped == 1 else "s"
+        out.append(f"# mvx_metrics: skipped {skipped} snapshot{plural} without a built-in kind\n")
+    return "".join(out)
+
+
+def _add_family(
+    blocks: dict[str, _Block], taken: dict[str, str], recorder: str | None, family: MetricFamily
+) -> None:
+    if family.kind not in _TYPES:
+        raise ValueError(f"{_where(recorder, family.name)} has an unknown kind {family.kind!r}")
+    name = exposed_name(family)
+    block = blocks.get(name)
+    if block is None:
+        for suffix in _RESERVED_SUFFIXES[_TYPES[family.kind]]:
+            other = taken.get(name + suffix)
+            if other is not None:
+                raise ValueError(
+                    f"{_where(recorder, family.name)} and {_origins(blocks[other])} "
+                    f"both expose samples named {name + suffix!r}"
+                )
+        for suffix in _RESERVED_SUFFIXES[_TYPES[family.kind]]:
+            taken[name + suffix] = name
+        block = blocks[name] = _Block(name, family.kind, family.description, family.unit, [])
+    elif recorder is None or any(rid == recorder for rid, _ in block.origins):
+        raise ValueError(
+            f"{_where(recorder, family.name)} and {_origins(block)} are both exposed as {name!r}"
+        )
+    elif block.kind != family.kind:
+        raise ValueError(
+            f"metric {name!r} is a {family.kind} in recorder {recorder!r} but a {block.kind} "
+            f"in {_origins(block)}"
+        )
+    block.description = block.description or family.description
+    block.unit = block.unit or family.unit
+    block.origins.append((recorder, family.name))
+    extra = ((RECORDER_LABEL, recorder),) if recorder is not None else ()
+    for sample in family.samples:
+        block.lines.append(_sample_line(name, family, sample, extra, recorder))
+
+
+def _header(block: _Block, *, openmetrics: bool) -> list[str]:
+    kind = _TYPES[block.kind]
+    # 0.0.4 has no type-level name for a counter: its metadata names the sample.
+    name = block.name + "_total" if kind == "counter" and not openmetrics else block.name
+    lines = [
+        f"# HELP {name} {escape_help(block.description, openmetrics=openmetrics)}\n",
+        f"# TYPE {name} {kind}\n",
+    ]
+    unit = _sanitize_unit(block.unit)
+    if openmetrics and unit:
+        lines.append(f"# UNIT {name} {unit}\n")
+    return lines
+
+
+def _sample_line(
+    name: str,
+    family: MetricFamily,
+    sample: Sample,
+    extra: tuple[tuple[str, str], ...],
+    recorder: str | None,
+) -> str:
+    labels = [(sanitize_label_name(key), value) for key, value in sample.labels]
+    names = [key for key, _ in labels]
+    if extra and RECORDER_LABEL in names:
+        raise ValueError(
+            f"{_where(recorder, family.name)} has a label {RECORDER_LABEL!r}, which the "
+            f"exposition of a runtime adds to name the recorder"
+        )
+    if len(set(names)) != len(names):
+        raise ValueError(
+            f"{_where(recorder, family.name)} has labels {[k for k, _ in sample.labels]} "
+            f"that repeat a name once sanitised: {names}"
+        )
+    labels.extend(extra)
+    labels.sort()
+    sample_name = name + ("_total" if family.kind == "counter" else sample.suffix)
+    value = format_value(sample.value)
+    if not labels:
+        return f"{sample_name} {value}\n"
+    text = ",".join(f'{key}="{escape_label_value(val)}"' for key, val in labels)
+    return f"{sample_name}{{{text}}} {value}\n"
+
+
+def _where(recorder: str | None, metric: str) -> str:
+    return f"metric {metric!r}" + (f" of recorder {recorder!r}" if recorder is not None else "")
+
+
+def _origins(block: _Block) -> str:
+    return " and ".join(_where(rid, metric) for rid, metric in block.origins)

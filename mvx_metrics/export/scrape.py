@@ -1,0 +1,39 @@
+"""One scrape: snapshots of a recorder or runtime, rendered in the negotiated format."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from .negotiation import choose_format
+from .prometheus_text import render_runtime_snapshots, render_snapshots
+
+__all__ = ["ScrapeSource", "scrape_response"]
+
+
+class ScrapeSource(Protocol):
+    """A recorder or a ``MetricsRuntime``: both have the async snapshot twin."""
+
+    async def aget_metric_snapshots(self, *, timeout: float | None = None) -> Mapping[str, Any]:
+        """Snapshots, read-your-writes."""
+        ...
+
+
+async def scrape_response(
+    source: ScrapeSource, accept: str | None, *, timeout: float | None = None
+) -> tuple[bytes, str]:
+    """``(body, content type)`` answering a scrape with this Accept header.
+
+    Awaits the async snapshot twin, so the caller's loop keeps running whichever loop
+    owns the source (on the owning loop itself it is served inline).
+    """
+    from ..runtime import MetricsRuntime  # here: the runtime imports this module
+
+    fmt, content_type = choose_format(accept)
+    openmetrics = fmt == "openmetrics"
+    snapshots = await source.aget_metric_snapshots(timeout=timeout)
+    if isinstance(source, MetricsRuntime):
+        text = render_runtime_snapshots(snapshots, openmetrics=openmetrics)
+    else:
+        text = render_snapshots(snapshots, openmetrics=openmetrics)
+    return text.encode("utf-8"), content_type

@@ -1,0 +1,266 @@
+"""The pure rules of the exposition: escaping, numbers, names, errors, skipped snapshots."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import pytest
+from prometheus_client.utils import floatToGoString
+
+import mvx_metrics.export
+from mvx_metrics import Counter, Distribution, Gauge, Histogram
+from mvx_metrics.export import (
+    escape_help,
+    escape_label_value,
+    exposed_name,
+    format_value,
+    render_families,
+    render_snapshots,
+    sanitize_label_name,
+    sanitize_metric_name,
+)
+from mvx_metrics.snapshots import MetricFamily, Sample, families_from_snapshots
+
+from ._support import Request, expected_rows, parsed_headers, parsed_rows, snapshots_of
+
+FORMATS = [pytest.param(False, id="text-0.0.4"), pytest.param(True, id="openmetrics")]
+
+
+def family(
+    name: str,
+    kind: str = "gauge",
+    samples: tuple[Sample, ...] = (),
+    *,
+    description: str = "",
+    unit: str = "",
+) -> MetricFamily:
+    return MetricFamily(name, kind, description, unit, samples)
+
+
+def test_help_escapes_backslash_and_newline_and_the_quote_only_in_openmetrics() -> None:
+    text = 'a\\b\nc "d"'
+    assert escape_help(text) == 'a\\\\b\\nc "d"'
+    assert escape_help(text, openmetrics=True) == 'a\\\\b\\nc \\"d\\"'
+
+
+def test_label_values_escape_backslash_quote_and_newline() -> None:
+    assert escape_label_value('\\"\n\t') == '\\\\\\"\\n\t'
+    assert escape_label_value("plain /path") == "plain /path"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (math.nan, "NaN"),
+        (math.inf, "+Inf"),
+        (-math.inf, "-Inf"),
+        (2.0, "2.0"),
+        (0.0, "0.0"),
+        (-0.0, "-0.0"),
+        (-4.5, "-4.5"),
+        (1e6, "1e+06"),
+        (999999.0, "999999.0"),
+        (12345678.0, "1.2345678e+07"),
+        (1e15, "1e+15"),
+        (-1e6, "-1000000.0"),  # Go would write -1e+06; prometheus_client does not
+        (1.5e-7, "1.5e-07"),
+        (2.0**60, "1.152921504606847e+18"),
+    ],
+)
+def test_values_are_written_as_prometheus_client_writes_them(value: float, text: str) -> None:
+    assert format_value(value) == text == floatToGoString(value)  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.parametrize(
+    ("name", "metric", "label"),
+    [
+        ("http_requests", "http_requests", "http_requests"),
+        ("http.requests", "http_requests", "http_requests"),
+        ("cache-hits", "cache_hits", "cache_hits"),
+        ("ns:rule", "ns:rule", "ns_rule"),  # ':' is valid in metric names only
+        ("5xx_errors", "_5xx_errors", "_5xx_errors"),  # prefixed, so 4xx and 5xx stay apart
+        ("a b/c", "a_b_c", "a_b_c"),
+        ("température", "temp_rature", "temp_rature"),
+        ("", "_", "_"),
+    ],
+)
+def test_invalid_names_are_sanitised(name: str, metric: str, label: str) -> None:
+    assert sanitize_metric_name(name) == metric
+    assert sanitize_label_name(name) == label
+
+
+def test_sanitised_names_are_used_for_families_and_labels() -> None:
+    samples = (Sample("", (("http.route", "/"), ("1st", "x")), 1.0),)
+    text = render_families([family("0.http-latency", "gauge", samples)])
+    assert text == (
+        "# HELP _0_http_latency \n"
+        "# TYPE _0_http_latency gauge\n"
+        '_0_http_latency{_1st="x",http_route="/"} 1.0\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "unit", "exposed"),
+    [
+        ("requests", "counter", "", "requests"),
+        ("requests_total", "counter", "", "requests"),  # the sample adds _total back
+        ("requests_total", "gauge", "", "requests_total"),  # only counters lose it
+        ("response", "counter", "bytes", "response_bytes"),
+        ("response_bytes", "histogram", "bytes", "response_bytes"),  # not repeated
+        ("sent_total", "counter", "bytes", "sent_bytes"),
+        ("speed", "gauge", "km/h", "speed_km_h"),
+    ],
+)
+def test_exposed_names_drop_a_counters_total_and_carry_the_unit(
+    name: str, kind: str, unit: str, exposed: str
+) -> None:
+    assert exposed_name(family(name, kind, unit=unit)) == exposed
+
+
+def test_counter_metadata_names_differ_between_the_formats() -> None:
+    counter = family("sent", "counter", (Sample("", (), 3.0),), description="d", unit="bytes")
+    assert render_families([counter]) == (
+        "# HELP sent_bytes_total d\n# TYPE sent_bytes_total counter\nsent_bytes_total 3.0\n"
+    )
+    assert render_families([counter], openmetrics=True) == (
+        "# HELP sent_bytes d\n# TYPE sent_bytes counter\n# UNIT sent_bytes bytes\n"
+        "sent_bytes_total 3.0\n# EOF\n"
+    )
+
+
+def test_labels_are_sorted_by_name_whatever_the_series_order() -> None:
+    samples = (
+        Sample("", (("zone", "b"), ("app", "x")), 1.0),
+        Sample("", (("app", "y"), ("zone", "a")), 2.0),
+    )
+    assert render_families([family("g", "gauge", samples)]).splitlines()[2:] == [
+        'g{app="x",zone="b"} 1.0',
+        'g{app="y",zone="a"} 2.0',
+    ]
+
+
+@pytest.mark.parametrize("openmetrics", FORMATS)
+def test_openmetrics_always_ends_with_eof_and_text_never_does(openmetrics: bool) -> None:
+    for families in ([], [family("g", "gauge", (Sample("", (), 1.0),))]):
+        text = render_families(families, openmetrics=openmetrics)
+        assert text.endswith("# EOF\n") is openmetrics
+        assert text.count("# EOF") == int(openmetrics)
+    assert render_families([]) == ""
+
+
+def test_a_family_without_samples_still_has_its_header() -> None:
+    text = render_snapshots(snapshots_of([Counter("c", event=Request, labels=("route",))], []))
+    assert text == "# HELP c_total \n# TYPE c_total counter\n"
+
+
+def test_the_overflow_series_is_a_plain_series_and_overflow_events_is_not_exported() -> None:
+    snapshots = snapshots_of(
+        [Counter("views", event=Request, labels=("route",), max_series=1)],
+        [Request("/"), Request("/a"), Request("/b"), Request("/")],
+    )
+    assert snapshots["views"]["overflow_events"] == 2
+    assert render_snapshots(snapshots) == (
+        "# HELP views_total \n"
+        "# TYPE views_total counter\n"
+        'views_total{route="/"} 2.0\n'
+        'views_total{route="__overflow__"} 2.0\n'
+    )
+
+
+def test_snapshots_without_a_kind_are_counted_in_a_text_comment_only() -> None:
+    snapshots = {
+        "mine": {"value": 3},
+        "odd": {"kind": "timer", "series": []},
+        "not_a_mapping": 42,
+        **snapshots_of([Gauge("g", event=Request, value="size")], []),
+    }
+    text = render_snapshots(snapshots)
+    assert text.endswith("# mvx_metrics: skipped 3 snapshots without a built-in kind\n")
+    assert parsed_rows(text, openmetrics=False) == [("g", (), "0.0")]  # scrapers ignore it
+    om = render_snapshots(snapshots, openmetrics=True)
+    assert "skipped" not in om
+    assert parsed_rows(om, openmetrics=True) == [("g", (), "0.0")]
+    assert render_snapshots({"mine": {}}) == (
+        "# mvx_metrics: skipped 1 snapshot without a built-in kind\n"
+    )
+    assert "skipped" not in render_snapshots(snapshots_of([Counter("c", event=Request)], []))
+
+
+def test_negative_observations_are_written_as_they_are() -> None:
+    # OpenMetrics 1.0 forbids a negative _sum or quantile; Prometheus ingests them, and
+    # dropping or clamping would hide data. Documented in the module.
+    snapshots = snapshots_of(
+        [Distribution("delta", event=Request, value="seconds", quantiles=(0.5,))],
+        [Request(seconds=-2.0)],
+    )
+    assert 'delta{quantile="0.5"} -2.0' in render_snapshots(snapshots, openmetrics=True)
+
+
+@pytest.mark.parametrize("openmetrics", FORMATS)
+def test_the_parsers_read_back_every_sample_and_header(openmetrics: bool) -> None:
+    snapshots = snapshots_of(
+        [
+            Counter("reqs_total", event=Request, labels=("route",), description='a "q"\n2'),
+            Gauge("size", event=Request, value="size", unit="bytes", description="\\"),
+            Histogram("lat", event=Request, value="seconds", buckets=(0.1, 1e6), unit="seconds"),
+            Distribution("spread", event=Request, value="seconds", quantiles=(0, 0.5, 1)),
+            Distribution("empty", event=Request, value="seconds", labels=("route",)),
+        ],
+        [Request("/", 0.05, 10), Request('/"x"\\\n', 3.0, 2_000_000)],
+    )
+    families = families_from_snapshots(snapshots)
+    text = render_snapshots(snapshots, openmetrics=openmetrics)
+    assert parsed_rows(text, openmetrics=openmetrics) == expected_rows(families)
+    headers = parsed_headers(text, openmetrics=openmetrics)
+    assert headers["reqs"][:2] == ("counter", 'a "q"\n2')
+    assert headers["size_bytes"][:2] == ("gauge", "\\")
+    assert headers["lat_seconds"][0] == "histogram"
+    assert headers["spread"][0] == "summary"
+    if openmetrics:
+        assert headers["size_bytes"][2] == "bytes"
+        assert headers["lat_seconds"][2] == "seconds"
+
+
+def test_two_metrics_exposed_under_one_name_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"'a\.b'.*'a_b'.*both exposed as 'a_b'"):
+        render_families([family("a_b"), family("a.b")])
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "clash"),
+    [
+        (family("jobs", "counter"), family("jobs_total", "gauge"), "jobs_total"),
+        (family("lat", "histogram"), family("lat_count", "gauge"), "lat_count"),
+        (family("x_sum", "gauge"), family("x", "distribution"), "x_sum"),
+        (family("up", "counter"), family("up_created", "gauge"), "up_created"),
+    ],
+)
+def test_families_whose_sample_names_clash_are_refused(
+    first: MetricFamily, second: MetricFamily, clash: str
+) -> None:
+    with pytest.raises(ValueError, match=f"both expose samples named '{clash}'"):
+        render_families([first, second])
+
+
+def test_label_names_equal_once_sanitised_are_refused() -> None:
+    samples = (Sample("", (("a.b", "1"), ("a_b", "2")), 1.0),)
+    with pytest.raises(ValueError, match=r"metric 'g' has labels \['a\.b', 'a_b'\]"):
+        render_families([family("g", "gauge", samples)])
+
+
+def test_an_unknown_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="metric 't' has an unknown kind 'timer'"):
+        render_families([family("t", "timer")])
+
+
+def test_the_export_package_does_not_import_prometheus_client() -> None:
+    code = "import sys, mvx_metrics.export; sys.exit('prometheus_client' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_the_export_package_names_what_it_exports() -> None:
+    assert sorted(mvx_metrics.export.__all__) == mvx_metrics.export.__all__
+    for name in mvx_metrics.export.__all__:
+        assert getattr(mvx_metrics.export, name).__doc__ or name.isupper(), name
