@@ -3,6 +3,9 @@
 Production code calls ``recorder.register_event(event=...)`` from any thread; the recorder
 applies events to metrics on its owning event loop (a runtime-owned uvloop thread by
 default, or the application's own asyncio or trio loop) and serves snapshots anywhere.
+
+Migrating from mvx-common 0.3: change ``from mvx.common.metrics import ...`` to
+``from mvx_metrics.compat import ...`` (see docs/migration.md).
 """
 
 from .errors import MetricsError as MetricsError
@@ -28,6 +31,7 @@ from .errors import MetricsRuntimeInvalidStateError as MetricsRuntimeInvalidStat
 from .errors import (
     MetricsRuntimeRecorderAlreadyExistsError as MetricsRuntimeRecorderAlreadyExistsError,
 )
+from .errors import MetricsRuntimeRecorderError as MetricsRuntimeRecorderError
 from .errors import MetricsRuntimeRecorderNotFoundError as MetricsRuntimeRecorderNotFoundError
 from .errors import MetricsRuntimeRecorderStartupError as MetricsRuntimeRecorderStartupError
 from .errors import MetricsRuntimeRecorderStopError as MetricsRuntimeRecorderStopError
@@ -93,6 +97,7 @@ __all__ = [
     "MetricsRuntimeError",
     "MetricsRuntimeInvalidStateError",
     "MetricsRuntimeRecorderAlreadyExistsError",
+    "MetricsRuntimeRecorderError",
     "MetricsRuntimeRecorderNotFoundError",
     "MetricsRuntimeRecorderStartupError",
     "MetricsRuntimeRecorderStopError",

@@ -20,10 +20,11 @@ Hierarchy::
     |   +-- MetricsRuntimeShutdownError
     |   +-- MetricsRuntimeTimeoutError             (also a TimeoutError)
     |   +-- MetricsRuntimeDeadlockError            a blocking call made on the runtime's own thread
-    |   +-- MetricsRuntimeRecorderAlreadyExistsError
-    |   +-- MetricsRuntimeRecorderNotFoundError    (also a LookupError)
-    |   +-- MetricsRuntimeRecorderStartupError
-    |   +-- MetricsRuntimeRecorderStopError
+    |   +-- MetricsRuntimeRecorderError            about one recorder (details["recorder_id"])
+    |   |   +-- MetricsRuntimeRecorderAlreadyExistsError
+    |   |   +-- MetricsRuntimeRecorderNotFoundError    (also a LookupError)
+    |   |   +-- MetricsRuntimeRecorderStartupError
+    |   |   +-- MetricsRuntimeRecorderStopError
     |   +-- MetricsRuntimeUnexpectedError          a foreign error, wrapped
     +-- MetricsMetricError
         +-- MetricValueError                       a built-in metric rejected one event
@@ -57,6 +58,7 @@ __all__ = [
     "MetricsRuntimeError",
     "MetricsRuntimeInvalidStateError",
     "MetricsRuntimeRecorderAlreadyExistsError",
+    "MetricsRuntimeRecorderError",
     "MetricsRuntimeRecorderNotFoundError",
     "MetricsRuntimeRecorderStartupError",
     "MetricsRuntimeRecorderStopError",
@@ -228,28 +230,41 @@ class MetricsRuntimeDeadlockError(MetricsRuntimeError):
     )
 
 
-class MetricsRuntimeRecorderAlreadyExistsError(MetricsRuntimeError):
+class MetricsRuntimeRecorderError(MetricsRuntimeError):
+    """Base of the runtime's errors about one recorder; ``details["recorder_id"]`` names it."""
+
+    default_reason = "recorder_error"
+    default_message = "metrics runtime recorder error"
+
+    @property
+    def recorder_id(self) -> str | None:
+        """The id of the recorder concerned, when known."""
+        value = self.details.get("recorder_id")
+        return value if isinstance(value, str) else None
+
+
+class MetricsRuntimeRecorderAlreadyExistsError(MetricsRuntimeRecorderError):
     """A recorder with this id already exists in the runtime."""
 
     default_reason = "recorder_already_exists"
     default_message = "a recorder with this id already exists"
 
 
-class MetricsRuntimeRecorderNotFoundError(MetricsRuntimeError, LookupError):
+class MetricsRuntimeRecorderNotFoundError(MetricsRuntimeRecorderError, LookupError):
     """No recorder with this id exists in the runtime."""
 
     default_reason = "recorder_not_found"
     default_message = "no recorder with this id"
 
 
-class MetricsRuntimeRecorderStartupError(MetricsRuntimeError):
+class MetricsRuntimeRecorderStartupError(MetricsRuntimeRecorderError):
     """A runtime-created recorder failed to start."""
 
     default_reason = "recorder_startup_failed"
     default_message = "recorder failed to start"
 
 
-class MetricsRuntimeRecorderStopError(MetricsRuntimeError):
+class MetricsRuntimeRecorderStopError(MetricsRuntimeRecorderError):
     """A runtime-managed recorder failed to stop cleanly."""
 
     default_reason = "recorder_stop_failed"

@@ -24,6 +24,7 @@ RUNTIME_ERRORS = [
     m.MetricsRuntimeShutdownError,
     m.MetricsRuntimeTimeoutError,
     m.MetricsRuntimeDeadlockError,
+    m.MetricsRuntimeRecorderError,
     m.MetricsRuntimeRecorderAlreadyExistsError,
     m.MetricsRuntimeRecorderNotFoundError,
     m.MetricsRuntimeRecorderStartupError,
