@@ -55,6 +55,7 @@ from ..metrics._format import go_float
 from ..snapshots import KINDS, MetricFamily, Sample, families_from_snapshots
 
 __all__ = [
+    "EXPORTED_RECORDER_LABEL",
     "RECORDER_LABEL",
     "escape_help",
     "escape_label_value",
@@ -66,10 +67,15 @@ __all__ = [
     "render_snapshots",
     "sanitize_label_name",
     "sanitize_metric_name",
+    "sanitize_unit",
+    "series_labels",
 ]
 
 #: The label naming the recorder of each sample when a runtime's snapshots are rendered.
 RECORDER_LABEL = "recorder"
+#: A metric's own label called ``recorder`` is renamed to this under a runtime, as
+#: Prometheus itself renames a scraped label that clashes with a target label: neither is lost.
+EXPORTED_RECORDER_LABEL = "exported_recorder"
 
 #: The Prometheus type each built-in kind is exposed as.
 _TYPES = {
@@ -137,6 +143,25 @@ def exposed_name(family: MetricFamily) -> str:
     if unit and not name.endswith("_" + unit):
         name = f"{name}_{unit}"
     return name
+
+
+def series_labels(labels: tuple[tuple[str, str], ...], recorder_id: str | None) -> dict[str, str]:
+    """A sample's labels, names sanitised, with ``recorder="<id>"`` added when read from a
+    runtime (a metric's own ``recorder`` label is then renamed ``exported_recorder``)."""
+    out = {RECORDER_LABEL: recorder_id} if recorder_id is not None else {}
+    for name, value in labels:
+        name = sanitize_label_name(name)
+        if recorder_id is not None and name == RECORDER_LABEL:
+            name = EXPORTED_RECORDER_LABEL
+        if name in out:
+            raise ValueError(f"label {name!r} appears twice once sanitised")
+        out[name] = value
+    return out
+
+
+def sanitize_unit(unit: str) -> str:
+    """The unit as it appears in names and ``# UNIT`` lines (invalid characters -> '_')."""
+    return _sanitize_unit(unit)
 
 
 def _sanitize_unit(unit: str) -> str:
@@ -255,9 +280,8 @@ def _add_family(
     block.description = block.description or family.description
     block.unit = block.unit or family.unit
     block.origins.append((recorder, family.name))
-    extra = ((RECORDER_LABEL, recorder),) if recorder is not None else ()
     for sample in family.samples:
-        block.lines.append(_sample_line(name, family, sample, extra, recorder))
+        block.lines.append(_sample_line(name, family, sample, recorder))
 
 
 def _header(block: _Block, *, openmetrics: bool) -> list[str]:
@@ -274,27 +298,13 @@ def _header(block: _Block, *, openmetrics: bool) -> list[str]:
     return lines
 
 
-def _sample_line(
-    name: str,
-    family: MetricFamily,
-    sample: Sample,
-    extra: tuple[tuple[str, str], ...],
-    recorder: str | None,
-) -> str:
-    labels = [(sanitize_label_name(key), value) for key, value in sample.labels]
-    names = [key for key, _ in labels]
-    if extra and RECORDER_LABEL in names:
+def _sample_line(name: str, family: MetricFamily, sample: Sample, recorder: str | None) -> str:
+    try:
+        labels = sorted(series_labels(sample.labels, recorder).items())
+    except ValueError as exc:
         raise ValueError(
-            f"{_where(recorder, family.name)} has a label {RECORDER_LABEL!r}, which the "
-            f"exposition of a runtime adds to name the recorder"
-        )
-    if len(set(names)) != len(names):
-        raise ValueError(
-            f"{_where(recorder, family.name)} has labels {[k for k, _ in sample.labels]} "
-            f"that repeat a name once sanitised: {names}"
-        )
-    labels.extend(extra)
-    labels.sort()
+            f"{_where(recorder, family.name)} has labels {[k for k, _ in sample.labels]}: {exc}"
+        ) from None
     sample_name = name + ("_total" if family.kind == "counter" else sample.suffix)
     value = format_value(sample.value)
     if not labels:
