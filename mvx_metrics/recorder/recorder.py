@@ -20,21 +20,21 @@ from .._validation import check_enum, check_id, check_positive_int, check_timeou
 from ..errors import (
     MetricsError,
     MetricsRecorderCancelledError,
-    MetricsRecorderDeadlockError,
     MetricsRecorderInvalidStateError,
     MetricsRecorderOnStartingHookFailedError,
     MetricsRecorderOnStoppedHookFailedError,
     MetricsRecorderOverflowError,
-    MetricsRecorderTimeoutError,
     MetricsRecorderUnexpectedError,
 )
 from ..events import MetricEvent
 from ..hops import OwnerGoneError, bind_owner
-from ..hops.waiting import Completion, completed, failed, resolve, wait_async, wait_blocking
+from ..hops.waiting import Completion, completed, failed
 from ..metrics.base import Metric
 from .handoff import ControlItem, Handoff
 from .policies import MetricErrorPolicy, OverflowPolicy
 from .processing import Processor
+from .reads import ACTIVE as _ACTIVE
+from .reads import ReadPath
 from .results import Operation, WaitHandle
 from .state import RecorderState, check_transition
 from .stats import RecorderStats
@@ -57,8 +57,6 @@ DEFAULT_BLOCK_TIMEOUT = 1.0
 
 _S = RecorderState
 _RUNNING = RecorderState.RUNNING
-#: States in which a processing task exists (or is about to) and owns the metrics.
-_ACTIVE = frozenset({_S.STARTING, _S.RUNNING, _S.STOPPING})
 
 
 class MetricsRecorder:
@@ -112,6 +110,15 @@ class MetricsRecorder:
             recorder_name=self._entity_id,
         )
         self._state = RecorderState.VIRGIN
+        self._reads = ReadPath(
+            entity_id=self._entity_id,
+            owner_thread_id=self._hop.thread_id,
+            handoff=self._handoff,
+            processor=self._processor,
+            state_of=lambda: self._state,
+            push_control=self._push_control,
+            default_timeout=self._timeout,
+        )
         # Serialises state moves and registrations made from any thread. Never taken on
         # the hot path: register_event reads _state without it.
         self._lifecycle_lock = threading.Lock()
@@ -450,81 +457,21 @@ class MetricsRecorder:
 
     def get_metric_snapshots(self, *, timeout: float | None = None) -> dict[str, Mapping[str, Any]]:
         """``{metric_name: snapshot}`` including every event registered before the call."""
-        return self._call_blocking(self._processor.collect_snapshots, timeout, "snapshot")
+        return self._reads.blocking(self._processor.collect_snapshots, timeout, "snapshot")
 
     async def aget_metric_snapshots(
         self, *, timeout: float | None = None
     ) -> dict[str, Mapping[str, Any]]:
         """Async twin of :meth:`get_metric_snapshots`, for asyncio or trio, any thread."""
-        return await self._call_async(self._processor.collect_snapshots, timeout, "snapshot")
+        return await self._reads.awaiting(self._processor.collect_snapshots, timeout, "snapshot")
 
     def flush(self, timeout: float | None = None) -> None:
         """Return once every event accepted before the call has been processed."""
-        self._call_blocking(_nothing, timeout, "flush")
+        self._reads.blocking(_nothing, timeout, "flush")
 
     async def aflush(self, timeout: float | None = None) -> None:
         """Async twin of :meth:`flush`."""
-        await self._call_async(_nothing, timeout, "flush")
-
-    def _submit(self, fn: Callable[[], T]) -> Completion[T] | None:
-        """Queue ``fn`` behind everything buffered; None when no task owns the metrics."""
-        if self._state not in _ACTIVE:
-            return None
-        fut: Completion[T] = Completion()
-        self._push_control(partial(resolve, fut, fn))
-        return fut
-
-    def _run_inline(self, fn: Callable[[], T], what: str) -> T:
-        """Serve a caller running on the owning loop's own thread, without waiting."""
-        state = self._state
-        processor = self._processor
-        if state in _ACTIVE and (self._handoff.buffer or processor.in_async_batch):
-            if state is _S.STARTING or not processor.can_drain_now():
-                raise MetricsRecorderDeadlockError(
-                    f"{what} on the recorder's own loop thread needs events processed first; "
-                    f"use 'await recorder.a{'get_metric_snapshots' if what == 'snapshot' else 'flush'}()'",
-                    details={"entity_id": self._entity_id, "operation": what},
-                )
-            processor.drain_now()
-            if processor.stop_requested:
-                processor.signal()  # the task must see the stop it just applied
-        return fn()
-
-    def _call_blocking(self, fn: Callable[[], T], timeout: float | None, what: str) -> T:
-        wait_for = check_timeout(timeout, "timeout", self._timeout)
-        if threading.get_ident() == self._hop.thread_id:
-            return self._run_inline(fn, what)
-        fut = self._submit(fn)
-        if fut is None:
-            return fn()  # no writer exists: read directly
-        return wait_blocking(
-            fut,
-            timeout=wait_for,
-            owner_thread_id=self._hop.thread_id,
-            deadlock_error=MetricsRecorderDeadlockError,
-            timeout_error=self._timeout_error,
-            what=what,
-        )
-
-    async def _call_async(self, fn: Callable[[], T], timeout: float | None, what: str) -> T:
-        wait_for = check_timeout(timeout, "timeout", self._timeout)
-        processor = self._processor
-        if (
-            threading.get_ident() == self._hop.thread_id
-            and self._state is _RUNNING
-            and processor.can_drain_now()
-        ):
-            return self._run_inline(fn, what)
-        fut = self._submit(fn)
-        if fut is None:
-            return fn()
-        return await wait_async(fut, timeout=wait_for, timeout_error=self._timeout_error, what=what)
-
-    def _timeout_error(self, what: str) -> MetricsRecorderTimeoutError:
-        return MetricsRecorderTimeoutError(
-            f"recorder {self._entity_id!r}: {what} did not complete in time (state {self._state})",
-            details={"entity_id": self._entity_id, "operation": what, "state": str(self._state)},
-        )
+        await self._reads.awaiting(_nothing, timeout, "flush")
 
     # --- subclass hooks (run on the owning loop) ----------------------------------------
 

@@ -1,0 +1,119 @@
+"""How a read (a snapshot, a flush) reaches the owning loop and comes back.
+
+- On the owning loop's own thread the read is served inline: buffered events are
+  applied first, synchronously. When that would need an await (a hook, a batch suspended
+  in one, a recorder still STARTING) a blocking read raises
+  ``MetricsRecorderDeadlockError`` rather than hang the loop that must do the work.
+- Elsewhere, while a processing task owns the metrics, the read is queued in the
+  hand-off buffer behind every event already there (read-your-writes), and the caller
+  waits as its context allows: a plain thread blocks with a timeout, async code awaits.
+- When no task owns the metrics (VIRGIN, STOPPED, FAILURE, CANCELLED) nothing writes
+  them, and the read is served directly in the caller's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
+
+from .._validation import check_timeout
+from ..errors import MetricsRecorderDeadlockError, MetricsRecorderTimeoutError
+from ..hops.waiting import Completion, resolve, wait_async, wait_blocking
+from .handoff import Handoff
+from .processing import Processor
+from .state import RecorderState
+
+__all__ = ["ReadPath"]
+
+T = TypeVar("T")
+
+_S = RecorderState
+#: States in which a processing task exists (or is about to) and owns the metrics.
+ACTIVE = frozenset({_S.STARTING, _S.RUNNING, _S.STOPPING})
+
+
+class ReadPath:
+    """Serves one recorder's reads to callers in any thread or loop (see module docs)."""
+
+    def __init__(
+        self,
+        *,
+        entity_id: str,
+        owner_thread_id: int,
+        handoff: Handoff,
+        processor: Processor,
+        state_of: Callable[[], RecorderState],
+        push_control: Callable[[Callable[[], object]], None],
+        default_timeout: float,
+    ) -> None:
+        self._entity_id = entity_id
+        self._owner_thread_id = owner_thread_id
+        self._handoff = handoff
+        self._processor = processor
+        self._state_of = state_of
+        self._push_control = push_control
+        self._default_timeout = default_timeout
+
+    def blocking(self, fn: Callable[[], T], timeout: float | None, what: str) -> T:
+        """Run ``fn`` after every event accepted so far is applied; block for its result."""
+        wait_for = check_timeout(timeout, "timeout", self._default_timeout)
+        if threading.get_ident() == self._owner_thread_id:
+            return self._inline(fn, what)
+        fut = self._submit(fn)
+        if fut is None:
+            return fn()
+        return wait_blocking(
+            fut,
+            timeout=wait_for,
+            owner_thread_id=self._owner_thread_id,
+            deadlock_error=MetricsRecorderDeadlockError,
+            timeout_error=self._timeout_error,
+            what=what,
+        )
+
+    async def awaiting(self, fn: Callable[[], T], timeout: float | None, what: str) -> T:
+        """The async form of :meth:`blocking`, for asyncio or trio code on any thread."""
+        wait_for = check_timeout(timeout, "timeout", self._default_timeout)
+        if (
+            threading.get_ident() == self._owner_thread_id
+            and self._state_of() is _S.RUNNING
+            and self._processor.can_drain_now()
+        ):
+            return self._inline(fn, what)
+        fut = self._submit(fn)
+        if fut is None:
+            return fn()
+        return await wait_async(fut, timeout=wait_for, timeout_error=self._timeout_error, what=what)
+
+    def _submit(self, fn: Callable[[], T]) -> Completion[T] | None:
+        """Queue ``fn`` behind everything buffered; None when no task owns the metrics."""
+        if self._state_of() not in ACTIVE:
+            return None
+        fut: Completion[T] = Completion()
+        self._push_control(partial(resolve, fut, fn))
+        return fut
+
+    def _inline(self, fn: Callable[[], T], what: str) -> T:
+        state = self._state_of()
+        processor = self._processor
+        if state in ACTIVE and (self._handoff.buffer or processor.in_async_batch):
+            if state is _S.STARTING or not processor.can_drain_now():
+                twin = "aget_metric_snapshots" if what == "snapshot" else "aflush"
+                raise MetricsRecorderDeadlockError(
+                    f"{what} on the recorder's own loop thread needs events processed first; "
+                    f"use 'await recorder.{twin}()'",
+                    details={"entity_id": self._entity_id, "operation": what},
+                )
+            processor.drain_now()
+            if processor.stop_requested:
+                processor.signal()  # the task must see the stop it just applied
+        return fn()
+
+    def _timeout_error(self, what: str) -> MetricsRecorderTimeoutError:
+        state = self._state_of()
+        return MetricsRecorderTimeoutError(
+            f"recorder {self._entity_id!r}: {what} did not complete in time (state {state})",
+            details={"entity_id": self._entity_id, "operation": what, "state": str(state)},
+        )
