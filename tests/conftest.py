@@ -28,12 +28,6 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def asyncio_only(anyio_backend: Any) -> None:
-    if anyio_backend[0] != "asyncio":
-        pytest.skip("asyncio-specific behaviour")
-
-
-@pytest.fixture
 def runtime() -> Iterator[MetricsRuntime]:
     """A started runtime, shut down after the test."""
     rt = MetricsRuntime(namespace="tests", operation_timeout=10.0, shutdown_timeout=10.0)
