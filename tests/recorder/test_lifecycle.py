@@ -339,3 +339,39 @@ def test_an_event_that_raced_with_stop_is_still_applied(runtime: MetricsRuntime)
     wait_until(lambda: recorder.get_stats().pending == 0)
     assert recorder.get_metric_snapshots() == {"count": {"count": 1}}
     assert recorder.state is RecorderState.STOPPED
+
+
+def test_producers_racing_stop_and_restart_lose_nothing(runtime: MetricsRuntime) -> None:
+    recorder = runtime.create_recorder("churn", queue_max_size=1_000_000)
+    counter = CountingMetric()
+    recorder.register_metric(counter)
+    accepted = [0] * 4
+    refused = [0] * 4
+    done = threading.Event()
+
+    def produce(i: int) -> None:
+        while not done.is_set():
+            try:
+                recorder.register_event(event=Saved())
+            except MetricsRecorderInvalidStateError:
+                refused[i] += 1
+            else:
+                accepted[i] += 1
+
+    producers = [threading.Thread(target=produce, args=(i,)) for i in range(4)]
+    for producer in producers:
+        producer.start()
+    try:
+        for _ in range(20):
+            assert recorder.stop().wait(TIMEOUT).success
+            assert recorder.start().wait(TIMEOUT).success
+    finally:
+        done.set()
+        for producer in producers:
+            producer.join(TIMEOUT)
+    assert recorder.stop().wait(TIMEOUT).success
+    wait_until(lambda: recorder.get_stats().pending == 0)  # stragglers of the last stop
+    stats = recorder.get_stats()
+    assert stats.accepted == stats.processed == sum(accepted) > 0
+    assert stats.dropped.get("invalid_state", 0) == sum(refused)
+    assert recorder.get_metric_snapshots() == {"count": {"count": sum(accepted)}}
