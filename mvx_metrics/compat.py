@@ -56,7 +56,7 @@ from .errors import MetricsRuntimeUnexpectedError as _MetricsRuntimeUnexpectedEr
 from .events import MetricEvent as _MetricEvent
 from .metrics.base import Metric as _Metric
 from .recorder.asyncio_recorder import AsyncioMetricsRecorder as _AsyncioMetricsRecorder
-from .recorder.policies import MetricErrorPolicy, OverflowPolicy
+from .recorder.policies import OverflowPolicy
 from .recorder.protocol import MetricsRecorderProto as _MetricsRecorderProto
 from .recorder.results import Operation as _Operation
 from .recorder.results import OpResult as _OpResult
@@ -66,7 +66,7 @@ from .runtime.runtime import MetricsRuntime as _MetricsRuntime
 from .runtime.state import RuntimeState as _RuntimeState
 
 if TYPE_CHECKING:
-    from .runtime.loop_thread import LoopFactory
+    pass
 
 __all__ = [
     "AsyncioMetricsRecorder",
@@ -318,6 +318,19 @@ class LoggingPolicy(logging.Filter):
         )
 
 
+def _policy_config(
+    mode: object, modes: type[StrEnum], logger_name: str, events: dict[str, tuple[str, ...]]
+) -> LoggingPolicyConfig:
+    if not isinstance(mode, modes):
+        raise TypeError(f"argument 'mode' must be a {modes.__name__} member, got {mode!r}")
+    return LoggingPolicyConfig(
+        mode=mode.value,
+        logger_name=logger_name,
+        level=_LEVELS[mode.value],
+        events=events[mode.value],
+    )
+
+
 def asyncio_metrics_recorder_event_policy_config(
     *,
     mode: AsyncioMetricsRecorderLogPolicyMode = AsyncioMetricsRecorderLogPolicyMode.NORMAL,
@@ -329,13 +342,8 @@ def asyncio_metrics_recorder_event_policy_config(
     CRITICAL, NORMAL -> INFO, INSPECTION -> DEBUG. A ``mode`` that is not an
     ``AsyncioMetricsRecorderLogPolicyMode`` raises ``TypeError``, as in mvx-common.
     """
-    if not isinstance(mode, AsyncioMetricsRecorderLogPolicyMode):
-        raise TypeError("argument 'mode' must be an AsyncioMetricsRecorderLogPolicyMode member")
-    return LoggingPolicyConfig(
-        mode=mode.value,
-        logger_name="mvx_metrics.recorder",
-        level=_LEVELS[mode.value],
-        events=_RECORDER_EVENTS[mode.value],
+    return _policy_config(
+        mode, AsyncioMetricsRecorderLogPolicyMode, "mvx_metrics.recorder", _RECORDER_EVENTS
     )
 
 
@@ -360,14 +368,7 @@ def metrics_runtime_event_policy_config(
     Like :func:`asyncio_metrics_recorder_event_policy_config`, for the
     ``mvx_metrics.runtime`` logger.
     """
-    if not isinstance(mode, MetricsRuntimeLogPolicyMode):
-        raise TypeError("argument 'mode' must be a MetricsRuntimeLogPolicyMode member")
-    return LoggingPolicyConfig(
-        mode=mode.value,
-        logger_name="mvx_metrics.runtime",
-        level=_LEVELS[mode.value],
-        events=_RUNTIME_EVENTS[mode.value],
-    )
+    return _policy_config(mode, MetricsRuntimeLogPolicyMode, "mvx_metrics.runtime", _RUNTIME_EVENTS)
 
 
 def metrics_runtime_event_policy(
@@ -400,26 +401,11 @@ class AsyncioMetricsRecorder(_AsyncioMetricsRecorder):
     """
 
     def __init__(
-        self,
-        entity_id: str,
-        *,
-        namespace: str | None = None,
-        queue_max_size: int | None = None,
-        queue_overflow_policy: OverflowPolicy | None = None,
-        log_context: object | None = None,
-        metric_error_policy: MetricErrorPolicy | None = None,
-        queue_block_timeout: float | None = None,
-        timeout: float | None = None,
+        self, entity_id: str, *, log_context: object | None = None, **options: Any
     ) -> None:
-        super().__init__(
-            entity_id,
-            namespace=namespace,
-            queue_max_size=queue_max_size,
-            queue_overflow_policy=queue_overflow_policy,
-            metric_error_policy=metric_error_policy,
-            queue_block_timeout=queue_block_timeout,
-            timeout=timeout,
-        )
+        # Everything but log_context goes to the base class unchanged, so that both keep
+        # the same arguments and checks without restating them here.
+        super().__init__(entity_id, **options)
         self._compat_log_context: object | None = log_context
 
     def get_log_context(self) -> object | None:
@@ -444,31 +430,8 @@ class MetricsRuntime(_MetricsRuntime):
     runtime, with its extra keyword arguments and behaviour (see docs/migration.md).
     """
 
-    def __init__(
-        self,
-        *,
-        namespace: str | None = None,
-        default_recorder_queue_max_size: int | None = None,
-        default_recorder_queue_overflow_policy: OverflowPolicy = OverflowPolicy.DROP,
-        log_context: object | None = None,
-        default_recorder_metric_error_policy: MetricErrorPolicy = MetricErrorPolicy.ISOLATE,
-        loop_factory: LoopFactory | None = None,
-        start_timeout: float | None = None,
-        shutdown_timeout: float | None = None,
-        operation_timeout: float | None = None,
-        thread_name: str | None = None,
-    ) -> None:
-        super().__init__(
-            namespace=namespace,
-            default_recorder_queue_max_size=default_recorder_queue_max_size,
-            default_recorder_queue_overflow_policy=default_recorder_queue_overflow_policy,
-            default_recorder_metric_error_policy=default_recorder_metric_error_policy,
-            loop_factory=loop_factory,
-            start_timeout=start_timeout,
-            shutdown_timeout=shutdown_timeout,
-            operation_timeout=operation_timeout,
-            thread_name=thread_name,
-        )
+    def __init__(self, *, log_context: object | None = None, **options: Any) -> None:
+        super().__init__(**options)
         self._compat_log_context: object | None = log_context
 
     @property
@@ -484,33 +447,17 @@ class MetricsRuntime(_MetricsRuntime):
         self,
         recorder_id: str,
         *,
-        entity_id: str | None = None,
-        namespace: str | None = None,
-        queue_max_size: int | None = None,
-        queue_overflow_policy: OverflowPolicy | None = None,
         log_context: object | None = None,
-        metric_error_policy: MetricErrorPolicy | None = None,
-        queue_block_timeout: float | None = None,
-        recorder_timeout: float | None = None,
         recorder_class: type[_AsyncioMetricsRecorder] | None = None,
-        timeout: float | None = None,
+        **options: Any,
     ) -> _AsyncioMetricsRecorder:
         """Create and start a recorder (the compat class unless ``recorder_class`` is given).
 
         ``log_context`` defaults to the runtime's and is kept on the recorder when it is a
-        compat :class:`AsyncioMetricsRecorder`; see the base class for the other arguments.
+        compat :class:`AsyncioMetricsRecorder`; the other arguments are the base class's.
         """
         recorder = super().create_recorder(
-            recorder_id,
-            entity_id=entity_id,
-            namespace=namespace,
-            queue_max_size=queue_max_size,
-            queue_overflow_policy=queue_overflow_policy,
-            metric_error_policy=metric_error_policy,
-            queue_block_timeout=queue_block_timeout,
-            recorder_timeout=recorder_timeout,
-            recorder_class=recorder_class or AsyncioMetricsRecorder,
-            timeout=timeout,
+            recorder_id, recorder_class=recorder_class or AsyncioMetricsRecorder, **options
         )
         if isinstance(recorder, AsyncioMetricsRecorder):
             recorder._compat_log_context = (
