@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 from .errors import MetricsRecorderCancelledError as _MetricsRecorderCancelledError
 from .errors import MetricsRecorderError as _MetricsRecorderError
@@ -64,9 +64,6 @@ from .recorder.results import WaitHandle as _WaitHandle
 from .recorder.state import RecorderState as _RecorderState
 from .runtime.runtime import MetricsRuntime as _MetricsRuntime
 from .runtime.state import RuntimeState as _RuntimeState
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "AsyncioMetricsRecorder",
@@ -411,9 +408,6 @@ class AsyncioMetricsRecorder(_AsyncioMetricsRecorder):
     def get_log_context(self) -> object | None:
         """The ``log_context`` given at construction (or inherited from the runtime), or None."""
         return self._compat_log_context
-
-
-_R = TypeVar("_R", bound=_AsyncioMetricsRecorder)
 
 
 class MetricsRuntime(_MetricsRuntime):
