@@ -21,9 +21,20 @@ def test_public_objects_are_documented_and_report_the_package_as_home() -> None:
 
 
 def test_public_methods_have_docstrings() -> None:
-    for cls in (mvx_metrics.MetricsRecorder, mvx_metrics.MetricsRuntime, mvx_metrics.WaitHandle):
+    for cls in (
+        mvx_metrics.MetricsRecorder,
+        mvx_metrics.MetricsRuntime,
+        mvx_metrics.WaitHandle,
+        mvx_metrics.RecorderStats,
+        mvx_metrics.Counter,
+        mvx_metrics.UpDownCounter,
+        mvx_metrics.Gauge,
+        mvx_metrics.Histogram,
+        mvx_metrics.Distribution,
+        mvx_metrics.QuantileSketch,
+    ):
         for attr, member in vars(cls).items():
-            if attr.startswith("_") or not callable(member):
+            if attr.startswith("_") or not (callable(member) or isinstance(member, property)):
                 continue
             assert inspect.getdoc(member), f"{cls.__name__}.{attr} has no docstring"
 

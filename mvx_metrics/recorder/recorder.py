@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from types import MappingProxyType, TracebackType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import anyio
 
@@ -46,8 +46,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("mvx_metrics.recorder")
-
-T = TypeVar("T")
 
 DEFAULT_QUEUE_MAX_SIZE = 10_000
 #: Seconds a blocking call waits for the owning loop when the caller gives no timeout.
@@ -136,6 +134,7 @@ class MetricsRecorder:
 
     @property
     def namespace(self) -> str:
+        """The namespace given at construction ("mvx_metrics" by default)."""
         return self._namespace
 
     @property
@@ -149,14 +148,17 @@ class MetricsRecorder:
 
     @property
     def queue_max_size(self) -> int:
+        """The pending-event limit."""
         return self._handoff.capacity
 
     @property
     def queue_overflow_policy(self) -> OverflowPolicy:
+        """What happens to an event that finds the pending-event limit reached."""
         return self._overflow_policy
 
     @property
     def metric_error_policy(self) -> MetricErrorPolicy:
+        """What happens when a metric or the change hook raises."""
         return self._metric_error_policy
 
     @property

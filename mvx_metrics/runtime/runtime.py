@@ -106,10 +106,12 @@ class MetricsRuntime:
 
     @property
     def namespace(self) -> str:
+        """The namespace given at construction; recorders inherit it by default."""
         return self._namespace
 
     @property
     def state(self) -> RuntimeState:
+        """The current lifecycle state."""
         return self._state
 
     def get_status(self) -> RuntimeState:
