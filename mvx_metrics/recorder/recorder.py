@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from types import MappingProxyType, TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import anyio
 
@@ -203,7 +203,7 @@ class MetricsRecorder:
     # --- hot path's slow branches ---------------------------------------------------------
 
     @staticmethod
-    def _reject_non_event(event: object) -> None:
+    def _reject_non_event(event: object) -> NoReturn:
         if event is None:
             raise ValueError("argument 'event' must not be None")
         raise TypeError(f"argument 'event' must be a MetricEvent, got {type(event).__name__}")
