@@ -112,8 +112,8 @@ class RecorderModel(RuleBasedStateMachine):
 
 
 RecorderModel.TestCase.settings = settings(
-    max_examples=40,
-    stateful_step_count=20,
+    max_examples=100,
+    stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
