@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..snapshots import MetricFamily
 from ._source import Source, check_source, read_source
-from .prometheus_text import exposed_name, sanitize_unit, series_labels
+from .prometheus_text import (
+    PROMETHEUS_TYPES,
+    RESERVED_SUFFIXES,
+    exposed_name,
+    sanitize_unit,
+    series_labels,
+)
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -37,23 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["MvxCollector", "register_with_prometheus_client"]
 
 logger = logging.getLogger("mvx_metrics.export")
-
-_FAMILY_TYPES = {
-    "counter": "counter",
-    "updown_counter": "gauge",
-    "gauge": "gauge",
-    "histogram": "histogram",
-    "distribution": "summary",
-}
-
-#: Sample names each family type may use (``_created`` included, as prometheus_client's
-#: registry reserves it), to leave out a family whose samples would mix with another's.
-_RESERVED_SUFFIXES = {
-    "counter": ("", "_total", "_created"),
-    "gauge": ("",),
-    "histogram": ("", "_bucket", "_count", "_sum", "_created"),
-    "summary": ("", "_count", "_sum", "_created"),
-}
 
 
 def require_prometheus_client() -> None:
@@ -145,7 +134,7 @@ class MvxCollector:
         for recorder_id, families in read_source(self._source, self._timeout):
             for family in families:
                 name = exposed_name(family)
-                typ = _FAMILY_TYPES[family.kind]
+                typ = PROMETHEUS_TYPES[family.kind]
                 where = _where(recorder_id, family.name)
                 samples = _samples(name, family, recorder_id)
                 if samples is None:
@@ -155,12 +144,12 @@ class MvxCollector:
                 block = blocks.get(name)
                 if block is None:
                     clash = next(
-                        (name + s for s in _RESERVED_SUFFIXES[typ] if name + s in taken), None
+                        (name + s for s in RESERVED_SUFFIXES[typ] if name + s in taken), None
                     )
                     if clash is not None:
                         self._warn(f"{where} would expose {clash!r}, already taken")
                         continue
-                    taken.update((name + s, name) for s in _RESERVED_SUFFIXES[typ])
+                    taken.update((name + s, name) for s in RESERVED_SUFFIXES[typ])
                     # The name already ends with the unit: no prometheus_client version
                     # appends it again (old ones raise on a missing suffix, new ones add it).
                     metric = constructors[typ](name, family.description, unit=unit)

@@ -78,7 +78,7 @@ RECORDER_LABEL = "recorder"
 EXPORTED_RECORDER_LABEL = "exported_recorder"
 
 #: The Prometheus type each built-in kind is exposed as.
-_TYPES = {
+PROMETHEUS_TYPES = {
     "counter": "counter",
     "updown_counter": "gauge",
     "gauge": "gauge",
@@ -88,7 +88,7 @@ _TYPES = {
 
 #: Sample names each type may use (``_created`` included, as the OpenMetrics parser and
 #: prometheus_client's registry reserve it), to refuse families that would clash.
-_RESERVED_SUFFIXES = {
+RESERVED_SUFFIXES = {
     "counter": ("", "_total", "_created"),
     "gauge": ("",),
     "histogram": ("", "_bucket", "_count", "_sum", "_created"),
@@ -253,19 +253,19 @@ def _render(
 def _add_family(
     blocks: dict[str, _Block], taken: dict[str, str], recorder: str | None, family: MetricFamily
 ) -> None:
-    if family.kind not in _TYPES:
+    if family.kind not in PROMETHEUS_TYPES:
         raise ValueError(f"{_where(recorder, family.name)} has an unknown kind {family.kind!r}")
     name = exposed_name(family)
     block = blocks.get(name)
     if block is None:
-        for suffix in _RESERVED_SUFFIXES[_TYPES[family.kind]]:
+        for suffix in RESERVED_SUFFIXES[PROMETHEUS_TYPES[family.kind]]:
             other = taken.get(name + suffix)
             if other is not None:
                 raise ValueError(
                     f"{_where(recorder, family.name)} and {_origins(blocks[other])} "
                     f"both expose samples named {name + suffix!r}"
                 )
-        for suffix in _RESERVED_SUFFIXES[_TYPES[family.kind]]:
+        for suffix in RESERVED_SUFFIXES[PROMETHEUS_TYPES[family.kind]]:
             taken[name + suffix] = name
         block = blocks[name] = _Block(name, family.kind, family.description, family.unit, [])
     elif recorder is None or any(rid == recorder for rid, _ in block.origins):
@@ -285,7 +285,7 @@ def _add_family(
 
 
 def _header(block: _Block, *, openmetrics: bool) -> list[str]:
-    kind = _TYPES[block.kind]
+    kind = PROMETHEUS_TYPES[block.kind]
     # 0.0.4 has no type-level name for a counter: its metadata names the sample.
     name = block.name + "_total" if kind == "counter" and not openmetrics else block.name
     lines = [
