@@ -26,14 +26,18 @@ def check_id(value: object, name: str) -> str:
     return value.strip()
 
 
-def check_positive_int(value: object, name: str, default: int) -> int:
-    """None -> default; bool or non-int -> TypeError; <= 0 -> ValueError."""
+def check_positive_int(
+    value: object, name: str, default: int, *, maximum: int | None = None
+) -> int:
+    """None -> default; bool or non-int -> TypeError; <= 0 or > maximum -> ValueError."""
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"argument {name!r} must be an int, got {type(value).__name__}")
     if value <= 0:
         raise ValueError(f"argument {name!r} must be positive, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"argument {name!r} must be at most {maximum:,}, got {value:,}")
     return value
 
 

@@ -42,12 +42,16 @@ from .stats import RecorderStats
 __all__ = [
     "DEFAULT_QUEUE_MAX_SIZE",
     "DEFAULT_TIMEOUT",
+    "MAX_QUEUE_MAX_SIZE",
     "MetricsRecorder",
 ]
 
 logger = logging.getLogger("mvx_metrics.recorder")
 
 DEFAULT_QUEUE_MAX_SIZE = 10_000
+#: The largest pending-event limit. Its slots (8 bytes each) are allocated up front, so a
+#: huge "unbounded" value would exhaust memory at construction instead of saying so.
+MAX_QUEUE_MAX_SIZE = 10_000_000
 #: Seconds a blocking call waits for the owning loop when the caller gives no timeout.
 DEFAULT_TIMEOUT = 30.0
 #: Seconds a producer waits for room under OverflowPolicy.BLOCK.
@@ -83,7 +87,9 @@ class MetricsRecorder:
         if namespace is not None and not isinstance(namespace, str):
             raise TypeError(f"argument 'namespace' must be a str, got {type(namespace).__name__}")
         self._namespace = (namespace or "").strip() or "mvx_metrics"
-        capacity = check_positive_int(queue_max_size, "queue_max_size", DEFAULT_QUEUE_MAX_SIZE)
+        capacity = check_positive_int(
+            queue_max_size, "queue_max_size", DEFAULT_QUEUE_MAX_SIZE, maximum=MAX_QUEUE_MAX_SIZE
+        )
         self._overflow_policy = check_enum(
             queue_overflow_policy,
             OverflowPolicy,

@@ -30,6 +30,7 @@ from ..export.scrape import scrape_response
 from ..hops.waiting import spawn_on_owner, wait_async, wait_blocking
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
 from ..recorder.policies import MetricErrorPolicy, OverflowPolicy
+from ..recorder.recorder import DEFAULT_QUEUE_MAX_SIZE, MAX_QUEUE_MAX_SIZE
 from ..recorder.results import OpResult
 from ..recorder.state import RecorderState
 from .loop_thread import LoopFactory, LoopThread, default_loop_factory
@@ -70,7 +71,10 @@ class MetricsRuntime:
             raise TypeError(f"argument 'namespace' must be a str, got {type(namespace).__name__}")
         self._namespace = (namespace or "").strip() or "mvx_metrics"
         self._default_queue_max_size = check_positive_int(
-            default_recorder_queue_max_size, "default_recorder_queue_max_size", 10_000
+            default_recorder_queue_max_size,
+            "default_recorder_queue_max_size",
+            DEFAULT_QUEUE_MAX_SIZE,
+            maximum=MAX_QUEUE_MAX_SIZE,
         )
         self._default_overflow_policy = check_enum(
             default_recorder_queue_overflow_policy,

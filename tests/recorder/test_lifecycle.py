@@ -236,6 +236,8 @@ async def test_constructor_argument_checks() -> None:
     ]:
         with pytest.raises(error):
             MetricsRecorder("x", queue_max_size=bad_size)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at most 10,000,000"):
+        MetricsRecorder("x", queue_max_size=10_000_001)
     with pytest.raises(TypeError):
         MetricsRecorder("x", queue_overflow_policy="DROP")  # type: ignore[arg-type]
     with pytest.raises(ValueError):

@@ -122,6 +122,8 @@ def test_bad_arguments_are_refused(runtime: MetricsRuntime) -> None:
         MetricsRuntime(default_recorder_queue_overflow_policy="DROP")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         MetricsRuntime(default_recorder_queue_max_size=0)
+    with pytest.raises(ValueError, match="at most"):
+        MetricsRuntime(default_recorder_queue_max_size=10**9)
     with pytest.raises(TypeError):
         MetricsRuntime(loop_factory=42)  # type: ignore[arg-type]
     assert runtime.list_recorder_ids() == ()  # nothing half-created
