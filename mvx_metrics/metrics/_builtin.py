@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from abc import abstractmethod
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 from .._validation import check_id, check_positive_int
@@ -53,6 +53,8 @@ class BuiltinMetric(Metric, Generic[S]):
 
     #: The ``kind`` written in snapshots.
     kind: ClassVar[str]
+    #: False only for kinds that can work without a value (a Counter counts events).
+    value_required: ClassVar[bool] = True
     #: Label names this kind uses itself in exposition (``le``, ``quantile``).
     reserved_labels: ClassVar[tuple[str, ...]] = ()
 
@@ -61,12 +63,14 @@ class BuiltinMetric(Metric, Generic[S]):
         name: str,
         *,
         event: type[MetricEvent] | tuple[type[MetricEvent], ...],
-        value: object,
-        labels: object,
-        description: str,
-        unit: str,
-        max_series: int,
+        value: str | Callable[[Any], object] | None = None,
+        labels: tuple[str, ...] | Callable[[Any], Mapping[str, object]] = (),
+        description: str = "",
+        unit: str = "",
+        max_series: int = DEFAULT_MAX_SERIES,
     ) -> None:
+        if value is None and self.value_required:
+            raise TypeError("argument 'value' is required: an attribute name or a callable")
         self._name = check_id(name, "name")
         if not self._name:
             raise ValueError("argument 'name' must not be blank")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..events import MetricEvent
 from ._builtin import MAX_FLOAT, BuiltinMetric
-from ._series import DEFAULT_MAX_SERIES, NumberCell
+from ._series import NumberCell
 
 __all__ = ["Counter", "UpDownCounter"]
 
@@ -31,27 +30,7 @@ class Counter(BuiltinMetric[NumberCell]):
     """
 
     kind = "counter"
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        event: type[MetricEvent] | tuple[type[MetricEvent], ...],
-        value: str | Callable[[Any], object] | None = None,
-        labels: tuple[str, ...] | Callable[[Any], Mapping[str, object]] = (),
-        description: str = "",
-        unit: str = "",
-        max_series: int = DEFAULT_MAX_SERIES,
-    ) -> None:
-        super().__init__(
-            name,
-            event=event,
-            value=value,
-            labels=labels,
-            description=description,
-            unit=unit,
-            max_series=max_series,
-        )
+    value_required = False
 
     def handle_event(self, event: MetricEvent) -> bool:
         """Add the event's increment (or 1) to its series; True when applied."""
@@ -92,29 +71,6 @@ class UpDownCounter(BuiltinMetric[NumberCell]):
     """
 
     kind = "updown_counter"
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        event: type[MetricEvent] | tuple[type[MetricEvent], ...],
-        value: str | Callable[[Any], object],
-        labels: tuple[str, ...] | Callable[[Any], Mapping[str, object]] = (),
-        description: str = "",
-        unit: str = "",
-        max_series: int = DEFAULT_MAX_SERIES,
-    ) -> None:
-        if value is None:
-            raise TypeError("argument 'value' is required: an attribute name or a callable")
-        super().__init__(
-            name,
-            event=event,
-            value=value,
-            labels=labels,
-            description=description,
-            unit=unit,
-            max_series=max_series,
-        )
 
     def handle_event(self, event: MetricEvent) -> bool:
         """Add the event's value to its series; True when applied."""

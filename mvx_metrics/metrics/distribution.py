@@ -52,8 +52,6 @@ class Distribution(BuiltinMetric[QuantileSketch]):
         max_series: int = DEFAULT_MAX_SERIES,
         max_bins: int = 2048,
     ) -> None:
-        if value is None:
-            raise TypeError("argument 'value' is required: an attribute name or a callable")
         # Checked by building a throw-away sketch, before any series exists.
         QuantileSketch(relative_accuracy, max_bins=max_bins)
         self._relative_accuracy = float(relative_accuracy)

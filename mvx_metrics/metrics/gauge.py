@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..events import MetricEvent
 from ._builtin import MAX_FLOAT, BuiltinMetric
-from ._series import DEFAULT_MAX_SERIES, NumberCell
+from ._series import NumberCell
 
 __all__ = ["Gauge"]
 
@@ -24,29 +23,6 @@ class Gauge(BuiltinMetric[NumberCell]):
     """
 
     kind = "gauge"
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        event: type[MetricEvent] | tuple[type[MetricEvent], ...],
-        value: str | Callable[[Any], object],
-        labels: tuple[str, ...] | Callable[[Any], Mapping[str, object]] = (),
-        description: str = "",
-        unit: str = "",
-        max_series: int = DEFAULT_MAX_SERIES,
-    ) -> None:
-        if value is None:
-            raise TypeError("argument 'value' is required: an attribute name or a callable")
-        super().__init__(
-            name,
-            event=event,
-            value=value,
-            labels=labels,
-            description=description,
-            unit=unit,
-            max_series=max_series,
-        )
 
     def handle_event(self, event: MetricEvent) -> bool:
         """Set the event's series to its value; True when applied."""

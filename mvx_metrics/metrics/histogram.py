@@ -110,8 +110,6 @@ class Histogram(BuiltinMetric[_Buckets]):
         unit: str = "",
         max_series: int = DEFAULT_MAX_SERIES,
     ) -> None:
-        if value is None:
-            raise TypeError("argument 'value' is required: an attribute name or a callable")
         # Set before the base constructor, which creates the label-less series.
         self._bounds: tuple[float, ...] = check_buckets(buckets)
         self._le: tuple[str, ...] = (*map(go_float, self._bounds), "+Inf")
