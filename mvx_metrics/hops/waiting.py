@@ -26,6 +26,7 @@ from . import OwnerGoneError, OwnerHop
 
 __all__ = [
     "Completion",
+    "checkpoint_if_trio",
     "completed",
     "failed",
     "resolve",
@@ -147,6 +148,16 @@ async def wait_async(
         else:
             await _wait_asyncio(fut, limit, timeout_error, what)
     return fut.result()
+
+
+async def checkpoint_if_trio() -> None:
+    """After async work that finished without waiting: trio code expects every async call
+    to be a checkpoint (a cancellation point and a chance for other tasks to run); asyncio
+    code does not, and a loop turn there would cost more than the work."""
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        await trio.lowlevel.checkpoint()
 
 
 # The two waits below are written natively rather than with anyio primitives: they run

@@ -18,6 +18,14 @@ batch, not per event. Producers racing there compete for a single *wake token* (
 deque popped atomically), so at most one wake-up is ever in flight. The consumer puts
 the token back and sets ``idle`` before looking at ``buffer`` one last time, so an append
 that raced with it is never left unnoticed (:meth:`Handoff.go_idle`).
+
+Reads in place: ``guard`` is held by whoever touches metric state, so that a reader in
+another thread can skip the round trip to the owning loop. The owning loop holds it for
+each batch it applies (never across an await). A reader takes it without blocking; if it
+gets it and ``buffer`` is empty, every item accepted so far has been applied and nothing
+will change the metrics until it lets go, so it may take its snapshot right there. Any
+other outcome sends the read through ``buffer`` as before. A reader in place only reads:
+metric state still changes on the owning loop alone.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ class Handoff:
         "buffer",
         "capacity",
         "credits",
+        "guard",
         "idle",
         "processed",
         "take_credit",
@@ -81,6 +90,9 @@ class Handoff:
         self._seq = 0
         self._dropped: Counter[str] = Counter()
         self._drop_lock = threading.Lock()
+        #: Held while metric state is applied or read (see "Reads in place" above).
+        #: Reentrant: a metric's snapshot() may itself read the recorder.
+        self.guard = threading.RLock()
         #: Producers waiting for room under OverflowPolicy.BLOCK.
         self.blocked_producers = 0
         self._room = threading.Condition(threading.Lock())

@@ -189,12 +189,19 @@ class Processor:
     def drain_now(self) -> None:
         """Apply everything in the buffer synchronously (no hook may be awaited)."""
         buffer = self.handoff.buffer
-        while buffer:
-            self.apply_batch(min(len(buffer), BATCH_SIZE))
+        with self.handoff.guard:
+            while buffer:
+                self._apply(min(len(buffer), BATCH_SIZE))
 
     def can_drain_now(self) -> bool:
         """True when buffered items can be applied synchronously, right now."""
         return self.change_hook is None and not self.in_async_batch
+
+    def can_read_in_place(self) -> bool:
+        """True when a reader in another thread may take snapshots itself while it holds
+        ``handoff.guard``: no hook batch can be changing metrics without the guard, and
+        no metric asked for its snapshot to be taken on the owning loop."""
+        return self.change_hook is None and self.routes.readable_in_place
 
     def can_apply_in_callback(self) -> bool:
         """True when applying in a loop callback cannot raise: trio treats an exception
@@ -202,7 +209,12 @@ class Processor:
         return self.can_drain_now() and self.error_policy is MetricErrorPolicy.ISOLATE
 
     def apply_batch(self, limit: int) -> None:
-        """Apply the next ``limit`` buffered items. The per-event loop of the recorder."""
+        """Apply the next ``limit`` buffered items, holding the guard against readers in place."""
+        with self.handoff.guard:
+            self._apply(limit)
+
+    def _apply(self, limit: int) -> None:
+        """The per-event loop of the recorder; the caller holds ``handoff.guard``."""
         popleft = self.handoff.buffer.popleft
         table = self.routes.table
         events = 0
@@ -230,7 +242,10 @@ class Processor:
             self.handoff.release(events)
 
     async def apply_batch_with_hook(self, limit: int, hook: ChangeHook) -> None:
-        """Like :meth:`apply_batch`, then await the hook for each metric that changed."""
+        """Like :meth:`apply_batch`, then await the hook for each metric that changed.
+
+        No guard: it cannot be held across an await. Readers never read in place while a
+        hook exists (:meth:`can_read_in_place`)."""
         popleft = self.handoff.buffer.popleft
         routes = self.routes
         events = 0
@@ -308,7 +323,9 @@ class Processor:
     # --- reading ------------------------------------------------------------------------
 
     def collect_snapshots(self) -> dict[str, Mapping[str, Any]]:
-        """Every active metric's snapshot, taken with no event in between."""
+        """Every active metric's snapshot, taken with no event in between.
+
+        Runs on the owning loop, or in a reader's thread that holds ``handoff.guard``."""
         result: dict[str, Mapping[str, Any]] = {}
         for metric in self.routes.metrics:
             name = _safe_name(metric)

@@ -4,7 +4,12 @@
   applied first, synchronously. When that would need an await (a hook, a batch suspended
   in one, a recorder still STARTING) a blocking read raises
   ``MetricsRecorderDeadlockError`` rather than hang the loop that must do the work.
-- Elsewhere, while a processing task owns the metrics, the read is queued in the
+- Elsewhere, while the recorder runs idle (nothing buffered, no batch being applied), the
+  read is served in the caller's thread under the hand-off's guard, which holds
+  processing back for as long as the snapshot takes: no hop, no wait on the owning loop
+  (see "Reads in place" in ``handoff``). A recorder with a change hook, or a metric with
+  ``snapshot_on_owner_loop``, opts out.
+- Otherwise, while a processing task owns the metrics, the read is queued in the
   hand-off buffer behind every event already there (read-your-writes), and the caller
   waits as its context allows: a plain thread blocks with a timeout, async code awaits.
 - When no task owns the metrics (VIRGIN, STOPPED, FAILURE, CANCELLED) nothing writes
@@ -13,21 +18,30 @@
 
 from __future__ import annotations
 
+import enum
 import threading
 from collections.abc import Callable
 from functools import partial
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from .._validation import check_timeout
 from ..errors import MetricsRecorderDeadlockError, MetricsRecorderTimeoutError
-from ..hops.waiting import Completion, resolve, wait_async, wait_blocking
+from ..hops.waiting import Completion, checkpoint_if_trio, resolve, wait_async, wait_blocking
 from .handoff import Handoff
 from .processing import Processor
 from .state import RecorderState
 
-__all__ = ["ReadPath"]
+__all__ = ["BUSY", "ReadPath"]
 
 T = TypeVar("T")
+
+
+class _Busy(enum.Enum):
+    BUSY = "busy"
+
+
+#: Returned by :meth:`ReadPath.in_place` when the read must go to the owning loop.
+BUSY: Final = _Busy.BUSY
 
 _S = RecorderState
 #: States in which a processing task exists (or is about to) and owns the metrics.
@@ -61,9 +75,12 @@ class ReadPath:
         wait_for = check_timeout(timeout, "timeout", self._default_timeout)
         if threading.get_ident() == self._owner_thread_id:
             return self._inline(fn, what)
+        result = self.in_place(fn)
+        if result is not BUSY:
+            return result
         fut = self._submit(fn)
         if fut is None:
-            return fn()
+            return self._direct(fn)
         return wait_blocking(
             fut,
             timeout=wait_for,
@@ -82,10 +99,38 @@ class ReadPath:
             and self._processor.can_drain_now()
         ):
             return self._inline(fn, what)
+        result = self.in_place(fn)
+        if result is not BUSY:
+            await checkpoint_if_trio()
+            return result
         fut = self._submit(fn)
         if fut is None:
-            return fn()
+            return self._direct(fn)
         return await wait_async(fut, timeout=wait_for, timeout_error=self._timeout_error, what=what)
+
+    def in_place(self, fn: Callable[[], T]) -> T | _Busy:
+        """``fn()`` in this thread if no owning loop is needed for it right now, else ``BUSY``:
+        the recorder runs idle (see "Reads in place" in ``handoff``) or has no task."""
+        state = self._state_of()
+        if state not in ACTIVE:
+            return self._direct(fn)
+        if state is not _S.RUNNING or not self._processor.can_read_in_place():
+            return BUSY
+        handoff = self._handoff
+        if not handoff.guard.acquire(blocking=False):
+            return BUSY  # a batch is being applied (or another reader is in place)
+        try:
+            if handoff.buffer:
+                return BUSY  # events not yet applied: the owning loop must go first
+            return fn()
+        finally:
+            handoff.guard.release()
+
+    def _direct(self, fn: Callable[[], T]) -> T:
+        """``fn()`` while no processing task runs. The guard still matters: events that
+        straggle in after a stop are applied on the owning loop, under it."""
+        with self._handoff.guard:
+            return fn()
 
     def _submit(self, fn: Callable[[], T]) -> Completion[T] | None:
         """Queue ``fn`` behind everything buffered; None when no task owns the metrics."""
@@ -98,18 +143,19 @@ class ReadPath:
     def _inline(self, fn: Callable[[], T], what: str) -> T:
         state = self._state_of()
         processor = self._processor
-        if state in ACTIVE and (self._handoff.buffer or processor.in_async_batch):
-            if state is _S.STARTING or not processor.can_drain_now():
-                twin = "aget_metric_snapshots" if what == "snapshot" else "aflush"
-                raise MetricsRecorderDeadlockError(
-                    f"{what} on the recorder's own loop thread needs events processed first; "
-                    f"use 'await recorder.{twin}()'",
-                    details={"entity_id": self._entity_id, "operation": what},
-                )
-            processor.drain_now()
-            if processor.stop_requested:
-                processor.signal()  # the task must see the stop it just applied
-        return fn()
+        with self._handoff.guard:  # a reader in place may be using the metrics
+            if state in ACTIVE and (self._handoff.buffer or processor.in_async_batch):
+                if state is _S.STARTING or not processor.can_drain_now():
+                    twin = "aget_metric_snapshots" if what == "snapshot" else "aflush"
+                    raise MetricsRecorderDeadlockError(
+                        f"{what} on the recorder's own loop thread needs events processed "
+                        f"first; use 'await recorder.{twin}()'",
+                        details={"entity_id": self._entity_id, "operation": what},
+                    )
+                processor.drain_now()
+                if processor.stop_requested:
+                    processor.signal()  # the task must see the stop it just applied
+            return fn()
 
     def _timeout_error(self, what: str) -> MetricsRecorderTimeoutError:
         state = self._state_of()

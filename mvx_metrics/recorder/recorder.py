@@ -34,7 +34,7 @@ from .handoff import ControlItem, Handoff
 from .policies import MetricErrorPolicy, OverflowPolicy
 from .processing import Processor
 from .reads import ACTIVE as _ACTIVE
-from .reads import ReadPath
+from .reads import BUSY, ReadPath
 from .results import Operation, WaitHandle
 from .state import RecorderState, check_transition
 from .stats import RecorderStats
@@ -472,6 +472,13 @@ class MetricsRecorder:
     ) -> dict[str, Mapping[str, Any]]:
         """Async twin of :meth:`get_metric_snapshots`, for asyncio or trio, any thread."""
         return await self._reads.awaiting(self._processor.collect_snapshots, timeout, "snapshot")
+
+    def _snapshots_in_place(self) -> dict[str, Mapping[str, Any]] | None:
+        """The snapshots, if this thread may take them right now without a hop; else None.
+
+        For the runtime, which reads many recorders and hops once for those that are busy."""
+        result = self._reads.in_place(self._processor.collect_snapshots)
+        return None if result is BUSY else result
 
     def flush(self, timeout: float | None = None) -> None:
         """Return once every event accepted before the call has been processed."""

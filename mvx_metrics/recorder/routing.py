@@ -16,14 +16,18 @@ class Routes:
     Owned by the recorder's loop: only that loop reads or changes it.
     """
 
-    __slots__ = ("metrics", "table")
+    __slots__ = ("metrics", "readable_in_place", "table")
 
     def __init__(self) -> None:
         self.metrics: tuple[Metric, ...] = ()
         self.table: dict[type, tuple[Metric, ...]] = {}
+        #: False once a metric asks for its snapshots to be taken on the owning loop.
+        self.readable_in_place = True
 
     def add(self, metric: Metric) -> None:
         self.metrics = (*self.metrics, metric)
+        if metric.snapshot_on_owner_loop:
+            self.readable_in_place = False
         # A new dict rather than clear(): a batch holding the old table keeps a valid one.
         self.table = {}
 

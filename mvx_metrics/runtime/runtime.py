@@ -27,7 +27,7 @@ from ..errors import (
 )
 from ..export.http import MetricsHTTPServer
 from ..export.scrape import scrape_response
-from ..hops.waiting import spawn_on_owner, wait_async, wait_blocking
+from ..hops.waiting import checkpoint_if_trio, spawn_on_owner, wait_async, wait_blocking
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
 from ..recorder.policies import MetricErrorPolicy, OverflowPolicy
 from ..recorder.recorder import DEFAULT_QUEUE_MAX_SIZE, MAX_QUEUE_MAX_SIZE
@@ -422,6 +422,10 @@ class MetricsRuntime:
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
         if self._state is not _S.RUNNING:
             return self._read_stopped_recorders()
+        self._refuse_on_loop_thread("get_metric_snapshots")
+        idle = self._snapshots_in_place()
+        if idle is not None:
+            return idle
         return self._run_on_loop(self._collect_snapshots, wait_for, "get_metric_snapshots")
 
     async def aget_metric_snapshots(
@@ -435,6 +439,10 @@ class MetricsRuntime:
             return self._read_stopped_recorders()
         if loop_thread.is_current():
             return await self._collect_snapshots()
+        idle = self._snapshots_in_place()
+        if idle is not None:
+            await checkpoint_if_trio()
+            return idle
         fut = spawn_on_owner(loop_thread.hop, self._collect_snapshots, name="mvx-runtime-snapshots")
         return await wait_async(
             fut,
@@ -480,6 +488,17 @@ class MetricsRuntime:
     def _read_stopped_recorders(self) -> dict[str, dict[str, Mapping[str, Any]]]:
         # No loop to hop to: recorders are stopped (or never started) and read directly.
         return {rid: rec.get_metric_snapshots() for rid, rec in self._recorders.items()}
+
+    def _snapshots_in_place(self) -> dict[str, dict[str, Mapping[str, Any]]] | None:
+        """Every recorder's snapshots read in this thread, if all are idle; else None (one
+        hop to the loop then serves them all)."""
+        result = {}
+        for rid, rec in list(self._recorders.items()):
+            snapshots = rec._snapshots_in_place()
+            if snapshots is None:
+                return None
+            result[rid] = snapshots
+        return result
 
     async def _collect_snapshots(self) -> dict[str, dict[str, Mapping[str, Any]]]:
         """On the runtime loop: every recorder's snapshots, requested together."""

@@ -199,6 +199,8 @@ def test_wait_from_a_plain_thread_with_timeout(runtime: MetricsRuntime) -> None:
 def test_snapshot_timeout_is_an_error_not_a_hang(runtime: MetricsRuntime) -> None:
     recorder = runtime.create_recorder("slow")
     with loop_held(runtime), pytest.raises(MetricsRecorderTimeoutError) as info:
+        # An idle recorder is read in place; a pending event sends the read to the loop.
+        recorder.register_event(event=Saved())
         recorder.get_metric_snapshots(timeout=0.01)
     assert isinstance(info.value, TimeoutError)
     assert info.value.details["operation"] == "snapshot"
@@ -276,7 +278,6 @@ def test_cancelled_waiters_in_other_loops_do_not_disturb_the_recorder(
 ) -> None:
     recorder = runtime.create_recorder("cancel-waiter")
     recorder.register_metric(CountingMetric())
-    recorder.register_event(event=Saved())
 
     async def asyncio_caller() -> None:
         task = asyncio.ensure_future(recorder.aget_metric_snapshots())
@@ -284,7 +285,12 @@ def test_cancelled_waiters_in_other_loops_do_not_disturb_the_recorder(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert (await recorder.aget_metric_snapshots())["count"] == {"count": 1}
+
+    with loop_held(runtime):
+        # A pending event: the read must wait for the (held) owning loop, not go in place.
+        recorder.register_event(event=Saved())
+        asyncio.run(asyncio_caller())
+    assert recorder.get_metric_snapshots()["count"] == {"count": 1}
 
     async def trio_caller() -> None:
         with trio.CancelScope() as scope:
@@ -293,7 +299,6 @@ def test_cancelled_waiters_in_other_loops_do_not_disturb_the_recorder(
         assert scope.cancelled_caught
         assert (await recorder.stop()).success
 
-    asyncio.run(asyncio_caller())
     assert recorder.state is RecorderState.RUNNING
     trio.run(trio_caller)
     assert recorder.state is RecorderState.STOPPED
