@@ -2,10 +2,15 @@
 
 Run: ``python benchmarks/bench_snapshot.py [--quick]``.
 
-Every read here crosses threads: the recorder lives on a MetricsRuntime loop thread and the
-reader is either a plain thread (this script's main thread) or a coroutine on an asyncio
-loop running in a third thread. Two "raw hop" rows give the floor: the same round trip done
-with nothing but call_soon_threadsafe and a future.
+Every read here comes from outside the owning loop: the recorder lives on a MetricsRuntime
+loop thread and the reader is either a plain thread (this script's main thread) or a
+coroutine on an asyncio, uvloop or trio loop running in a third thread.
+
+Two kinds of read are timed. "idle" reads find nothing pending and are served in the
+reader's thread (no hop). "after a write" reads follow a register_event by the same
+reader, so the event is usually still pending and the read goes to the owning loop and
+back. Two "raw hop" rows give the floor of such a round trip: call_soon_threadsafe and a
+future, nothing else.
 """
 
 from __future__ import annotations
@@ -87,6 +92,40 @@ class LoopThread:
         self.loop.close()
 
 
+class TrioThread:
+    """A trio run in its own daemon thread, taking coroutines from other threads."""
+
+    def __init__(self, name: str) -> None:
+        import trio
+
+        self._trio = trio
+        ready = threading.Event()
+
+        async def host() -> None:
+            self.token = trio.lowlevel.current_trio_token()
+            self._closing = trio.Event()
+            ready.set()
+            await self._closing.wait()
+
+        self.thread = threading.Thread(target=trio.run, args=(host,), name=name, daemon=True)
+        self.thread.start()
+        if not ready.wait(WAIT_S):
+            raise RuntimeError("trio waiter did not start")
+
+    def run(self, coro_fn: Callable[[], Awaitable[T]]) -> T:
+        async def wrapper() -> T:
+            return await coro_fn()
+
+        return self._trio.from_thread.run(wrapper, trio_token=self.token)
+
+    def close(self) -> None:
+        self._trio.from_thread.run_sync(self._closing.set, trio_token=self.token)
+        self.thread.join(WAIT_S)
+
+
+Waiter = LoopThread | TrioThread
+
+
 class Meter:
     """Times batches of ``calls`` calls; also the owner thread's CPU per call."""
 
@@ -100,7 +139,7 @@ class Meter:
         return median_of(repeats, lambda: self._sync_batch(call))
 
     def asynchronous(
-        self, repeats: int, waiter: LoopThread, call: Callable[[], Awaitable[object]]
+        self, repeats: int, waiter: Waiter, call: Callable[[], Awaitable[object]]
     ) -> Sample:
         return median_of(repeats, lambda: waiter.run(lambda: self._async_batch(call)))
 
@@ -142,7 +181,7 @@ class Meter:
         return f"owner-loop-thread CPU {fmt(statistics.median(self.owner_us))} us/call"
 
 
-def bench_floor(sizes: Sizes, waiters: dict[str, LoopThread]) -> dict[str, Row]:
+def bench_floor(sizes: Sizes, waiters: dict[str, Waiter]) -> dict[str, Row]:
     target = LoopThread(FLOOR_THREAD, new_fast_loop)
     try:
         payload = {"count": {"count": EVENTS}}
@@ -183,7 +222,7 @@ def bench_floor(sizes: Sizes, waiters: dict[str, LoopThread]) -> dict[str, Row]:
     return rows
 
 
-def bench_mvx(sizes: Sizes, waiters: dict[str, LoopThread], failures: list[str]) -> dict[str, Row]:
+def bench_mvx(sizes: Sizes, waiters: dict[str, Waiter], failures: list[str]) -> dict[str, Row]:
     runtime = MetricsRuntime(namespace="bench-snapshot", thread_name=MVX_THREAD)
     runtime.start()
     rows: dict[str, Row] = {}
@@ -201,17 +240,50 @@ def bench_mvx(sizes: Sizes, waiters: dict[str, LoopThread], failures: list[str])
         meter = Meter(sizes.calls, MVX_THREAD)
         sample = meter.sync(sizes.repeats, recorder.get_metric_snapshots)
         rows["sync"] = Row(
-            "mvx get_metric_snapshots() [plain thread]", sample, "us/call", meter.note()
+            "mvx get_metric_snapshots() idle [plain thread]", sample, "us/call", meter.note()
         )
         for library, waiter in waiters.items():
             meter = Meter(sizes.calls, MVX_THREAD)
             sample = meter.asynchronous(sizes.repeats, waiter, recorder.aget_metric_snapshots)
             rows[f"async_{library}"] = Row(
-                f"mvx aget_metric_snapshots() [{library} loop thread]",
+                f"mvx aget_metric_snapshots() idle [{library} loop thread]",
                 sample,
                 "us/call",
                 meter.note(),
             )
+
+        event = Ev(0)
+
+        def write_then_read() -> object:
+            recorder.register_event(event=event)
+            return recorder.get_metric_snapshots()
+
+        async def awrite_then_read() -> object:
+            recorder.register_event(event=event)
+            return await recorder.aget_metric_snapshots()
+
+        meter = Meter(sizes.calls, MVX_THREAD)
+        sample = meter.sync(sizes.repeats, write_then_read)
+        rows["sync_rw"] = Row(
+            "mvx register_event + get_metric_snapshots() [plain thread]",
+            sample,
+            "us/call",
+            meter.note(),
+        )
+        meter = Meter(sizes.calls, MVX_THREAD)
+        sample = meter.asynchronous(sizes.repeats, waiters["asyncio"], awrite_then_read)
+        rows["async_rw"] = Row(
+            "mvx register_event + aget_metric_snapshots() [asyncio loop thread]",
+            sample,
+            "us/call",
+            meter.note(),
+        )
+        reads = 1 + sizes.calls * (sizes.repeats + 1) * 2
+        got = recorder.get_metric_snapshots()
+        wanted = {"count": {"count": EVENTS + reads - 1}}
+        print(f"check {'OK  ' if got == wanted else 'FAIL'} mvx reads saw every write: {got}")
+        if got != wanted:
+            failures.append("mvx read-your-writes")
     finally:
         runtime.shutdown()
     return rows
@@ -261,13 +333,19 @@ def bench_mvx_common(sizes: Sizes, failures: list[str], missing: list[str]) -> d
 
 def run_pass(sizes: Sizes, failures: list[str], missing: list[str]) -> dict[str, Row]:
     """Every row once; threads are created here, so they inherit the caller's CPU affinity."""
-    waiters = {"asyncio": LoopThread("bench-waiter-asyncio", asyncio.new_event_loop)}
+    waiters: dict[str, Waiter] = {
+        "asyncio": LoopThread("bench-waiter-asyncio", asyncio.new_event_loop)
+    }
     try:
         import uvloop
 
         waiters["uvloop"] = LoopThread("bench-waiter-uvloop", uvloop.new_event_loop)
     except ImportError:
         print("uvloop not installed: no uvloop waiter row")
+    try:
+        waiters["trio"] = TrioThread("bench-waiter-trio")
+    except ImportError:
+        print("trio not installed: no trio waiter row")
     try:
         rows = bench_mvx(sizes, waiters, failures)
         rows |= bench_floor(sizes, waiters)
@@ -278,14 +356,26 @@ def run_pass(sizes: Sizes, failures: list[str], missing: list[str]) -> dict[str,
 
 
 def report(title: str, rows: dict[str, Row]) -> None:
-    order = ("floor", "sync", "afloor", "async_asyncio", "async_uvloop", "common")
-    print_table(title, [rows[k] for k in order if k in rows], baseline=rows["sync"].name)
+    order = (
+        "common",
+        "sync",
+        "async_asyncio",
+        "async_uvloop",
+        "async_trio",
+        "floor",
+        "sync_rw",
+        "afloor",
+        "async_rw",
+    )
+    baseline = rows["common"].name if "common" in rows else rows["sync"].name
+    print_table(title, [rows[k] for k in order if k in rows], baseline=baseline)
     print("-- ratios (medians)")
-    print(cost_ratio(rows["sync"], rows["floor"]))
-    print(cost_ratio(rows["async_asyncio"], rows["afloor"]))
-    print(cost_ratio(rows["async_asyncio"], rows["sync"]))
     if "common" in rows:
-        print(cost_ratio(rows["common"], rows["sync"]))
+        for key in ("sync", "async_asyncio", "async_uvloop", "async_trio"):
+            if key in rows:
+                print(cost_ratio(rows[key], rows["common"]) + "  (target: under 0.10x)")
+    print(cost_ratio(rows["sync_rw"], rows["floor"]))
+    print(cost_ratio(rows["async_rw"], rows["afloor"]))
 
 
 def main() -> int:
