@@ -181,6 +181,24 @@ class Meter:
         return f"owner-loop-thread CPU {fmt(statistics.median(self.owner_us))} us/call"
 
 
+def sync_row(name: str, owner_thread: str, sizes: Sizes, call: Callable[[], object]) -> Row:
+    """Time ``call()`` from this (plain) thread."""
+    meter = Meter(sizes.calls, owner_thread)
+    return Row(name, meter.sync(sizes.repeats, call), "us/call", meter.note())
+
+
+def async_row(
+    name: str,
+    owner_thread: str,
+    sizes: Sizes,
+    waiter: Waiter,
+    call: Callable[[], Awaitable[object]],
+) -> Row:
+    """Time ``await call()`` on ``waiter``'s loop."""
+    meter = Meter(sizes.calls, owner_thread)
+    return Row(name, meter.asynchronous(sizes.repeats, waiter, call), "us/call", meter.note())
+
+
 def bench_floor(sizes: Sizes, waiters: dict[str, Waiter]) -> dict[str, Row]:
     target = LoopThread(FLOOR_THREAD, new_fast_loop)
     try:
@@ -199,27 +217,20 @@ def bench_floor(sizes: Sizes, waiters: dict[str, Waiter]) -> dict[str, Row]:
             target.loop.call_soon_threadsafe(resolve, fut)
             return await asyncio.wrap_future(fut)
 
-        meter = Meter(sizes.calls, FLOOR_THREAD)
-        sample = meter.sync(sizes.repeats, hop)
-        rows = {
-            "floor": Row(
-                "raw hop floor [plain thread]",
-                sample,
-                "us/call",
-                "call_soon_threadsafe + concurrent Future.result(); " + meter.note(),
-            )
+        return {
+            # call_soon_threadsafe + concurrent Future.result()
+            "floor": sync_row("raw hop floor [plain thread]", FLOOR_THREAD, sizes, hop),
+            # call_soon_threadsafe + await wrap_future()
+            "afloor": async_row(
+                "raw hop floor [asyncio loop thread]",
+                FLOOR_THREAD,
+                sizes,
+                waiters["asyncio"],
+                ahop,
+            ),
         }
-        meter = Meter(sizes.calls, FLOOR_THREAD)
-        sample = meter.asynchronous(sizes.repeats, waiters["asyncio"], ahop)
-        rows["afloor"] = Row(
-            "raw hop floor [asyncio loop thread]",
-            sample,
-            "us/call",
-            "call_soon_threadsafe + await wrap_future(); " + meter.note(),
-        )
     finally:
         target.close()
-    return rows
 
 
 def bench_mvx(sizes: Sizes, waiters: dict[str, Waiter], failures: list[str]) -> dict[str, Row]:
@@ -237,19 +248,19 @@ def bench_mvx(sizes: Sizes, waiters: dict[str, Waiter], failures: list[str]) -> 
         if got != expected:
             failures.append("mvx snapshot")
 
-        meter = Meter(sizes.calls, MVX_THREAD)
-        sample = meter.sync(sizes.repeats, recorder.get_metric_snapshots)
-        rows["sync"] = Row(
-            "mvx get_metric_snapshots() idle [plain thread]", sample, "us/call", meter.note()
+        rows["sync"] = sync_row(
+            "mvx get_metric_snapshots() idle [plain thread]",
+            MVX_THREAD,
+            sizes,
+            recorder.get_metric_snapshots,
         )
         for library, waiter in waiters.items():
-            meter = Meter(sizes.calls, MVX_THREAD)
-            sample = meter.asynchronous(sizes.repeats, waiter, recorder.aget_metric_snapshots)
-            rows[f"async_{library}"] = Row(
+            rows[f"async_{library}"] = async_row(
                 f"mvx aget_metric_snapshots() idle [{library} loop thread]",
-                sample,
-                "us/call",
-                meter.note(),
+                MVX_THREAD,
+                sizes,
+                waiter,
+                recorder.aget_metric_snapshots,
             )
 
         event = Ev(0)
@@ -262,25 +273,23 @@ def bench_mvx(sizes: Sizes, waiters: dict[str, Waiter], failures: list[str]) -> 
             recorder.register_event(event=event)
             return await recorder.aget_metric_snapshots()
 
-        meter = Meter(sizes.calls, MVX_THREAD)
-        sample = meter.sync(sizes.repeats, write_then_read)
-        rows["sync_rw"] = Row(
+        rows["sync_rw"] = sync_row(
             "mvx register_event + get_metric_snapshots() [plain thread]",
-            sample,
-            "us/call",
-            meter.note(),
+            MVX_THREAD,
+            sizes,
+            write_then_read,
         )
-        meter = Meter(sizes.calls, MVX_THREAD)
-        sample = meter.asynchronous(sizes.repeats, waiters["asyncio"], awrite_then_read)
-        rows["async_rw"] = Row(
+        rows["async_rw"] = async_row(
             "mvx register_event + aget_metric_snapshots() [asyncio loop thread]",
-            sample,
-            "us/call",
-            meter.note(),
+            MVX_THREAD,
+            sizes,
+            waiters["asyncio"],
+            awrite_then_read,
         )
-        reads = 1 + sizes.calls * (sizes.repeats + 1) * 2
+        # Two rows, each a warm-up batch and then the timed repeats, one write per call.
+        writes = 2 * sizes.calls * (sizes.repeats + 1)
         got = recorder.get_metric_snapshots()
-        wanted = {"count": {"count": EVENTS + reads - 1}}
+        wanted = {"count": {"count": EVENTS + writes}}
         print(f"check {'OK  ' if got == wanted else 'FAIL'} mvx reads saw every write: {got}")
         if got != wanted:
             failures.append("mvx read-your-writes")
