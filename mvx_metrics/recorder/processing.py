@@ -130,12 +130,13 @@ class Processor:
         their waiters at once instead of at their timeout); events stay pending, counted.
         Later requests are answered the same way when their wake-up arrives."""
         buffer = self.handoff.buffer
-        for _ in range(len(buffer)):
-            item = buffer.popleft()
-            if item.__class__ is ControlItem:
-                item.fn()
-            else:
-                buffer.append(item)
+        with self.handoff.guard:
+            for _ in range(len(buffer)):
+                item = buffer.popleft()
+                if item.__class__ is ControlItem:
+                    item.fn()
+                else:
+                    buffer.append(item)
         self.handoff.go_idle()
 
     def prepare_start(self) -> None:
