@@ -90,6 +90,21 @@ class RecorderModel(RuleBasedStateMachine):
         assert snapshots == {name: {"count": c} for name, (_, c) in self.metrics.items()}
 
     @precondition(lambda self: self.running)
+    @rule(events=st.lists(st.sampled_from([Saved(), Loaded()]), min_size=1, max_size=CAPACITY))
+    def read_right_after_writing(self, events: list[Saved | Loaded]) -> None:
+        for event in events:
+            self.recorder.register_event(event=event)
+            self._deliver(event)
+        self.snapshot()  # events pending or not, the read includes them all
+
+    @precondition(lambda self: self.running)
+    @rule()
+    def read_while_the_loop_is_busy(self) -> None:
+        self.recorder.flush(timeout=TIMEOUT)
+        with loop_held(self.runtime):
+            self.snapshot()  # idle: served in this thread, the loop is not needed
+
+    @precondition(lambda self: self.running)
     @rule()
     def stop(self) -> None:
         assert self.recorder.stop().wait(TIMEOUT).success
