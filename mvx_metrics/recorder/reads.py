@@ -122,6 +122,8 @@ class ReadPath:
         try:
             if handoff.buffer:
                 return BUSY  # events not yet applied: the owning loop must go first
+            if not self._processor.can_read_in_place():
+                return BUSY  # an opting-out metric was registered since the check above
             return fn()
         finally:
             handoff.guard.release()

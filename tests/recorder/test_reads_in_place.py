@@ -160,6 +160,30 @@ def test_a_metric_can_keep_its_snapshots_on_the_owning_loop(runtime: MetricsRunt
     assert set(metric.snapshot_threads) == {runtime._loop_thread.hop.thread_id}
 
 
+def test_an_opting_out_metric_registered_during_a_read_is_honoured(
+    runtime: MetricsRuntime,
+) -> None:
+    recorder = runtime.create_recorder("late-opt-out")
+    metric = OwnerLoopOnly("owner-only")
+    real_check = recorder._processor.can_read_in_place
+    calls = 0
+
+    def racing_check() -> bool:
+        # The read's first look says "in place"; right after it, the metric arrives.
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            recorder.register_metric(metric)
+            recorder.flush(timeout=TIMEOUT)
+            return True
+        return real_check()
+
+    recorder._processor.can_read_in_place = racing_check  # type: ignore[method-assign]
+    assert recorder.get_metric_snapshots(timeout=TIMEOUT) == {"owner-only": {"count": 0}}
+    assert runtime._loop_thread is not None
+    assert metric.snapshot_threads == [runtime._loop_thread.hop.thread_id]
+
+
 def test_a_recorder_with_a_change_hook_is_read_on_its_loop(runtime: MetricsRuntime) -> None:
     class Hooked(AsyncioMetricsRecorder):
         async def _on_metric_changed(self, *, metric: Metric, event: MetricEvent) -> None:
