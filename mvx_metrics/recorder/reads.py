@@ -19,13 +19,18 @@
 from __future__ import annotations
 
 import enum
+import os
 import threading
 from collections.abc import Callable
 from functools import partial
 from typing import Final, TypeVar
 
 from .._validation import check_timeout
-from ..errors import MetricsRecorderDeadlockError, MetricsRecorderTimeoutError
+from ..errors import (
+    MetricsRecorderDeadlockError,
+    MetricsRecorderLoopUnavailableError,
+    MetricsRecorderTimeoutError,
+)
 from ..hops.waiting import Completion, checkpoint_if_trio, resolve, wait_async, wait_blocking
 from .handoff import Handoff
 from .processing import Processor
@@ -69,6 +74,8 @@ class ReadPath:
         self._state_of = state_of
         self._push_control = push_control
         self._default_timeout = default_timeout
+        # A forked child has a copy of the recorder but not its owning loop's thread.
+        self._pid = os.getpid()
 
     def blocking(self, fn: Callable[[], T], timeout: float | None, what: str) -> T:
         """Run ``fn`` after every event accepted so far is applied; block for its result."""
@@ -78,6 +85,7 @@ class ReadPath:
         result = self.in_place(fn)
         if result is not BUSY:
             return result
+        self._refuse_in_forked_child(what)
         fut = self._submit(fn)
         if fut is None:
             return self._direct(fn)
@@ -103,6 +111,7 @@ class ReadPath:
         if result is not BUSY:
             await checkpoint_if_trio()
             return result
+        self._refuse_in_forked_child(what)
         fut = self._submit(fn)
         if fut is None:
             return self._direct(fn)
@@ -127,6 +136,17 @@ class ReadPath:
             return fn()
         finally:
             handoff.guard.release()
+
+    def _refuse_in_forked_child(self, what: str) -> None:
+        """Fail at once, rather than at the timeout, where the owning loop cannot answer."""
+        pid = os.getpid()
+        if pid != self._pid and self._state_of() in ACTIVE:
+            raise MetricsRecorderLoopUnavailableError(
+                f"recorder {self._entity_id!r}: {what} needs its owning loop, which runs in "
+                f"process {self._pid}; this process ({pid}) is a fork of it",
+                reason="forked",
+                details={"entity_id": self._entity_id, "operation": what, "pid": pid},
+            )
 
     def _direct(self, fn: Callable[[], T]) -> T:
         """``fn()`` while no processing task runs. The guard still matters: events that

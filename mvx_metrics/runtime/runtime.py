@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -101,6 +102,9 @@ class MetricsRuntime:
         # (bounded by their timeout) and then find the work done.
         self._lifecycle_lock = threading.Lock()
         self._loop_thread: LoopThread | None = None
+        # The process that started the thread: a forked child has a copy of this object
+        # but not the thread, and must fail fast instead of waiting for it.
+        self._started_pid: int | None = None
         # Written on the loop thread only; read anywhere (single dict reads are atomic).
         self._recorders: dict[str, AsyncioMetricsRecorder] = {}
         # /metrics servers started by serve_http(); touched on the loop thread only.
@@ -173,6 +177,7 @@ class MetricsRuntime:
             except BaseException as exc:
                 self._move_to(_S.FAILURE)
                 raise MetricsRuntimeStartupError(cause=exc) from exc
+            self._started_pid = os.getpid()
             # Strong reference on purpose: a runtime nobody shut down must still process
             # its accepted events before the interpreter exits.
             atexit.register(self._shutdown_at_exit)
@@ -198,6 +203,9 @@ class MetricsRuntime:
                 return
             if state is _S.VIRGIN:
                 self._move_to(_S.CLOSED)
+                return
+            if self._forked_error("shutdown") is not None:
+                self._close_in_forked_child()
                 return
             problems: dict[str, Any] = {}
             if state is _S.RUNNING:
@@ -243,6 +251,42 @@ class MetricsRuntime:
             if not result.success
         }
 
+    def _close_in_forked_child(self) -> None:
+        """Close without the thread, which this process (a fork) never had: nothing to join."""
+        pending = sum(rec.get_stats().pending for rec in self._recorders.values())
+        logger.warning(
+            "MetricsRuntime %r: closed in process %d, a fork of process %d where it was "
+            "started; its thread does not exist here, so events registered in this process "
+            "were not processed (%d pending). Start a new MetricsRuntime after fork.",
+            self._namespace,
+            os.getpid(),
+            self._started_pid,
+            pending,
+        )
+        if self._state is _S.RUNNING:
+            self._move_to(_S.STOPPING)
+        self._move_to(_S.CLOSED)
+        atexit.unregister(self._shutdown_at_exit)
+
+    def _forked_error(self, what: str) -> MetricsRuntimeInvalidStateError | None:
+        """The error for a call that needs the runtime's thread, made in a forked child."""
+        started = self._started_pid
+        pid = os.getpid()
+        if started is None or started == pid:
+            return None
+        return MetricsRuntimeInvalidStateError(
+            f"{what}(): runtime {self._namespace!r} was started in process {started}; this "
+            f"process ({pid}) is a fork of it and has no runtime thread. Start a new "
+            "MetricsRuntime in this process.",
+            reason="forked",
+            details={"operation": what, "started_in_pid": started, "pid": pid},
+        )
+
+    def _refuse_in_forked_child(self, what: str) -> None:
+        error = self._forked_error(what)
+        if error is not None:
+            raise error
+
     def _shutdown_at_exit(self) -> None:
         try:
             self.shutdown()
@@ -268,6 +312,7 @@ class MetricsRuntime:
     def _run_on_loop(self, coro_fn: Callable[[], Awaitable[T]], timeout: float, what: str) -> T:
         """Run ``coro_fn()`` on the runtime loop and block for its result."""
         self._refuse_on_loop_thread(what)
+        self._refuse_in_forked_child(what)
         loop_thread = self._loop_thread
         if loop_thread is None or self._state not in (_S.RUNNING, _S.STOPPING):
             raise MetricsRuntimeInvalidStateError(
@@ -389,6 +434,7 @@ class MetricsRuntime:
         """Stop (and flush) one recorder; it stays registered and readable."""
         recorder = self.get_recorder(recorder_id)
         self._refuse_on_loop_thread("stop_recorder")
+        self._refuse_in_forked_child("stop_recorder")
         result = recorder.stop().wait(check_timeout(timeout, "timeout", self._operation_timeout))
         if not result.success:
             raise MetricsRuntimeRecorderStopError(
@@ -443,6 +489,7 @@ class MetricsRuntime:
         if idle is not None:
             await checkpoint_if_trio()
             return idle
+        self._refuse_in_forked_child("aget_metric_snapshots")
         fut = spawn_on_owner(loop_thread.hop, self._collect_snapshots, name="mvx-runtime-snapshots")
         return await wait_async(
             fut,
