@@ -22,10 +22,14 @@ from .prometheus_text import render_runtime_snapshots as render_runtime_snapshot
 from .prometheus_text import render_snapshots as render_snapshots
 from .prometheus_text import sanitize_label_name as sanitize_label_name
 from .prometheus_text import sanitize_metric_name as sanitize_metric_name
+from .recorder_stats import STATS_FAMILY_NAMES as STATS_FAMILY_NAMES
+from .recorder_stats import recorder_stats
+from .recorder_stats import stats_families as stats_families
 
 __all__ = [
     "OPENMETRICS_CONTENT_TYPE",
     "RECORDER_LABEL",
+    "STATS_FAMILY_NAMES",
     "TEXT_CONTENT_TYPE",
     "choose_format",
     "escape_help",
@@ -39,16 +43,27 @@ __all__ = [
     "render_snapshots",
     "sanitize_label_name",
     "sanitize_metric_name",
+    "stats_families",
 ]
 
 
-def render_prometheus(source: Any, *, openmetrics: bool = False) -> str:
+def render_prometheus(source: Any, *, openmetrics: bool = False, include_stats: bool = True) -> str:
     """Exposition text for a recorder (``{metric_name: snapshot}``) or a ``MetricsRuntime``
-    (every recorder, each sample labelled ``recorder="<id>"``); OpenMetrics if asked."""
+    (every recorder, each sample labelled ``recorder="<id>"``); OpenMetrics if asked.
+
+    Each recorder's stats follow its metrics (``mvx_recorder_events_dropped_total`` and
+    the rest, see :mod:`mvx_metrics.export.recorder_stats`) unless ``include_stats`` is
+    False."""
     # Imported here, not at module level: the runtime may import this package (to serve
     # /metrics), and a module-level import back into it would be circular.
     from ..runtime import MetricsRuntime
 
     if isinstance(source, MetricsRuntime):
-        return render_runtime_snapshots(source.get_metric_snapshots(), openmetrics=openmetrics)
-    return render_snapshots(source.get_metric_snapshots(), openmetrics=openmetrics)
+        snapshots = source.get_metric_snapshots()
+        return render_runtime_snapshots(
+            snapshots, openmetrics=openmetrics, stats=source.get_stats() if include_stats else None
+        )
+    snapshots = source.get_metric_snapshots()
+    return render_snapshots(
+        snapshots, openmetrics=openmetrics, stats=recorder_stats(source) if include_stats else None
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from collections.abc import Mapping
+from typing import Any, TypeAlias
 
 from ..recorder.protocol import MetricsRecorderProto
 from ..recorder.recorder import MetricsRecorder
 from ..runtime.runtime import MetricsRuntime
 from ..snapshots import MetricFamily, families_from_snapshots
+from .recorder_stats import recorder_stats, with_stats
 
 __all__ = ["Source", "check_source", "read_source"]
 
@@ -16,21 +18,30 @@ Source: TypeAlias = MetricsRuntime | MetricsRecorderProto
 
 
 def read_source(
-    source: Source, timeout: float | None
+    source: Source, timeout: float | None, *, include_stats: bool = True
 ) -> list[tuple[str | None, list[MetricFamily]]]:
-    """One snapshot of ``source`` as ``[(recorder_id, families)]``.
+    """One snapshot of ``source`` as ``[(recorder_id, families)]``, each recorder's stats
+    families after its metrics unless ``include_stats`` is False.
 
     ``recorder_id`` is None for a recorder, the runtime's id for each of its recorders.
     Exactly one ``get_metric_snapshots`` call on ``source``: a runtime snapshots all its
     recorders in one go, so the families of different recorders are from the same moment.
+    Stats are read after it, so that they account for every event in the snapshot.
     """
     if isinstance(source, MetricsRuntime):
         nested = source.get_metric_snapshots(timeout=timeout)
-        return [(rid, families_from_snapshots(snaps)) for rid, snaps in nested.items()]
+        stats = source.get_stats() if include_stats else {}
+        return [
+            (rid, with_stats(families_from_snapshots(snaps), stats.get(rid)))
+            for rid, snaps in nested.items()
+        ]
+    snapshots: Mapping[str, Mapping[str, Any]]
     if isinstance(source, MetricsRecorder):
-        return [(None, families_from_snapshots(source.get_metric_snapshots(timeout=timeout)))]
-    # Another MetricsRecorderProto: the protocol's get_metric_snapshots takes no timeout.
-    return [(None, families_from_snapshots(source.get_metric_snapshots()))]
+        snapshots = source.get_metric_snapshots(timeout=timeout)
+    else:  # another MetricsRecorderProto: its get_metric_snapshots takes no timeout
+        snapshots = source.get_metric_snapshots()
+    families = families_from_snapshots(snapshots)
+    return [(None, with_stats(families, recorder_stats(source) if include_stats else None))]
 
 
 def check_source(source: object) -> Source:

@@ -22,8 +22,11 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def metrics_asgi_app(source: ScrapeSource, *, timeout: float | None = None) -> ASGIApp:
-    """An ASGI 3 app exposing ``source`` (a recorder or a ``MetricsRuntime``)."""
+def metrics_asgi_app(
+    source: ScrapeSource, *, timeout: float | None = None, include_stats: bool = True
+) -> ASGIApp:
+    """An ASGI 3 app exposing ``source`` (a recorder or a ``MetricsRuntime``), with the
+    recorders' stats after the metrics unless ``include_stats`` is False."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -36,7 +39,9 @@ def metrics_asgi_app(source: ScrapeSource, *, timeout: float | None = None) -> A
             await _respond(send, 405, b"use GET or HEAD\n", "text/plain; charset=utf-8", allow=True)
             return
         accept = _header(scope, b"accept")
-        body, content_type = await scrape_response(source, accept, timeout=timeout)
+        body, content_type = await scrape_response(
+            source, accept, timeout=timeout, include_stats=include_stats
+        )
         await _respond(send, 200, b"" if method == "HEAD" else body, content_type, length=len(body))
 
     return app

@@ -167,10 +167,18 @@ class OpenTelemetryBridge:
     so they stay registered with the provider but report no data points from then on.
     """
 
-    def __init__(self, source: Source, meter: Meter, *, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        source: Source,
+        meter: Meter,
+        *,
+        timeout: float | None = None,
+        include_stats: bool = True,
+    ) -> None:
         self._source: Source | None = check_source(source)
         self._meter = meter
         self._timeout = timeout
+        self._include_stats = include_stats
         # Guards everything below. Never held while calling the Meter: the SDK calls our
         # callbacks (which take it) while holding its own lock, and creating an instrument
         # takes that SDK lock; holding ours there would invert the order and deadlock.
@@ -233,7 +241,11 @@ class OpenTelemetryBridge:
             source = self._source
         if source is None:
             return 0
-        read = read_source(source, self._timeout if timeout is None else timeout)
+        read = read_source(
+            source,
+            self._timeout if timeout is None else timeout,
+            include_stats=self._include_stats,
+        )
         with self._lock:
             if self._closed:
                 return 0
@@ -284,7 +296,7 @@ class OpenTelemetryBridge:
         timeout = max(options.timeout_millis / 1000.0, 0.001)
         if self._timeout is not None:
             timeout = min(timeout, self._timeout)
-        read = read_source(self._source, timeout)
+        read = read_source(self._source, timeout, include_stats=self._include_stats)
         cycle.observations = self._observations(read)
         cycle.taken_at = time.monotonic()
         if self._pending:
@@ -414,6 +426,7 @@ def register_with_opentelemetry(
     meter_provider: MeterProvider | None = None,
     *,
     timeout: float | None = None,
+    include_stats: bool = True,
 ) -> OpenTelemetryBridge:
     """Report the metrics of ``source`` (a recorder or a runtime) through ``meter_provider``.
 
@@ -424,7 +437,9 @@ def register_with_opentelemetry(
     collection takes one snapshot of ``source``, waiting at most ``timeout`` seconds and
     never beyond the SDK's collection deadline. This call takes one snapshot to create the
     instruments of the metrics that exist now: call it from a plain thread, not from a
-    recorder's own loop. Raises ImportError when the OpenTelemetry API is not installed.
+    recorder's own loop. Each recorder's stats are reported too (``mvx_recorder_*``
+    instruments) unless ``include_stats`` is False. Raises ImportError when the
+    OpenTelemetry API is not installed.
     """
     require_opentelemetry()
     from opentelemetry import metrics
@@ -434,7 +449,10 @@ def register_with_opentelemetry(
     checked = check_source(source)
     provider = metrics.get_meter_provider() if meter_provider is None else meter_provider
     bridge = OpenTelemetryBridge(
-        checked, provider.get_meter(METER_NAME, __version__), timeout=timeout
+        checked,
+        provider.get_meter(METER_NAME, __version__),
+        timeout=timeout,
+        include_stats=include_stats,
     )
     try:
         bridge.refresh()

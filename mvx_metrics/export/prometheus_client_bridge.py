@@ -80,10 +80,13 @@ class MvxCollector:
     not installed.
     """
 
-    def __init__(self, source: Source, *, timeout: float | None = None) -> None:
+    def __init__(
+        self, source: Source, *, timeout: float | None = None, include_stats: bool = True
+    ) -> None:
         require_prometheus_client()
         self._source = check_source(source)
         self._timeout = timeout
+        self._include_stats = include_stats
         # Problems already logged: they come back on every scrape.
         self._warned: set[str] = set()
         self._warned_lock = threading.Lock()
@@ -131,7 +134,8 @@ class MvxCollector:
         }
         blocks: dict[str, _Block] = {}
         taken: dict[str, str] = {}  # sample name -> the family name that uses it
-        for recorder_id, families in read_source(self._source, self._timeout):
+        read = read_source(self._source, self._timeout, include_stats=self._include_stats)
+        for recorder_id, families in read:
             for family in families:
                 name = exposed_name(family)
                 typ = PROMETHEUS_TYPES[family.kind]
@@ -217,6 +221,7 @@ def register_with_prometheus_client(
     registry: CollectorRegistry | None = None,
     *,
     timeout: float | None = None,
+    include_stats: bool = True,
 ) -> MvxCollector:
     """Register an :class:`MvxCollector` for ``source`` with ``registry`` and return it.
 
@@ -224,7 +229,7 @@ def register_with_prometheus_client(
     ``start_http_server()`` and ``generate_latest()`` serve by default). Undo with
     ``registry.unregister(collector)``. Registration takes no snapshot.
     """
-    collector = MvxCollector(source, timeout=timeout)
+    collector = MvxCollector(source, timeout=timeout, include_stats=include_stats)
     if registry is None:
         from prometheus_client import REGISTRY
 

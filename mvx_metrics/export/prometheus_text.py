@@ -30,6 +30,9 @@ Two formats: the Prometheus text format 0.0.4 and OpenMetrics 1.0 (terminated by
   says how many in a last comment line, which scrapers ignore, for a human reading
   ``/metrics`` to find out why a metric is missing; OpenMetrics allows no free comments,
   so there they are skipped silently.
+- Recorder stats (``get_stats()``, see :mod:`mvx_metrics.export.recorder_stats`) are
+  written after the metrics when given. A stats family that would clash with a metric's
+  names is left out, with a warning: the metric wins.
 - Runtime snapshots: each recorder's samples get a ``recorder="<id>"`` label, and a family
   present in several recorders is written once (one ``HELP``/``TYPE`` block, where it first
   appears), with the samples of every recorder in the runtime's order; its ``HELP`` and
@@ -46,13 +49,16 @@ negative ``_sum`` (and quantiles), which Prometheus ingests but OpenMetrics 1.0 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..metrics._format import go_float
+from ..recorder.stats import RecorderStats
 from ..snapshots import KINDS, MetricFamily, Sample, families_from_snapshots
+from .recorder_stats import stats_families
 
 __all__ = [
     "EXPORTED_RECORDER_LABEL",
@@ -70,6 +76,8 @@ __all__ = [
     "sanitize_unit",
     "series_labels",
 ]
+
+logger = logging.getLogger("mvx_metrics.export")
 
 #: The label naming the recorder of each sample when a runtime's snapshots are rendered.
 RECORDER_LABEL = "recorder"
@@ -183,26 +191,40 @@ def render_families_by_recorder(
 
 
 def render_snapshots(
-    snapshots: Mapping[str, Mapping[str, Any]], *, openmetrics: bool = False
+    snapshots: Mapping[str, Mapping[str, Any]],
+    *,
+    openmetrics: bool = False,
+    stats: RecorderStats | None = None,
 ) -> str:
     """Exposition text for ``{metric_name: snapshot}``, as ``recorder.get_metric_snapshots()``
-    returns; snapshots without a built-in kind are skipped."""
+    returns, then the recorder's ``stats`` if given; snapshots without a built-in kind are
+    skipped."""
     return _render(
         [(None, families_from_snapshots(snapshots))],
         openmetrics=openmetrics,
         skipped=_count_skipped(snapshots),
+        stats=[] if stats is None else [(None, stats_families(stats))],
     )
 
 
 def render_runtime_snapshots(
-    snapshots: Mapping[str, Mapping[str, Mapping[str, Any]]], *, openmetrics: bool = False
+    snapshots: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    *,
+    openmetrics: bool = False,
+    stats: Mapping[str, RecorderStats] | None = None,
 ) -> str:
     """Exposition text for ``{recorder_id: {metric_name: snapshot}}``, as
-    ``runtime.get_metric_snapshots()`` returns, with a ``recorder`` label on every sample."""
+    ``runtime.get_metric_snapshots()`` returns, with a ``recorder`` label on every sample;
+    then ``stats`` (``runtime.get_stats()``) for the recorders in ``snapshots``, if given."""
     return _render(
         [(rid, families_from_snapshots(per_recorder)) for rid, per_recorder in snapshots.items()],
         openmetrics=openmetrics,
         skipped=sum(_count_skipped(per_recorder) for per_recorder in snapshots.values()),
+        stats=[
+            (rid, stats_families(stats[rid]))
+            for rid in snapshots
+            if stats is not None and rid in stats
+        ],
     )
 
 
@@ -229,7 +251,11 @@ class _Block:
 
 
 def _render(
-    sources: Iterable[tuple[str | None, Iterable[MetricFamily]]], *, openmetrics: bool, skipped: int
+    sources: Iterable[tuple[str | None, Iterable[MetricFamily]]],
+    *,
+    openmetrics: bool,
+    skipped: int,
+    stats: Iterable[tuple[str | None, Iterable[MetricFamily]]] = (),
 ) -> str:
     blocks: dict[str, _Block] = {}
     # Every sample name a block may use -> that block's name: clashes are refused before
@@ -238,6 +264,12 @@ def _render(
     for recorder, families in sources:
         for family in families:
             _add_family(blocks, taken, recorder, family)
+    for recorder, families in stats:
+        for family in families:
+            try:
+                _add_family(blocks, taken, recorder, family)
+            except ValueError as exc:  # a metric took the name: it wins, the stats give way
+                logger.warning("recorder stats family %r not exported: %s", family.name, exc)
     out: list[str] = []
     for block in blocks.values():
         out.extend(_header(block, openmetrics=openmetrics))

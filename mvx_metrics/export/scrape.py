@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from .negotiation import choose_format
 from .prometheus_text import render_runtime_snapshots, render_snapshots
+from .recorder_stats import recorder_stats
 
 __all__ = ["ScrapeSource", "scrape_response"]
 
@@ -20,9 +21,14 @@ class ScrapeSource(Protocol):
 
 
 async def scrape_response(
-    source: ScrapeSource, accept: str | None, *, timeout: float | None = None
+    source: ScrapeSource,
+    accept: str | None,
+    *,
+    timeout: float | None = None,
+    include_stats: bool = True,
 ) -> tuple[bytes, str]:
-    """``(body, content type)`` answering a scrape with this Accept header.
+    """``(body, content type)`` answering a scrape with this Accept header: the metrics,
+    then the recorders' stats unless ``include_stats`` is False.
 
     Awaits the async snapshot twin, so the caller's loop keeps running whichever loop
     owns the source (on the owning loop itself it is served inline).
@@ -32,8 +38,15 @@ async def scrape_response(
     fmt, content_type = choose_format(accept)
     openmetrics = fmt == "openmetrics"
     snapshots = await source.aget_metric_snapshots(timeout=timeout)
+    # Stats read after the snapshots, so that they account for every event in them.
     if isinstance(source, MetricsRuntime):
-        text = render_runtime_snapshots(snapshots, openmetrics=openmetrics)
+        text = render_runtime_snapshots(
+            snapshots, openmetrics=openmetrics, stats=source.get_stats() if include_stats else None
+        )
     else:
-        text = render_snapshots(snapshots, openmetrics=openmetrics)
+        text = render_snapshots(
+            snapshots,
+            openmetrics=openmetrics,
+            stats=recorder_stats(source) if include_stats else None,
+        )
     return text.encode("utf-8"), content_type

@@ -34,6 +34,7 @@ from ..recorder.policies import MetricErrorPolicy, OverflowPolicy
 from ..recorder.recorder import DEFAULT_QUEUE_MAX_SIZE, MAX_QUEUE_MAX_SIZE
 from ..recorder.results import OpResult
 from ..recorder.state import RecorderState
+from ..recorder.stats import RecorderStats
 from .loop_thread import LoopFactory, LoopThread, default_loop_factory
 from .state import RuntimeState, check_transition
 
@@ -461,6 +462,10 @@ class MetricsRuntime:
 
         return self._run_on_loop(remove, wait_for, "stop_and_remove_recorder")
 
+    def get_stats(self) -> dict[str, RecorderStats]:
+        """``{recorder_id: recorder.get_stats()}``: exact counters, at once, from any thread."""
+        return {rid: rec.get_stats() for rid, rec in list(self._recorders.items())}
+
     def get_metric_snapshots(
         self, *, timeout: float | None = None
     ) -> dict[str, dict[str, Mapping[str, Any]]]:
@@ -503,12 +508,18 @@ class MetricsRuntime:
     # --- export -------------------------------------------------------------------------
 
     def serve_http(
-        self, *, host: str = "127.0.0.1", port: int = 0, timeout: float | None = None
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        timeout: float | None = None,
+        include_stats: bool = True,
     ) -> tuple[str, int]:
         """Serve ``GET /metrics`` from the runtime's loop; return the bound ``(host, port)``.
 
         Every recorder is exposed, each sample labelled ``recorder="<id>"``, as Prometheus
-        text 0.0.4 or OpenMetrics 1.0 as the scraper's Accept header asks. ``port=0``
+        text 0.0.4 or OpenMetrics 1.0 as the scraper's Accept header asks, followed by each
+        recorder's stats (``mvx_recorder_*``) unless ``include_stats`` is False. ``port=0``
         picks a free port. The server stops with the runtime. Call it again to listen on
         more addresses.
         """
@@ -522,7 +533,9 @@ class MetricsRuntime:
         self._require_running("serve_http")
 
         async def scrape(accept: str | None) -> tuple[bytes, str]:
-            return await scrape_response(self, accept, timeout=wait_for)
+            return await scrape_response(
+                self, accept, timeout=wait_for, include_stats=include_stats
+            )
 
         async def start() -> tuple[str, int]:
             server = MetricsHTTPServer(scrape)

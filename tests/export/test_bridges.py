@@ -129,7 +129,9 @@ def test_collector_exposes_each_kind_with_its_values_and_labels(runtime: Metrics
     register_all(recorder)
     feed(recorder)
     registry = CollectorRegistry()
-    collector = register_with_prometheus_client(recorder, registry, timeout=TIMEOUT)
+    collector = register_with_prometheus_client(
+        recorder, registry, timeout=TIMEOUT, include_stats=False
+    )
     assert isinstance(collector, MvxCollector) and collector.source is recorder
 
     families = scrape(registry)
@@ -177,7 +179,7 @@ def test_openmetrics_output_carries_units_and_descriptions(runtime: MetricsRunti
     register_all(recorder)
     feed(recorder)
     registry = CollectorRegistry()
-    register_with_prometheus_client(recorder, registry)
+    register_with_prometheus_client(recorder, registry, include_stats=False)
     text = om_exposition.generate_latest(registry).decode()
     # The strict OpenMetrics parser checks the histogram, summary and unit rules.
     families = {f.name: f for f in om_parser.text_string_to_metric_families(text)}
@@ -197,7 +199,7 @@ def test_runtime_source_labels_every_sample_with_its_recorder(runtime: MetricsRu
     second.register_event(event=Request("/"))
     second.register_event(event=Tagged("mine"))
     registry = CollectorRegistry()
-    register_with_prometheus_client(runtime, registry, timeout=TIMEOUT)
+    register_with_prometheus_client(runtime, registry, timeout=TIMEOUT, include_stats=False)
 
     families = scrape(registry)
     # One family per name, merged across recorders.
@@ -232,7 +234,7 @@ def test_invalid_prometheus_names_are_sanitised(runtime: MetricsRuntime) -> None
     recorder.register_event(event=Request())
     recorder.register_event(event=Reading(celsius=0.25))
     registry = CollectorRegistry()
-    register_with_prometheus_client(recorder, registry)
+    register_with_prometheus_client(recorder, registry, include_stats=False)
     families = scrape(registry)
     assert samples_of(families["http_requests_served"]) == {("http_requests_served_total", ()): 1}
     assert samples_of(families["_5xx_ratio"]) == {("_5xx_ratio", ()): 0.25}
@@ -245,7 +247,7 @@ def test_registering_takes_no_snapshot_and_each_scrape_takes_one(
     register_all(recorder)
     calls = SnapshotCalls(recorder, monkeypatch)
     registry = CollectorRegistry(auto_describe=True)
-    collector = register_with_prometheus_client(recorder, registry)
+    collector = register_with_prometheus_client(recorder, registry, include_stats=False)
     assert collector.describe() == []
     assert calls.count == 0
     generate_latest(registry)
@@ -258,7 +260,7 @@ def test_the_default_registry_is_prometheus_clients_global_one(runtime: MetricsR
     recorder = runtime.create_recorder("x")
     recorder.register_metric(Counter("mvx_bridge_default_registry_probe", event=Request))
     recorder.register_event(event=Request())
-    collector = register_with_prometheus_client(recorder)
+    collector = register_with_prometheus_client(recorder, include_stats=False)
     try:
         assert REGISTRY.get_sample_value("mvx_bridge_default_registry_probe_total") == 1.0
     finally:
@@ -268,14 +270,14 @@ def test_the_default_registry_is_prometheus_clients_global_one(runtime: MetricsR
 def test_a_metric_registered_after_bridging_is_in_the_next_scrape(runtime: MetricsRuntime) -> None:
     recorder = runtime.create_recorder("x")
     registry = CollectorRegistry()
-    register_with_prometheus_client(recorder, registry)
+    register_with_prometheus_client(recorder, registry, include_stats=False)
     assert scrape(registry) == {}
     recorder.register_metric(Counter("late", event=Request))
     recorder.register_event(event=Request())
     assert samples_of(scrape(registry)["late"]) == {("late_total", ()): 1.0}
     runtime.create_recorder("later").register_metric(Counter("late", event=Request))
     registry2 = CollectorRegistry()
-    register_with_prometheus_client(runtime, registry2)
+    register_with_prometheus_client(runtime, registry2, include_stats=False)
     assert samples_of(scrape(registry2)["late"]) == {
         ("late_total", (("recorder", "x"),)): 1.0,
         ("late_total", (("recorder", "later"),)): 0.0,
@@ -286,7 +288,7 @@ def test_an_empty_distribution_exposes_nan_quantiles(runtime: MetricsRuntime) ->
     recorder = runtime.create_recorder("x")
     recorder.register_metric(Distribution("spread", event=Request, value="seconds"))
     registry = CollectorRegistry()
-    register_with_prometheus_client(recorder, registry)
+    register_with_prometheus_client(recorder, registry, include_stats=False)
     values = samples_of(scrape(registry)["spread"])
     assert values.pop(("spread_count", ())) == 0 and values.pop(("spread_sum", ())) == 0
     assert len(values) == 3 and all(math.isnan(v) for v in values.values())
@@ -299,7 +301,7 @@ def test_a_histogram_with_negative_buckets_has_no_sum(runtime: MetricsRuntime) -
     )
     recorder.register_event(event=Reading(celsius=-4.0))
     registry = CollectorRegistry()
-    register_with_prometheus_client(recorder, registry)
+    register_with_prometheus_client(recorder, registry, include_stats=False)
     # As prometheus_client's HistogramMetricFamily: OpenMetrics forbids `_sum` here.
     text = om_exposition.generate_latest(registry).decode()
     (family,) = om_parser.text_string_to_metric_families(text)
@@ -313,7 +315,7 @@ def test_a_name_with_two_kinds_is_left_out_with_one_warning(
     runtime.create_recorder("a").register_metric(Counter("thing", event=Request))
     runtime.create_recorder("b").register_metric(Gauge("thing", event=Reading, value="celsius"))
     registry = CollectorRegistry()
-    register_with_prometheus_client(runtime, registry)
+    register_with_prometheus_client(runtime, registry, include_stats=False)
     with caplog.at_level(logging.WARNING, logger="mvx_metrics.export"):
         for _ in range(2):
             assert samples_of(scrape(registry)["thing"]) == {
@@ -333,7 +335,7 @@ def test_a_failed_snapshot_fails_the_scrape(
 
     monkeypatch.setattr(recorder, "get_metric_snapshots", fail)
     registry = CollectorRegistry()
-    register_with_prometheus_client(recorder, registry)
+    register_with_prometheus_client(recorder, registry, include_stats=False)
     with pytest.raises(MetricsRecorderTimeoutError):
         generate_latest(registry)
 
@@ -390,7 +392,7 @@ def test_otel_reports_each_kind_through_observable_instruments(
     recorder = runtime.create_recorder("x")
     register_all(recorder)
     feed(recorder)
-    bridge = register_with_opentelemetry(recorder, provider, timeout=TIMEOUT)
+    bridge = register_with_opentelemetry(recorder, provider, timeout=TIMEOUT, include_stats=False)
     assert isinstance(bridge, OpenTelemetryBridge)
 
     metrics = collect(reader)
@@ -455,7 +457,7 @@ def test_otel_counters_stay_cumulative_across_collections(
     provider, reader = otel
     recorder = runtime.create_recorder("x")
     recorder.register_metric(Counter("requests", event=Request))
-    register_with_opentelemetry(recorder, provider)
+    register_with_opentelemetry(recorder, provider, include_stats=False)
     seen = []
     for _ in range(3):
         recorder.register_event(event=Request())
@@ -476,7 +478,7 @@ def test_otel_runtime_source_adds_a_recorder_attribute(
     first.register_event(event=Request("/"))
     second.register_event(event=Request("/login"))
     second.register_event(event=Tagged("mine"))
-    register_with_opentelemetry(runtime, provider)
+    register_with_opentelemetry(runtime, provider, include_stats=False)
 
     metrics = collect(reader)
     assert points(metrics["requests"]) == {
@@ -497,7 +499,7 @@ def test_otel_takes_one_snapshot_per_collection(
     recorder = runtime.create_recorder("x")
     register_all(recorder)  # 9 instruments
     feed(recorder)
-    bridge = register_with_opentelemetry(recorder, provider)
+    bridge = register_with_opentelemetry(recorder, provider, include_stats=False)
     calls = SnapshotCalls(recorder, monkeypatch)
     assert len(collect(reader)) == 9
     assert calls.count == 1
@@ -516,7 +518,7 @@ def test_otel_takes_one_snapshot_per_collection_of_each_reader(
         recorder = runtime.create_recorder("x")
         recorder.register_metric(Counter("requests", event=Request))
         recorder.register_metric(Histogram("latency", event=Request, value="seconds"))
-        register_with_opentelemetry(recorder, provider)
+        register_with_opentelemetry(recorder, provider, include_stats=False)
         calls = SnapshotCalls(recorder, monkeypatch)
         recorder.register_event(event=Request())
         assert points(collect(first)["requests"]) == {(): 1.0}
@@ -535,7 +537,7 @@ def test_otel_runtime_source_takes_one_runtime_snapshot_per_collection(
     provider, reader = otel
     for recorder_id in ("a", "b"):
         register_all(runtime.create_recorder(recorder_id))
-    register_with_opentelemetry(runtime, provider)
+    register_with_opentelemetry(runtime, provider, include_stats=False)
     calls = SnapshotCalls(runtime, monkeypatch)
     metrics = collect(reader)
     assert calls.count == 1
@@ -547,7 +549,7 @@ def test_otel_metric_registered_later_is_reported_after_refresh(
 ) -> None:
     provider, reader = otel
     recorder = runtime.create_recorder("x")
-    bridge = register_with_opentelemetry(recorder, provider)
+    bridge = register_with_opentelemetry(recorder, provider, include_stats=False)
     assert collect(reader) == {}
     recorder.register_metric(Counter("late", event=Request))
     recorder.register_event(event=Request())
@@ -563,7 +565,7 @@ def test_otel_metric_registered_later_is_found_by_a_collection(
     provider, reader = otel
     recorder = runtime.create_recorder("x")
     recorder.register_metric(Counter("early", event=Request))
-    bridge = register_with_opentelemetry(runtime, provider)
+    bridge = register_with_opentelemetry(runtime, provider, include_stats=False)
     recorder.register_metric(Histogram("late", event=Request, value="seconds"))
     runtime.create_recorder("later").register_metric(Gauge("temp", event=Reading, value="celsius"))
     recorder.register_event(event=Request())
@@ -587,7 +589,7 @@ def test_otel_close_stops_reporting(
     recorder = runtime.create_recorder("x")
     register_all(recorder)
     feed(recorder)
-    with register_with_opentelemetry(recorder, provider) as bridge:
+    with register_with_opentelemetry(recorder, provider, include_stats=False) as bridge:
         assert len(collect(reader)) == 9
     assert bridge.closed
     calls = SnapshotCalls(recorder, monkeypatch)
@@ -604,7 +606,7 @@ def test_otel_does_not_report_nan_quantiles_of_an_empty_distribution(
     provider, reader = otel
     recorder = runtime.create_recorder("x")
     recorder.register_metric(Distribution("spread", event=Request, value="seconds"))
-    register_with_opentelemetry(recorder, provider)
+    register_with_opentelemetry(recorder, provider, include_stats=False)
     metrics = collect(reader)
     assert "spread" not in metrics  # NaN quantiles: nothing to report yet
     assert points(metrics["spread_count"]) == {(): 0.0}
@@ -620,7 +622,7 @@ def test_otel_failed_snapshot_is_reported_once_per_collection(
     recorder = runtime.create_recorder("x")
     register_all(recorder)
     feed(recorder)
-    register_with_opentelemetry(recorder, provider)
+    register_with_opentelemetry(recorder, provider, include_stats=False)
     original = recorder.get_metric_snapshots
     failures: list[int] = []
 
@@ -651,7 +653,7 @@ def test_otel_default_provider_is_the_global_one(
     monkeypatch.setattr(opentelemetry.metrics, "get_meter_provider", lambda: provider)
     recorder = runtime.create_recorder("x")
     recorder.register_metric(Counter("requests", event=Request))
-    register_with_opentelemetry(recorder)
+    register_with_opentelemetry(recorder, include_stats=False)
     assert points(collect(reader)["requests"]) == {(): 0.0}
 
 
@@ -662,7 +664,7 @@ def test_otel_names_are_made_valid_instrument_names(
     recorder = runtime.create_recorder("x")
     recorder.register_metric(Counter("http.requests-served", event=Request))  # valid as is
     recorder.register_metric(Gauge("5xx ratio", event=Reading, value="celsius"))
-    register_with_opentelemetry(recorder, provider)
+    register_with_opentelemetry(recorder, provider, include_stats=False)
     assert sorted(collect(reader)) == ["http.requests-served", "mvx_5xx_ratio"]
 
 
@@ -675,7 +677,7 @@ def test_otel_a_name_with_two_kinds_is_left_out_with_one_warning(
     runtime.create_recorder("a").register_metric(Counter("thing", event=Request))
     runtime.create_recorder("b").register_metric(Gauge("thing", event=Reading, value="celsius"))
     with caplog.at_level(logging.WARNING, logger="mvx_metrics.export"):
-        register_with_opentelemetry(runtime, provider)
+        register_with_opentelemetry(runtime, provider, include_stats=False)
         for _ in range(2):
             metrics = collect(reader)
             assert is_monotonic_cumulative_sum(metrics["thing"])
@@ -694,7 +696,7 @@ def test_missing_prometheus_client_gives_an_error_naming_the_extra(
     with pytest.raises(ImportError, match=r"mvx-metrics\[prometheus\]"):
         MvxCollector(recorder)
     with pytest.raises(ImportError, match=r"mvx-metrics\[prometheus\]"):
-        register_with_prometheus_client(recorder, CollectorRegistry())
+        register_with_prometheus_client(recorder, CollectorRegistry(), include_stats=False)
 
 
 def test_missing_opentelemetry_gives_an_error_naming_the_extra(
@@ -704,7 +706,7 @@ def test_missing_opentelemetry_gives_an_error_naming_the_extra(
     monkeypatch.setitem(sys.modules, "opentelemetry", None)
     monkeypatch.setitem(sys.modules, "opentelemetry.metrics", None)
     with pytest.raises(ImportError, match=r"mvx-metrics\[otel\]"):
-        register_with_opentelemetry(recorder)
+        register_with_opentelemetry(recorder, include_stats=False)
 
 
 def test_importing_the_package_and_the_bridges_imports_neither_library() -> None:

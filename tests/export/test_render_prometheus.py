@@ -63,7 +63,7 @@ def test_a_runtime_is_rendered_with_a_recorder_label_and_merged_families(
     runtime: MetricsRuntime,
 ) -> None:
     _two_recorders(runtime)
-    assert render_prometheus(runtime) == (
+    assert render_prometheus(runtime, include_stats=False) == (
         "# HELP requests_total Requests.\n"
         "# TYPE requests_total counter\n"
         'requests_total{recorder="api",route="/"} 1.0\n'
@@ -81,7 +81,7 @@ def test_a_runtime_is_rendered_with_a_recorder_label_and_merged_families(
         'temperature_celsius{recorder="worker"} -4.5\n'
         "# mvx_metrics: skipped 1 snapshot without a built-in kind\n"
     )
-    assert render_prometheus(runtime, openmetrics=True) == (
+    assert render_prometheus(runtime, openmetrics=True, include_stats=False) == (
         "# HELP requests Requests.\n"
         "# TYPE requests counter\n"
         'requests_total{recorder="api",route="/"} 1.0\n'
@@ -129,7 +129,7 @@ def test_every_kind_round_trips_through_prometheus_clients_parser(
         for event in [Request("/", 0.2, 5), Request("/a\nb", 1.5, 2_000_000)]:
             recorder.register_event(event=event)
 
-    text = render_prometheus(runtime, openmetrics=openmetrics)
+    text = render_prometheus(runtime, openmetrics=openmetrics, include_stats=False)
     snapshots = runtime.get_metric_snapshots()
     # Samples come back family by family, each family's recorders in the runtime's order.
     by_recorder = {rid: families_from_snapshots(s) for rid, s in snapshots.items()}
@@ -155,7 +155,7 @@ def test_the_overflow_series_is_rendered_with_its_labels(runtime: MetricsRuntime
     recorder.register_metric(Counter("views", event=Request, labels=("route",), max_series=1))
     for route in ["/", "/a", "/b", "/"]:
         recorder.register_event(event=Request(route))
-    assert render_prometheus(runtime).splitlines()[2:] == [
+    assert render_prometheus(runtime, include_stats=False).splitlines()[2:] == [
         'views_total{recorder="web",route="/"} 2.0',
         'views_total{recorder="web",route="__overflow__"} 2.0',
     ]
@@ -168,8 +168,12 @@ def test_a_metric_own_recorder_label_is_renamed_under_a_runtime(runtime: Metrics
     )
     recorder.register_event(event=Reading())
     # As Prometheus renames a scraped label clashing with a target label: neither is lost.
-    assert 'owner{exported_recorder="hall",recorder="api"} 20.0' in render_prometheus(runtime)
-    assert 'owner{recorder="hall"} 20.0' in render_prometheus(recorder)  # no clash on its own
+    assert 'owner{exported_recorder="hall",recorder="api"} 20.0' in render_prometheus(
+        runtime, include_stats=False
+    )
+    assert 'owner{recorder="hall"} 20.0' in render_prometheus(
+        recorder, include_stats=False
+    )  # no clash on its own
 
 
 def test_one_name_with_two_kinds_in_two_recorders_is_refused(runtime: MetricsRuntime) -> None:
@@ -180,7 +184,7 @@ def test_one_name_with_two_kinds_in_two_recorders_is_refused(runtime: MetricsRun
         match=r"'jobs' is a gauge in recorder 'worker' but a counter in metric 'jobs' of "
         r"recorder 'api'",
     ):
-        render_prometheus(runtime)
+        render_prometheus(runtime, include_stats=False)
 
 
 def test_names_clashing_across_recorders_are_refused(runtime: MetricsRuntime) -> None:
@@ -189,7 +193,7 @@ def test_names_clashing_across_recorders_are_refused(runtime: MetricsRuntime) ->
         Gauge("jobs_total", event=Reading, value="celsius")
     )
     with pytest.raises(ValueError, match="both expose samples named 'jobs_total'"):
-        render_prometheus(runtime)
+        render_prometheus(runtime, include_stats=False)
 
 
 def test_help_and_unit_come_from_the_first_recorder_that_sets_them(
@@ -202,7 +206,7 @@ def test_help_and_unit_come_from_the_first_recorder_that_sets_them(
     runtime.create_recorder("c").register_metric(
         Counter("sent_bytes", event=Request, description="Ignored.")
     )
-    assert render_prometheus(runtime, openmetrics=True) == (
+    assert render_prometheus(runtime, openmetrics=True, include_stats=False) == (
         "# HELP sent_bytes Sent.\n"
         "# TYPE sent_bytes counter\n"
         "# UNIT sent_bytes bytes\n"
@@ -216,5 +220,5 @@ def test_help_and_unit_come_from_the_first_recorder_that_sets_them(
 def test_an_empty_runtime_renders_nothing_but_the_openmetrics_eof(
     runtime: MetricsRuntime,
 ) -> None:
-    assert render_prometheus(runtime) == ""
-    assert render_prometheus(runtime, openmetrics=True) == "# EOF\n"
+    assert render_prometheus(runtime, include_stats=False) == ""
+    assert render_prometheus(runtime, openmetrics=True, include_stats=False) == "# EOF\n"
