@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
-__all__ = ["MetricsHTTPServer", "Renderer"]
+__all__ = ["MetricsHTTPServer", "Renderer", "check_address"]
 
 logger = logging.getLogger("mvx_metrics.export")
 
@@ -25,6 +25,17 @@ MAX_REQUEST_HEAD = 16 * 1024
 #: Seconds a client has to send its request head.
 REQUEST_TIMEOUT = 10.0
 METRICS_PATH = "/metrics"
+
+
+def check_address(host: object, port: object) -> tuple[str, int]:
+    """``(host, port)`` if they can be listened on, else TypeError or ValueError."""
+    if not isinstance(host, str) or not host:
+        raise TypeError("argument 'host' must be a non-empty str")
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"argument 'port' must be an int, got {type(port).__name__}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"argument 'port' must be in 0..65535, got {port}")
+    return host, port
 
 
 class MetricsHTTPServer:

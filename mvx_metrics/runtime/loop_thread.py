@@ -1,17 +1,29 @@
-"""The runtime's own thread and the event loop running in it."""
+"""The runtime's own thread, the event loop running in it, and blocking calls into it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from ..errors import (
+    MetricsError,
+    MetricsRuntimeDeadlockError,
+    MetricsRuntimeInvalidStateError,
+    MetricsRuntimeTimeoutError,
+    MetricsRuntimeUnexpectedError,
+)
 from ..hops.owner_asyncio import AsyncioOwnerHop
+from ..hops.waiting import spawn_on_owner, wait_blocking
 
 __all__ = ["LoopFactory", "LoopThread", "default_loop_factory"]
 
 logger = logging.getLogger("mvx_metrics.runtime")
+
+T = TypeVar("T")
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
@@ -39,6 +51,9 @@ class LoopThread:
         self._hop: AsyncioOwnerHop | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        #: The process that started the thread. A forked child has a copy of this object
+        #: but not the thread, and must not wait for it.
+        self.started_pid: int | None = None
 
     @property
     def hop(self) -> AsyncioOwnerHop:
@@ -52,7 +67,49 @@ class LoopThread:
             raise TimeoutError(f"loop thread {self._name!r} did not start within {timeout}s")
         if self._error is not None:
             raise self._error
+        self.started_pid = os.getpid()
         return self.hop
+
+    def in_forked_child(self) -> bool:
+        """True in a process forked from the one that started the thread."""
+        return self.started_pid is not None and self.started_pid != os.getpid()
+
+    def refuse_in_forked_child(self, what: str, runtime_name: str) -> None:
+        """Raise at once, rather than wait for a thread this process (a fork) never had."""
+        if self.in_forked_child():
+            pid = os.getpid()
+            raise MetricsRuntimeInvalidStateError(
+                f"{what}(): runtime {runtime_name!r} was started in process {self.started_pid}; "
+                f"this process ({pid}) is a fork of it and has no runtime thread. Start a new "
+                "MetricsRuntime in this process.",
+                reason="forked",
+                details={"operation": what, "started_in_pid": self.started_pid, "pid": pid},
+            )
+
+    def run(self, coro_fn: Callable[[], Awaitable[T]], timeout: float, what: str) -> T:
+        """Run ``coro_fn()`` as a task on the loop; block this (other) thread for its result.
+
+        Errors of the package, bad arguments and OS errors (a port in use) come out as they
+        are; anything else is wrapped in ``MetricsRuntimeUnexpectedError``.
+        """
+        fut = spawn_on_owner(self.hop, coro_fn, name=f"mvx-runtime-{what}")
+        try:
+            return wait_blocking(
+                fut,
+                timeout=timeout,
+                owner_thread_id=self.hop.thread_id,
+                deadlock_error=MetricsRuntimeDeadlockError,
+                timeout_error=lambda w: MetricsRuntimeTimeoutError(
+                    f"{w}() did not complete within {timeout}s", details={"operation": w}
+                ),
+                what=what,
+            )
+        except (MetricsError, ValueError, TypeError, OSError):
+            raise
+        except Exception as exc:
+            raise MetricsRuntimeUnexpectedError(
+                f"{what}() failed on the runtime loop", details={"operation": what}, cause=exc
+            ) from exc
 
     def _main(self) -> None:
         try:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import logging
 import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -17,25 +17,22 @@ from ..errors import (
     MetricsError,
     MetricsRuntimeDeadlockError,
     MetricsRuntimeInvalidStateError,
-    MetricsRuntimeRecorderAlreadyExistsError,
     MetricsRuntimeRecorderNotFoundError,
-    MetricsRuntimeRecorderStartupError,
     MetricsRuntimeRecorderStopError,
     MetricsRuntimeShutdownError,
     MetricsRuntimeStartupError,
     MetricsRuntimeTimeoutError,
-    MetricsRuntimeUnexpectedError,
 )
-from ..export.http import MetricsHTTPServer
+from ..export.http import MetricsHTTPServer, check_address
 from ..export.scrape import scrape_response
-from ..hops.waiting import checkpoint_if_trio, spawn_on_owner, wait_async, wait_blocking
+from ..hops.waiting import checkpoint_if_trio, spawn_on_owner, wait_async
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
 from ..recorder.policies import MetricErrorPolicy, OverflowPolicy
 from ..recorder.recorder import DEFAULT_QUEUE_MAX_SIZE, MAX_QUEUE_MAX_SIZE
 from ..recorder.results import OpResult
-from ..recorder.state import RecorderState
 from ..recorder.stats import RecorderStats
 from .loop_thread import LoopFactory, LoopThread, default_loop_factory
+from .recorders import HostedRecorders
 from .state import RuntimeState, check_transition
 
 __all__ = ["MetricsRuntime"]
@@ -103,11 +100,7 @@ class MetricsRuntime:
         # (bounded by their timeout) and then find the work done.
         self._lifecycle_lock = threading.Lock()
         self._loop_thread: LoopThread | None = None
-        # The process that started the thread: a forked child has a copy of this object
-        # but not the thread, and must fail fast instead of waiting for it.
-        self._started_pid: int | None = None
-        # Written on the loop thread only; read anywhere (single dict reads are atomic).
-        self._recorders: dict[str, AsyncioMetricsRecorder] = {}
+        self._recorders = HostedRecorders()
         # /metrics servers started by serve_http(); touched on the loop thread only.
         self._http_servers: list[MetricsHTTPServer] = []
 
@@ -128,7 +121,7 @@ class MetricsRuntime:
         return self._state
 
     def __repr__(self) -> str:
-        return f"<MetricsRuntime {self._namespace} {self._state} recorders={len(self._recorders)}>"
+        return f"<MetricsRuntime {self._namespace} {self._state} recorders={len(self._recorders.by_id)}>"
 
     def _move_to(self, new: RuntimeState) -> None:
         check_transition(self._state, new)
@@ -178,7 +171,6 @@ class MetricsRuntime:
             except BaseException as exc:
                 self._move_to(_S.FAILURE)
                 raise MetricsRuntimeStartupError(cause=exc) from exc
-            self._started_pid = os.getpid()
             # Strong reference on purpose: a runtime nobody shut down must still process
             # its accepted events before the interpreter exits.
             atexit.register(self._shutdown_at_exit)
@@ -205,7 +197,7 @@ class MetricsRuntime:
             if state is _S.VIRGIN:
                 self._move_to(_S.CLOSED)
                 return
-            if self._forked_error("shutdown") is not None:
+            if self._loop_thread is not None and self._loop_thread.in_forked_child():
                 self._close_in_forked_child()
                 return
             problems: dict[str, Any] = {}
@@ -231,14 +223,7 @@ class MetricsRuntime:
             servers, self._http_servers = self._http_servers, []
             for server in servers:  # no scrape may race with the recorders' final drain
                 await server.close()
-            # FAILURE and CANCELLED are final: such a recorder has nothing left to stop,
-            # and its failure was reported (logged, and kept in last_error) when it happened.
-            handles = {
-                rid: rec.stop()
-                for rid, rec in self._recorders.items()
-                if rec.state not in (RecorderState.FAILURE, RecorderState.CANCELLED)
-            }
-            return {rid: await handle for rid, handle in handles.items()}
+            return await self._recorders.stop_all()
 
         try:
             results = self._run_on_loop(
@@ -254,14 +239,14 @@ class MetricsRuntime:
 
     def _close_in_forked_child(self) -> None:
         """Close without the thread, which this process (a fork) never had: nothing to join."""
-        pending = sum(rec.get_stats().pending for rec in self._recorders.values())
+        pending = sum(stats.pending for stats in self._recorders.stats().values())
         logger.warning(
             "MetricsRuntime %r: closed in process %d, a fork of process %d where it was "
             "started; its thread does not exist here, so events registered in this process "
             "were not processed (%d pending). Start a new MetricsRuntime after fork.",
             self._namespace,
             os.getpid(),
-            self._started_pid,
+            self._loop_thread.started_pid if self._loop_thread else None,
             pending,
         )
         if self._state is _S.RUNNING:
@@ -269,24 +254,9 @@ class MetricsRuntime:
         self._move_to(_S.CLOSED)
         atexit.unregister(self._shutdown_at_exit)
 
-    def _forked_error(self, what: str) -> MetricsRuntimeInvalidStateError | None:
-        """The error for a call that needs the runtime's thread, made in a forked child."""
-        started = self._started_pid
-        pid = os.getpid()
-        if started is None or started == pid:
-            return None
-        return MetricsRuntimeInvalidStateError(
-            f"{what}(): runtime {self._namespace!r} was started in process {started}; this "
-            f"process ({pid}) is a fork of it and has no runtime thread. Start a new "
-            "MetricsRuntime in this process.",
-            reason="forked",
-            details={"operation": what, "started_in_pid": started, "pid": pid},
-        )
-
     def _refuse_in_forked_child(self, what: str) -> None:
-        error = self._forked_error(what)
-        if error is not None:
-            raise error
+        if self._loop_thread is not None:
+            self._loop_thread.refuse_in_forked_child(what, self._namespace)
 
     def _shutdown_at_exit(self) -> None:
         try:
@@ -320,24 +290,7 @@ class MetricsRuntime:
                 f"{what}() needs a running runtime; state is {self._state}",
                 details={"operation": what, "state": str(self._state)},
             )
-        fut = spawn_on_owner(loop_thread.hop, coro_fn, name=f"mvx-runtime-{what}")
-        try:
-            return wait_blocking(
-                fut,
-                timeout=timeout,
-                owner_thread_id=loop_thread.hop.thread_id,
-                deadlock_error=MetricsRuntimeDeadlockError,
-                timeout_error=lambda w: MetricsRuntimeTimeoutError(
-                    f"{w}() did not complete within {timeout}s", details={"operation": w}
-                ),
-                what=what,
-            )
-        except (MetricsError, ValueError, TypeError, OSError):
-            raise  # ours, the caller's bad argument, or the OS's answer (a port in use)
-        except Exception as exc:
-            raise MetricsRuntimeUnexpectedError(
-                f"{what}() failed on the runtime loop", details={"operation": what}, cause=exc
-            ) from exc
+        return loop_thread.run(coro_fn, timeout, what)
 
     def _require_running(self, what: str) -> None:
         if self._state is not _S.RUNNING:
@@ -382,12 +335,8 @@ class MetricsRuntime:
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
         self._require_running("create_recorder")
 
-        async def create() -> AsyncioMetricsRecorder:
-            if rid in self._recorders:
-                raise MetricsRuntimeRecorderAlreadyExistsError(
-                    f"recorder {rid!r} already exists", details={"recorder_id": rid}
-                )
-            recorder = cls(
+        def make() -> AsyncioMetricsRecorder:
+            return cls(
                 entity_id if entity_id is not None else rid,
                 namespace=namespace if namespace is not None else self._namespace,
                 queue_max_size=_or_default(queue_max_size, self._default_queue_max_size),
@@ -400,23 +349,15 @@ class MetricsRuntime:
                 queue_block_timeout=queue_block_timeout,
                 timeout=recorder_timeout,
             )
-            self._recorders[rid] = recorder  # reserved before the await: no duplicate can slip in
-            result = await recorder.start()
-            if not result.success:
-                del self._recorders[rid]
-                raise MetricsRuntimeRecorderStartupError(
-                    f"recorder {rid!r} failed to start: {result.error}",
-                    details={"recorder_id": rid},
-                    cause=result.error,
-                )
-            return recorder
 
-        return self._run_on_loop(create, wait_for, "create_recorder")
+        return self._run_on_loop(
+            partial(self._recorders.create, rid, make), wait_for, "create_recorder"
+        )
 
     def get_recorder(self, recorder_id: str) -> AsyncioMetricsRecorder:
         """The recorder with this id, or ``MetricsRuntimeRecorderNotFoundError``."""
         rid = _recorder_id(recorder_id)
-        recorder = self._recorders.get(rid)
+        recorder = self._recorders.by_id.get(rid)
         if recorder is None:
             raise MetricsRuntimeRecorderNotFoundError(
                 f"no recorder {rid!r} in runtime {self._namespace!r}", details={"recorder_id": rid}
@@ -425,11 +366,11 @@ class MetricsRuntime:
 
     def try_get_recorder(self, recorder_id: str) -> AsyncioMetricsRecorder | None:
         """The recorder with this id, or None."""
-        return self._recorders.get(_recorder_id(recorder_id))
+        return self._recorders.by_id.get(_recorder_id(recorder_id))
 
     def list_recorder_ids(self) -> tuple[str, ...]:
         """Ids of the recorders in the runtime, in creation order."""
-        return tuple(self._recorders)
+        return tuple(self._recorders.by_id)
 
     def stop_recorder(self, recorder_id: str, *, timeout: float | None = None) -> None:
         """Stop (and flush) one recorder; it stays registered and readable."""
@@ -451,20 +392,13 @@ class MetricsRuntime:
         rid = _recorder_id(recorder_id)
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
         self.stop_recorder(rid, timeout=wait_for)
-
-        async def remove() -> AsyncioMetricsRecorder:
-            recorder = self._recorders.pop(rid, None)
-            if recorder is None:
-                raise MetricsRuntimeRecorderNotFoundError(
-                    f"recorder {rid!r} was removed concurrently", details={"recorder_id": rid}
-                )
-            return recorder
-
-        return self._run_on_loop(remove, wait_for, "stop_and_remove_recorder")
+        return self._run_on_loop(
+            partial(self._recorders.remove, rid), wait_for, "stop_and_remove_recorder"
+        )
 
     def get_stats(self) -> dict[str, RecorderStats]:
         """``{recorder_id: recorder.get_stats()}``: exact counters, at once, from any thread."""
-        return {rid: rec.get_stats() for rid, rec in list(self._recorders.items())}
+        return self._recorders.stats()
 
     def get_metric_snapshots(
         self, *, timeout: float | None = None
@@ -472,12 +406,14 @@ class MetricsRuntime:
         """``{recorder_id: {metric_name: snapshot}}`` for every recorder, read-your-writes."""
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
         if self._state is not _S.RUNNING:
-            return self._read_stopped_recorders()
+            return self._recorders.read_directly()
         self._refuse_on_loop_thread("get_metric_snapshots")
-        idle = self._snapshots_in_place()
+        idle = self._recorders.snapshots_in_place()
         if idle is not None:
             return idle
-        return self._run_on_loop(self._collect_snapshots, wait_for, "get_metric_snapshots")
+        return self._run_on_loop(
+            self._recorders.collect_snapshots, wait_for, "get_metric_snapshots"
+        )
 
     async def aget_metric_snapshots(
         self, *, timeout: float | None = None
@@ -487,15 +423,17 @@ class MetricsRuntime:
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
         loop_thread = self._loop_thread
         if self._state is not _S.RUNNING or loop_thread is None:
-            return self._read_stopped_recorders()
+            return self._recorders.read_directly()
         if loop_thread.is_current():
-            return await self._collect_snapshots()
-        idle = self._snapshots_in_place()
+            return await self._recorders.collect_snapshots()
+        idle = self._recorders.snapshots_in_place()
         if idle is not None:
             await checkpoint_if_trio()
             return idle
         self._refuse_in_forked_child("aget_metric_snapshots")
-        fut = spawn_on_owner(loop_thread.hop, self._collect_snapshots, name="mvx-runtime-snapshots")
+        fut = spawn_on_owner(
+            loop_thread.hop, self._recorders.collect_snapshots, name="mvx-runtime-snapshots"
+        )
         return await wait_async(
             fut,
             timeout=wait_for,
@@ -523,12 +461,7 @@ class MetricsRuntime:
         picks a free port. The server stops with the runtime. Call it again to listen on
         more addresses.
         """
-        if not isinstance(host, str) or not host:
-            raise TypeError("argument 'host' must be a non-empty str")
-        if isinstance(port, bool) or not isinstance(port, int):
-            raise TypeError(f"argument 'port' must be an int, got {type(port).__name__}")
-        if not 0 <= port <= 65535:
-            raise ValueError(f"argument 'port' must be in 0..65535, got {port}")
+        host, port = check_address(host, port)
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
         self._require_running("serve_http")
 
@@ -544,27 +477,6 @@ class MetricsRuntime:
             return address
 
         return self._run_on_loop(start, wait_for, "serve_http")
-
-    def _read_stopped_recorders(self) -> dict[str, dict[str, Mapping[str, Any]]]:
-        # No loop to hop to: recorders are stopped (or never started) and read directly.
-        return {rid: rec.get_metric_snapshots() for rid, rec in self._recorders.items()}
-
-    def _snapshots_in_place(self) -> dict[str, dict[str, Mapping[str, Any]]] | None:
-        """Every recorder's snapshots read in this thread, if all are idle; else None (one
-        hop to the loop then serves them all)."""
-        result = {}
-        for rid, rec in list(self._recorders.items()):
-            snapshots = rec._snapshots_in_place()
-            if snapshots is None:
-                return None
-            result[rid] = snapshots
-        return result
-
-    async def _collect_snapshots(self) -> dict[str, dict[str, Mapping[str, Any]]]:
-        """On the runtime loop: every recorder's snapshots, requested together."""
-        recorders = list(self._recorders.items())
-        values = await asyncio.gather(*(rec.aget_metric_snapshots() for _, rec in recorders))
-        return {rid: value for (rid, _), value in zip(recorders, values, strict=True)}
 
 
 def _or_default(value: T | None, default: T) -> T:
