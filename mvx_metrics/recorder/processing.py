@@ -43,11 +43,13 @@ class ChangeHook(Protocol):
 
 
 class Processor:
-    """Drains the hand-off buffer into metrics. Lives on, and is only used by, the owning loop.
+    """Drains the hand-off buffer into metrics. Lives on the owning loop; the one method
+    used elsewhere is :meth:`collect_snapshots`, by a reader in place holding the guard.
 
-    Metric state changes happen here and nowhere else (one writer). Each event is applied
-    to all its metrics before anything awaits, so a snapshot taken between two awaits never
-    sees an event half-applied.
+    Metric state changes happen here and nowhere else (one writer), under
+    ``handoff.guard`` except in hook batches. Each event is applied to all its metrics
+    before anything awaits, so a snapshot taken between two awaits never sees an event
+    half-applied.
     """
 
     def __init__(

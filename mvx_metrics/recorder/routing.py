@@ -13,7 +13,8 @@ class Routes:
 
     Lookups cost one dict access per event whatever the number of metrics that ignore the
     event's class. The cache is rebuilt lazily, per class, after each registration.
-    Owned by the recorder's loop: only that loop reads or changes it.
+    Changed only on the recorder's loop, under the hand-off's guard; read there, or by a
+    reader in place holding that guard.
     """
 
     __slots__ = ("metrics", "readable_in_place", "table")
