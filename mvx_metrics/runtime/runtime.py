@@ -198,7 +198,7 @@ class MetricsRuntime:
                 self._move_to(_S.CLOSED)
                 return
             if self._loop_thread is not None and self._loop_thread.in_forked_child():
-                self._close_in_forked_child()
+                self._close_in_forked_child(self._loop_thread)
                 return
             problems: dict[str, Any] = {}
             if state is _S.RUNNING:
@@ -237,7 +237,7 @@ class MetricsRuntime:
             if not result.success
         }
 
-    def _close_in_forked_child(self) -> None:
+    def _close_in_forked_child(self, loop_thread: LoopThread) -> None:
         """Close without the thread, which this process (a fork) never had: nothing to join."""
         pending = sum(stats.pending for stats in self._recorders.stats().values())
         logger.warning(
@@ -246,7 +246,7 @@ class MetricsRuntime:
             "were not processed (%d pending). Start a new MetricsRuntime after fork.",
             self._namespace,
             os.getpid(),
-            self._loop_thread.started_pid if self._loop_thread else None,
+            loop_thread.started_pid,
             pending,
         )
         if self._state is _S.RUNNING:
