@@ -47,7 +47,7 @@ class Processor:
     used elsewhere is :meth:`collect_snapshots`, by a reader in place holding the guard.
 
     Metric state changes happen here and nowhere else (one writer), under
-    ``handoff.guard`` except in hook batches. Each event is applied to all its metrics
+    ``handoff.guard``. Each event is applied to all its metrics
     before anything awaits, so a snapshot taken between two awaits never sees an event
     half-applied.
     """
@@ -247,30 +247,33 @@ class Processor:
     async def apply_batch_with_hook(self, limit: int, hook: ChangeHook) -> None:
         """Like :meth:`apply_batch`, then await the hook for each metric that changed.
 
-        No guard: it cannot be held across an await. Readers never read in place while a
-        hook exists (:meth:`can_read_in_place`)."""
+        The guard covers each event's changes but cannot be held across the awaits that
+        follow, which is why readers never read in place while a hook exists
+        (:meth:`can_read_in_place`); a direct read of a stopped recorder still excludes it."""
         popleft = self.handoff.buffer.popleft
         routes = self.routes
+        guard = self.handoff.guard
         events = 0
         self.in_async_batch = True
         try:
             for _ in range(limit):
-                item = popleft()
-                if item.__class__ is ControlItem:
-                    self.handoff.release(events)  # see apply_batch
-                    events = 0
-                    item.fn()
-                    continue
-                targets = routes.table.get(item.__class__)
-                if targets is None:  # not `or`: an empty tuple is a cached "no metrics"
-                    targets = routes.resolve(item.__class__)
-                changed: list[Metric] = []
-                for metric in targets:
-                    try:
-                        if metric.handle_event(item):
-                            changed.append(metric)
-                    except Exception as exc:
-                        self._metric_failed(metric, item, exc)
+                with guard:
+                    item = popleft()
+                    if item.__class__ is ControlItem:
+                        self.handoff.release(events)  # see apply_batch
+                        events = 0
+                        item.fn()
+                        continue
+                    targets = routes.table.get(item.__class__)
+                    if targets is None:  # not `or`: an empty tuple is a cached "no metrics"
+                        targets = routes.resolve(item.__class__)
+                    changed: list[Metric] = []
+                    for metric in targets:
+                        try:
+                            if metric.handle_event(item):
+                                changed.append(metric)
+                        except Exception as exc:
+                            self._metric_failed(metric, item, exc)
                 for metric in changed:
                     try:
                         await hook(metric=metric, event=item)

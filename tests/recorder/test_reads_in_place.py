@@ -266,6 +266,41 @@ class Guarded(Metric):
         return {"count": self.count}
 
 
+class GuardNoting(CountingMetric):
+    """Counts events; notes whether the hand-off guard was held at each handle_event."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recorder: MetricsRecorder | None = None
+        self.guarded: list[bool] = []
+
+    def handle_event(self, event: MetricEvent) -> bool:
+        assert self.recorder is not None
+        self.guarded.append(self.recorder._handoff.guard._is_owned())  # type: ignore[attr-defined]
+        return super().handle_event(event)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("hooked", [False, True])
+async def test_every_change_to_a_metric_is_made_under_the_guard(hooked: bool) -> None:
+    class Hooked(MetricsRecorder):
+        async def _on_metric_changed(self, *, metric: Metric, event: MetricEvent) -> None:
+            await anyio.lowlevel.checkpoint()
+
+    recorder = (Hooked if hooked else MetricsRecorder)("guarded")
+    metric = GuardNoting()
+    metric.recorder = recorder
+    recorder.register_metric(metric)
+    async with recorder:
+        for _ in range(3):
+            recorder.register_event(event=Saved())
+        await recorder.aflush()
+        recorder.register_event(event=Saved())
+        if not hooked:
+            recorder.flush()  # inline on the owning loop: drained here
+    assert metric.guarded == [True] * 4
+
+
 class Stalling(CountingMetric):
     """Counts events; stalls inside handle_event until released, to hold a batch open."""
 
