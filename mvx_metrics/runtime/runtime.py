@@ -240,7 +240,10 @@ class MetricsRuntime:
     def _close_in_forked_child(self, loop_thread: LoopThread) -> None:
         """Close without the thread, which this process (a fork) never had: nothing to join."""
         pending = sum(stats.pending for stats in self._recorders.stats().values())
-        logger.warning(
+        # Nothing pending: nothing lost, and a worker that started its own runtime after
+        # fork (the right thing) should not hear about the inherited copy at every exit.
+        log = logger.warning if pending else logger.debug
+        log(
             "MetricsRuntime %r: closed in process %d, a fork of process %d where it was "
             "started; its thread does not exist here, so events registered in this process "
             "were not processed (%d pending). Start a new MetricsRuntime after fork.",
