@@ -7,7 +7,14 @@ import uuid
 from enum import Enum
 from typing import TypeVar
 
-__all__ = ["check_enum", "check_id", "check_positive_int", "check_timeout", "random_id"]
+__all__ = [
+    "check_delay",
+    "check_enum",
+    "check_id",
+    "check_positive_int",
+    "check_timeout",
+    "random_id",
+]
 
 E = TypeVar("E", bound=Enum)
 
@@ -60,4 +67,26 @@ def check_timeout(value: object, name: str, default: float) -> float:
         )
     if math.isnan(value) or value <= 0:
         raise ValueError(f"argument {name!r} must be a positive number of seconds, got {value}")
+    return float(value)
+
+
+#: The range of a processing delay: below a millisecond the ticks would cost more than the
+#: wake-ups they replace; above a second snapshots' staleness is no longer "soon".
+MIN_DELAY_S = 0.0005
+MAX_DELAY_S = 1.0
+
+
+def check_delay(value: object, name: str, default: float) -> float:
+    """None -> default; non-number -> TypeError; outside [MIN_DELAY_S, MAX_DELAY_S] -> ValueError."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(
+            f"argument {name!r} must be a number of seconds, got {type(value).__name__}"
+        )
+    if not MIN_DELAY_S <= value <= MAX_DELAY_S:  # NaN fails this too
+        raise ValueError(
+            f"argument {name!r} must be between {MIN_DELAY_S} and {MAX_DELAY_S} seconds, "
+            f"got {value}"
+        )
     return float(value)

@@ -5,6 +5,9 @@ loop once, at construction (the only sniffio call on the owning side), and retur
 :class:`OwnerHop`: a small backend-specific object that can run a callable on the owning
 loop from any thread and spawn the recorder's processing task there.
 
+Owner hops also keep the loop's *tickers* (:mod:`.polling`): the timers through which a
+loop looks at its recorders' buffers, so that producers need not wake it per batch.
+
 The caller side lives in :mod:`.waiting`: whoever waits for work done on the owning loop
 (a plain thread, another asyncio loop, a trio run) waits through it.
 
@@ -47,6 +50,13 @@ class OwnerHop(Protocol):
 
     def is_alive(self) -> bool:
         """True while the owning loop can still run callbacks."""
+
+    def poll_every(self, interval: float, poller: Callable[[], bool]) -> None:
+        """Call ``poller()`` on the owning loop about every ``interval`` seconds until it
+        returns False; call on the owning thread only.
+
+        Pollers of one loop that share an interval share one timer (see ``polling``).
+        """
 
 
 def bind_owner(*, require: str | None = None) -> OwnerHop:

@@ -5,12 +5,50 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from . import OwnerGoneError
+from .polling import Poller, Pollers
 
 __all__ = ["AsyncioOwnerHop"]
+
+
+class _Ticker:
+    """One ``call_later`` timer polling every poller of a loop that shares an interval."""
+
+    __slots__ = ("_handle", "_interval", "_loop", "_pollers")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        # Weak: the registry below maps loops to tickers, and a strong reference back
+        # would keep every closed loop alive.
+        self._loop = weakref.ref(loop)
+        self._interval = interval
+        self._pollers = Pollers()
+        self._handle: asyncio.TimerHandle | None = None
+
+    def add(self, poller: Poller) -> None:
+        self._pollers.add(poller)
+        if self._handle is None:
+            self._arm()
+
+    def _arm(self) -> None:
+        loop = self._loop()
+        if loop is not None and not loop.is_closed():
+            self._handle = loop.call_later(self._interval, self._tick)
+
+    def _tick(self) -> None:
+        self._handle = None
+        if self._pollers.run():
+            self._arm()
+
+
+#: ``{loop: {interval: ticker}}``, shared by every recorder of a loop. Weak keys: an
+#: entry goes with its loop.
+_tickers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, _Ticker]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class AsyncioOwnerHop:
@@ -56,3 +94,10 @@ class AsyncioOwnerHop:
 
     def is_alive(self) -> bool:
         return not self.loop.is_closed()
+
+    def poll_every(self, interval: float, poller: Poller) -> None:
+        by_interval = _tickers.setdefault(self.loop, {})
+        ticker = by_interval.get(interval)
+        if ticker is None:
+            ticker = by_interval[interval] = _Ticker(self.loop, interval)
+        ticker.add(poller)

@@ -3,13 +3,52 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
 
 import trio
 
 from . import OwnerGoneError
+from .polling import Poller, Pollers
 
 __all__ = ["TrioOwnerHop"]
+
+
+class _Ticker:
+    """A system task polling every poller of a run that shares an interval; it sleeps on
+    an event, not a timer, while nobody needs polling."""
+
+    __slots__ = ("_interval", "_pollers", "_running", "_wanted")
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._pollers = Pollers()
+        self._wanted: trio.Event | None = None
+        self._running = False
+
+    def add(self, poller: Poller) -> None:
+        self._pollers.add(poller)
+        if not self._running:
+            self._running = True
+            # A system task: it belongs to the run and is cancelled when the run ends.
+            trio.lowlevel.spawn_system_task(self._run, name="mvx-metrics-ticker")
+        elif self._wanted is not None:
+            self._wanted.set()
+
+    async def _run(self) -> None:
+        while True:
+            if not self._pollers:
+                self._wanted = trio.Event()
+                await self._wanted.wait()
+                self._wanted = None
+            await trio.sleep(self._interval)
+            self._pollers.run()
+
+
+#: ``{run's token: {interval: ticker}}``; weak keys: an entry goes with its run.
+_tickers: weakref.WeakKeyDictionary[trio.lowlevel.TrioToken, dict[float, _Ticker]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class TrioOwnerHop:
@@ -40,3 +79,10 @@ class TrioOwnerHop:
 
     def is_alive(self) -> bool:
         return not self._finished
+
+    def poll_every(self, interval: float, poller: Poller) -> None:
+        by_interval = _tickers.setdefault(self.token, {})
+        ticker = by_interval.get(interval)
+        if ticker is None:
+            ticker = by_interval[interval] = _Ticker(interval)
+        ticker.add(poller)

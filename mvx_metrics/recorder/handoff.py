@@ -1,35 +1,54 @@
 """The hand-off between producers (any thread) and the owning loop: one shared state object.
 
-Producers append events to ``buffer``; the processing task on the owning loop is the only
-one that pops them. The pending-event limit is enforced without a lock by *credits*: a
-deque holding one token per free slot. ``credits.pop()`` is atomic, so taking a slot
-either succeeds or raises ``IndexError``, even with many producer threads; the
-consumer gives slots back after it has processed the events that held them.
-Hence ``pending == capacity - len(credits)``, exactly, at every instant.
+Producers append events to ``buffer``; the owning loop is the only one that pops them.
 
-Control items (metric registration, snapshot and flush requests, stop) travel through
-the same ``buffer`` so that they are ordered with events: a snapshot request appended
-after an event's ``register_event`` returned is served after that event is applied.
-They take no credit.
+**Slots.** The pending-event limit is enforced without a lock on the hot path by
+*credits*: a deque holding one token per free slot handed out to producers.
+``credits.pop()`` is atomic, so taking a slot either succeeds or raises ``IndexError``,
+even with many producer threads. Free slots are handed out ``CREDIT_CHUNK`` at a time;
+the rest are a plain count (``unissued``), so a recorder's memory does not grow with its
+limit. A producer that finds ``credits`` empty takes the slow path
+(:meth:`Handoff.issue_credits`), under ``room``'s lock, once per chunk. The owning loop
+gives slots back after it has processed the events that held them. Hence
+``pending == capacity - unissued - len(credits)`` at every instant.
 
-Wake-ups: ``idle`` is True only while the processing task waits for work. A producer
-that appends and then sees ``idle`` calls :meth:`Handoff.claim_wake`: one wake-up per
-batch, not per event. Producers racing there compete for a single *wake token* (again a
-deque popped atomically), so at most one wake-up is ever in flight. The consumer puts
-the token back and sets ``idle`` before looking at ``buffer`` one last time, so an append
-that raced with it is never left unnoticed (:meth:`Handoff.go_idle`).
+**Back-pressure.** Under the GIL, a consumer thread that wants to run waits up to a
+switch interval (5 ms) behind busy producers; a flood of tight producers can fill any
+limit while the consumer waits its turn, and then events are dropped although the
+consumer could have kept up. So a producer in a foreign thread that needs more credits
+while at least half of the limit is pending first *presses*: it wakes the owning loop and
+waits for it to process something, at most ``PRESS_WAIT_S``. Waiting releases the GIL to
+the consumer. A press that times out marks the consumer as stalled, and nobody presses
+again until it has made progress, so a stuck loop costs producers one wait, not one per
+event. Below the watermark the hot path is unchanged.
 
-Reads in place: ``guard`` is held by whoever touches metric state, so that a reader in
-another thread can skip the round trip to the owning loop. The owning loop holds it for
-each batch it applies (never across an await). A reader takes it without blocking; if it
-gets it and ``buffer`` is empty, every item accepted so far has been applied and nothing
-will change the metrics until it lets go, so it may take its snapshot right there. Any
-other outcome sends the read through ``buffer`` as before. A reader in place only reads:
-metric state still changes on the owning loop alone.
+**Control items** (metric registration, snapshot and flush requests, stop) travel
+through the same ``buffer`` so that they are ordered with events: a snapshot request
+appended after an event's ``register_event`` returned is served after that event is
+applied. They take no credit.
+
+**Wake-ups.** ``mode`` says what the owning side is doing (:class:`Intake`, with its
+table of moves); only the owning loop changes it. A busy or polling owner looks at the
+buffer by itself, so most appends wake nothing. ``wake_on_append`` is True only while an
+append must wake the owner (PARKED, STOPPED, FAILED): a producer that appends and sees it
+calls :meth:`Handoff.claim_wake`. Reads and other urgent items wake a polling owner too
+(:meth:`Handoff.claim_wake_urgently`). Producers racing there compete for a single *wake
+token* (a deque popped atomically), so at most one wake-up is in flight. The owner puts
+the token back before it rests, then looks at ``buffer`` one last time, so an append that
+raced with it is never left unnoticed (:meth:`Handoff.rest`).
+
+**Reads in place.** ``guard`` is held by whoever touches metric state, so that a reader
+in another thread can skip the round trip to the owning loop. The owning loop holds it
+for each batch it applies (never across an await). A reader takes it without blocking;
+if it gets it and ``buffer`` is empty, every item accepted so far has been applied and
+nothing will change the metrics until it lets go, so it may take its snapshot right
+there. Any other outcome sends the read through ``buffer`` as before. A reader in place
+only reads: metric state still changes on the owning loop alone.
 """
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from collections import Counter, deque
@@ -37,7 +56,46 @@ from collections.abc import Callable
 from itertools import repeat
 from typing import Any
 
-__all__ = ["ControlItem", "Handoff"]
+__all__ = ["CREDIT_CHUNK", "PRESS_WAIT_S", "ControlItem", "Handoff", "Intake"]
+
+#: Free slots handed to producers at a time: the slow path runs once per this many events.
+CREDIT_CHUNK = 128
+#: Longest a producer presses (waits for the owning loop to make progress) per chunk.
+PRESS_WAIT_S = 0.005
+
+
+class Intake(enum.Enum):
+    """What the owning side is doing with the buffer; changed on the owning loop only."""
+
+    #: No processing task yet (before start, or STARTING): appends wake nothing; the task
+    #: applies what is buffered when it starts.
+    AWAITING_TASK = "awaiting_task"
+    #: Applying items, or about to look at the buffer again before resting.
+    BUSY = "busy"
+    #: Resting after recent work: the loop's ticker looks at the buffer every
+    #: ``max_processing_delay``. Appends wake nothing; urgent items (reads) wake it.
+    POLLING = "polling"
+    #: Resting with no ticker, after a quiet spell: the next append wakes it.
+    PARKED = "parked"
+    #: Stopped cleanly: a wake-up applies late events (stragglers) there and then.
+    STOPPED = "stopped"
+    #: FAILURE or CANCELLED: a wake-up answers control items; events stay pending.
+    FAILED = "failed"
+
+
+_MOVES: dict[Intake, frozenset[Intake]] = {
+    Intake.AWAITING_TASK: frozenset({Intake.AWAITING_TASK, Intake.BUSY, Intake.FAILED}),
+    Intake.BUSY: frozenset({Intake.POLLING, Intake.STOPPED, Intake.FAILED}),
+    Intake.POLLING: frozenset({Intake.BUSY, Intake.PARKED, Intake.FAILED}),
+    Intake.PARKED: frozenset({Intake.BUSY, Intake.FAILED}),
+    Intake.STOPPED: frozenset({Intake.AWAITING_TASK, Intake.STOPPED}),
+    Intake.FAILED: frozenset({Intake.FAILED}),
+}
+
+#: Modes in which an append must wake the owner.
+_WAKE_ON_APPEND = frozenset({Intake.PARKED, Intake.STOPPED, Intake.FAILED})
+#: Modes in which nobody would look at the buffer soon without a wake-up.
+_RESTING = frozenset({Intake.POLLING, Intake.PARKED, Intake.STOPPED, Intake.FAILED})
 
 
 class ControlItem:
@@ -50,13 +108,13 @@ class ControlItem:
 
 
 class Handoff:
-    """Buffer, credits and counters shared by producers and the owning loop."""
+    """Buffer, credits, wake-up state and counters shared by producers and the owning loop."""
 
     __slots__ = (
-        "_drop_lock",
         "_dropped",
         "_room",
-        "_seq",
+        "_stalled_at",
+        "_unissued",
         "_wake_token",
         "append",
         "blocked_producers",
@@ -64,88 +122,158 @@ class Handoff:
         "capacity",
         "credits",
         "guard",
-        "idle",
+        "mode",
+        "pressing",
         "processed",
         "take_credit",
         "wake",
+        "wake_on_append",
     )
 
     def __init__(self, capacity: int, wake: Callable[[], None]) -> None:
         self.capacity = capacity
         self.buffer: deque[Any] = deque()
-        self.credits: deque[None] = deque(repeat(None, capacity))
+        #: Free slots handed out to producers (see "Slots" above); empty at first.
+        self.credits: deque[None] = deque()
+        # Free slots not handed out; changed under `_room`'s lock.
+        self._unissued = capacity
         # Bound methods, looked up once: the hot path calls them per event.
         self.append = self.buffer.append
         self.take_credit = self.credits.pop
-        #: True while the consumer sleeps waiting for work (see module docstring).
-        self.idle = False
+        self.mode = Intake.AWAITING_TASK
+        #: True while an append must wake the owner: set by the owner as it rests,
+        #: cleared by the first producer that claims the wake-up.
+        self.wake_on_append = False
         #: Holds one token while a wake-up may be sent; whoever pops it sends it.
         self._wake_token: deque[None] = deque(maxlen=1)
         #: Schedules the owner-side wake-up; supplied by the recorder.
         self.wake = wake
-        #: Events processed; written only by the owning loop.
+        #: Events processed; changed by the owning loop under `_room`'s lock.
         self.processed = 0
-        # Even while processed and credits agree; odd while the consumer updates them.
-        # Readers in other threads retry until they see one even value on both sides.
-        self._seq = 0
         self._dropped: Counter[str] = Counter()
-        self._drop_lock = threading.Lock()
         #: Held while metric state is applied or read (see "Reads in place" above).
         #: Reentrant: a metric's snapshot() may itself read the recorder.
         self.guard = threading.RLock()
+        # Guards the slot counts; producers that press or block wait on it for room.
+        self._room = threading.Condition(threading.Lock())
         #: Producers waiting for room under OverflowPolicy.BLOCK.
         self.blocked_producers = 0
-        self._room = threading.Condition(threading.Lock())
+        #: Producers pressing (waiting for the owner to make progress).
+        self.pressing = 0
+        # `processed` when a press last timed out: no press until it moves on.
+        self._stalled_at = -1
 
-    # --- wake-ups -----------------------------------------------------------------------
+    # --- the owner's mode and wake-ups ------------------------------------------------------
+
+    def move_to(self, mode: Intake) -> None:
+        """Owning loop only: change ``mode`` along the table of moves."""
+        if mode not in _MOVES[self.mode]:
+            raise RuntimeError(f"hand-off cannot move from {self.mode} to {mode}")
+        self.mode = mode
 
     def claim_wake(self) -> None:
-        """Called by a producer that appended and saw ``idle``: wake the owner, once."""
-        self.idle = False
+        """Called by a producer that appended and saw ``wake_on_append``: wake the owner, once."""
+        self.wake_on_append = False
         try:
             self._wake_token.pop()
         except IndexError:
             return  # another producer's wake-up is already on its way
         self.wake()
 
-    def go_idle(self) -> bool:
-        """Consumer, before sleeping. True: sleep until woken. False: work came, go on."""
+    def claim_wake_urgently(self) -> None:
+        """After appending something that must not wait for a tick (a read, a flush)."""
+        if self.mode in _RESTING:
+            self.claim_wake()
+
+    def rest(self, mode: Intake) -> bool:
+        """Owner, before resting in ``mode``. True: rest. False: work came and no wake-up
+        is on its way for it; the owner is BUSY again and must apply it."""
         self._wake_token.append(None)
-        self.idle = True
+        self.move_to(mode)
+        self.wake_on_append = mode in _WAKE_ON_APPEND
         if not self.buffer:
             return True
-        self.idle = False
         try:
             self._wake_token.pop()
         except IndexError:
             return True  # a producer claimed it: its wake-up arrives at once
+        self.wake_on_append = False
+        self.move_to(Intake.BUSY if mode in (Intake.POLLING, Intake.PARKED) else mode)
         return False
 
-    def disarm(self) -> None:
-        """No wake-ups wanted (before the processing task runs)."""
-        self.idle = False
+    def busy(self) -> None:
+        """Owner: start applying (the task starts, or a wake-up or a tick found work)."""
+        self.wake_on_append = False
+        self.move_to(Intake.BUSY)
+
+    def wake_from_rest(self) -> None:
+        """Owner: BUSY again if resting POLLING or PARKED (a wake-up for the task)."""
+        if self.mode is Intake.POLLING or self.mode is Intake.PARKED:
+            self.busy()
+
+    def await_task(self) -> None:
+        """Before a (re)start: no wake-ups until the processing task runs."""
+        self.move_to(Intake.AWAITING_TASK)
+        self.wake_on_append = False
         self._wake_token.clear()
 
-    # --- consumer side (owning loop only) ---------------------------------------------
+    # --- slots: consumer side (owning loop only) ----------------------------------------------
 
     def release(self, events: int) -> None:
         """Record ``events`` as processed and give their slots back."""
         if not events:
             return
-        self._seq += 1
-        self.processed += events
-        self.credits.extend(repeat(None, events))
-        self._seq += 1
-        if self.blocked_producers:
-            with self._room:
+        with self._room:
+            self.processed += events
+            # Top the producers' credits up to a chunk; the rest become unissued slots.
+            handed = min(events, max(CREDIT_CHUNK - len(self.credits), 0))
+            if handed:
+                self.credits.extend(repeat(None, handed))
+            self._unissued += events - handed
+            if self.blocked_producers or self.pressing:
                 self._room.notify_all()
 
-    # --- producer slow paths ------------------------------------------------------------
+    # --- slots: producer slow paths -------------------------------------------------------------
 
-    def count_dropped(self, reason: str) -> None:
-        """Count one event that was not accepted."""
-        with self._drop_lock:
-            self._dropped[reason] += 1
+    def issue_credits(self, *, may_press: bool) -> bool:
+        """The credits ran out: take a slot and hand out a chunk more. False: the limit is
+        reached. ``may_press``: the caller is not on the owning loop's thread, and may
+        wait for it above the watermark (see "Back-pressure" above)."""
+        with self._room:
+            if (
+                may_press
+                and self._unissued <= self.capacity // 2
+                and self.processed != self._stalled_at
+            ):
+                self._press()
+            return self._grant()
+
+    def _grant(self) -> bool:
+        """Take one slot and hand out up to a chunk more; hold ``_room``'s lock."""
+        unissued = self._unissued
+        if not unissued:
+            return False
+        grant = min(CREDIT_CHUNK, unissued)
+        self._unissued = unissued - grant
+        if grant > 1:
+            self.credits.extend(repeat(None, grant - 1))
+        return True
+
+    def _press(self) -> None:
+        """Wait until the owner processes something, at most PRESS_WAIT_S; hold the lock."""
+        start = self.processed
+        deadline = time.monotonic() + PRESS_WAIT_S
+        self.pressing += 1
+        try:
+            self.claim_wake_urgently()
+            while self.processed == start:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._stalled_at = start
+                    return
+                self._room.wait(remaining)
+        finally:
+            self.pressing -= 1
 
     def wait_for_credit(self, timeout: float) -> bool:
         """Block the calling (foreign) thread until a slot is free; False on timeout."""
@@ -159,26 +287,28 @@ class Handoff:
                         return True
                     except IndexError:
                         pass
+                    if self._grant():
+                        return True
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return False
+                    self.claim_wake_urgently()
                     self._room.wait(remaining)
             finally:
                 self.blocked_producers -= 1
+
+    def count_dropped(self, reason: str) -> None:
+        """Count one event that was not accepted."""
+        with self._room:
+            self._dropped[reason] += 1
 
     # --- readers (any thread) -----------------------------------------------------------
 
     def counts(self) -> tuple[int, int]:
         """``(processed, pending)`` from one consistent instant."""
-        while True:
-            seq = self._seq
-            processed = self.processed
-            free = len(self.credits)
-            if seq == self._seq and not seq & 1:
-                return processed, self.capacity - free
-            # The consumer is between its two updates; let it finish (releases the GIL).
-            time.sleep(0)
+        with self._room:
+            return self.processed, self.capacity - self._unissued - len(self.credits)
 
     def dropped(self) -> dict[str, int]:
-        with self._drop_lock:
+        with self._room:
             return dict(self._dropped)

@@ -14,12 +14,13 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ..errors import MetricsError, MetricsRecorderMetricFailedError
 from ..events import MetricEvent
+from ..hops import OwnerHop
 from ..metrics.base import Metric
-from .handoff import ControlItem, Handoff
+from .handoff import ControlItem, Handoff, Intake
 from .policies import MetricErrorPolicy
 from .routing import Routes
 
-__all__ = ["BATCH_SIZE", "DRAIN_SLICE_S", "ChangeHook", "Processor"]
+__all__ = ["BATCH_SIZE", "DRAIN_SLICE_S", "PARK_AFTER_S", "ChangeHook", "Processor"]
 
 logger = logging.getLogger("mvx_metrics.recorder")
 
@@ -33,6 +34,11 @@ BATCH_SIZE = 1024
 #: slice of the same order keeps the consumer's share of the GIL fair under a flood, and
 #: bounds how long other tasks on the loop wait.
 DRAIN_SLICE_S = 0.005
+
+#: Seconds of quiet after which a polling recorder parks: its ticks stop, and the next
+#: append wakes it. Cross-thread wake-ups of a recorder are so bounded by about one per
+#: this long (plus one per urgent read), whatever the event rate.
+PARK_AFTER_S = 0.1
 
 #: Errors of one metric logged in full before the rest are only counted.
 _LOGGED_ERRORS_PER_METRIC = 3
@@ -50,12 +56,20 @@ class Processor:
     ``handoff.guard``. Each event is applied to all its metrics
     before anything awaits, so a snapshot taken between two awaits never sees an event
     half-applied.
+
+    When and where it applies is the hand-off's ``mode`` (:class:`~.handoff.Intake`):
+    the processing task drains a backlog; after it the recorder rests POLLING, looked at
+    by the loop's ticker every ``max_processing_delay``; after ``PARK_AFTER_S`` of quiet
+    it parks, and the next append wakes it. Ticks and wake-ups apply a small backlog
+    right in their callback, and hand anything larger to the task.
     """
 
     def __init__(
         self,
         handoff: Handoff,
+        hop: OwnerHop,
         *,
+        max_processing_delay: float,
         error_policy: MetricErrorPolicy,
         change_hook: ChangeHook | None,
         recorder_name: str,
@@ -68,17 +82,20 @@ class Processor:
         self.stop_requested = False
         #: The processing task's wake-up channel; set only while the task runs.
         self.wake_stream: MemoryObjectSendStream[None] | None = None
-        self._stragglers_welcome = False
         #: True while an async batch is suspended inside the change hook.
         self.in_async_batch = False
         #: Errors by metric name. A plain dict: other threads copy it with one atomic dict().
         self.metric_errors: dict[str, int] = {}
         self.hook_errors = 0
+        self._hop = hop
+        self._tick_s = max_processing_delay
+        self._park_after_ticks = max(1, round(PARK_AFTER_S / max_processing_delay))
+        self._idle_ticks = 0
 
     # --- the processing task and its wake-ups ----------------------------------------------
 
     async def serve(self, *, on_running: Callable[[], None]) -> None:
-        """The processing task's main loop: drain, sleep until woken, until a stop is applied.
+        """The processing task's main loop: drain, rest until woken, until a stop is applied.
 
         Wake-ups arrive through an anyio memory object stream, so the same task runs on
         asyncio and trio.
@@ -86,46 +103,77 @@ class Processor:
         send, receive = anyio.create_memory_object_stream[None](math.inf)
         with send, receive:
             self.wake_stream = send
+            self.handoff.busy()
             on_running()
             try:
                 while True:
                     await self.drain()
                     if self.stop_requested:
                         return
-                    if self.handoff.go_idle():
+                    if self._rest():
                         await receive.receive()
+                        self.handoff.wake_from_rest()
             finally:
                 self.wake_stream = None
 
-    def on_wake(self) -> None:
-        """Runs on the owning loop, scheduled by a producer thread that found it idle.
+    def _rest(self) -> bool:
+        """After applying: rest POLLING. False: more work came; stay BUSY and apply it."""
+        if not self.handoff.rest(Intake.POLLING):
+            return False
+        self._idle_ticks = 0
+        self._hop.poll_every(self._tick_s, self._poll)
+        return True
 
-        Light traffic (one batch or less, no hook to await) is applied right here: waking
-        the processing task would cost it a loop turn or two more, which is most of the
-        latency of a snapshot or flush. A flood, a hook, or a stop goes to the task.
+    def _poll(self) -> bool:
+        """A tick of the loop's ticker, while POLLING. True: poll again next tick."""
+        handoff = self.handoff
+        if handoff.mode is not Intake.POLLING:
+            return False  # woken meanwhile, or stopped
+        if handoff.buffer:
+            self._idle_ticks = 0
+            handoff.busy()
+        else:
+            self._idle_ticks += 1
+            if self._idle_ticks < self._park_after_ticks:
+                return True
+            if handoff.rest(Intake.PARKED):
+                return False  # quiet: the next append wakes us
+        self._apply_or_signal()
+        return handoff.mode is Intake.POLLING
+
+    def on_wake(self) -> None:
+        """Runs on the owning loop, scheduled by whoever claimed the wake token."""
+        mode = self.handoff.mode
+        if mode is Intake.POLLING or mode is Intake.PARKED:
+            self.handoff.wake_from_rest()
+            self._apply_or_signal()
+        elif mode is Intake.STOPPED:
+            self._drain_stragglers()
+        elif mode is Intake.FAILED:
+            self.settle_requests()
+        # BUSY or AWAITING_TASK: whoever is busy looks at the buffer before resting.
+
+    def _apply_or_signal(self) -> None:
+        """BUSY, in a loop callback: apply a small backlog right here, else wake the task.
+
+        Light traffic (one batch or less, no hook to await) is applied in the callback:
+        waking the processing task would cost it a loop turn or two more, which is most
+        of the latency of a snapshot or flush. A flood, a hook, or a stop goes to the task.
         """
         handoff = self.handoff
-        if (
-            self.wake_stream is not None
-            and self.can_apply_in_callback()
-            and len(handoff.buffer) <= BATCH_SIZE
-        ):
-            # The task is parked in receive(): the claimed wake-up was its only way out.
+        if self.can_apply_in_callback() and len(handoff.buffer) <= BATCH_SIZE:
             self.apply_batch(len(handoff.buffer))
-            if not self.stop_requested and handoff.go_idle():
+            if not self.stop_requested and self._rest():
                 return
         self.signal()
 
     def signal(self) -> None:
-        """On the owning loop: wake the processing task; without one, apply stragglers
-        after a clean stop, or answer queued requests after a failure."""
+        """On the owning loop: make the processing task look at the buffer and the stop
+        flag now."""
+        self.handoff.wake_from_rest()
         stream = self.wake_stream
         if stream is not None:
             stream.send_nowait(None)
-        elif self._stragglers_welcome:
-            self._drain_stragglers()
-        else:
-            self.settle_requests()
 
     def settle_requests(self) -> None:
         """After FAILURE or CANCELLED: run the control items still buffered (answering
@@ -139,19 +187,19 @@ class Processor:
                     item.fn()
                 else:
                     buffer.append(item)
-        self.handoff.go_idle()
+        # Events left pending keep the buffer non-empty for good: whatever rest() finds,
+        # nothing more can be done for them.
+        self.handoff.rest(Intake.FAILED)
 
     def prepare_start(self) -> None:
         """Before a (re)start: no wake-ups until the task runs, no stop pending."""
-        self.handoff.disarm()
+        self.handoff.await_task()
         self.stop_requested = False
-        self._stragglers_welcome = False
 
     def welcome_stragglers(self) -> None:
         """After a clean stop: apply events from producers that passed the state check
         just before stop() and appended after the final drain, now and whenever more
         come, so none is stranded. (The ``_on_metric_changed`` hook is not run for them.)"""
-        self._stragglers_welcome = True
         self._drain_stragglers()
 
     def _drain_stragglers(self) -> None:
@@ -164,7 +212,7 @@ class Processor:
                     "recorder %s: late event failed after stop: %s", self.recorder_name, exc
                 )
                 return
-            if self.handoff.go_idle():
+            if self.handoff.rest(Intake.STOPPED):
                 return
 
     def request_stop(self) -> None:

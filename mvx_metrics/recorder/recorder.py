@@ -16,7 +16,14 @@ from typing import Any, ClassVar, NoReturn
 
 import anyio
 
-from .._validation import check_enum, check_id, check_positive_int, check_timeout, random_id
+from .._validation import (
+    check_delay,
+    check_enum,
+    check_id,
+    check_positive_int,
+    check_timeout,
+    random_id,
+)
 from ..errors import (
     MetricsError,
     MetricsRecorderCancelledError,
@@ -49,9 +56,12 @@ __all__ = [
 logger = logging.getLogger("mvx_metrics.recorder")
 
 DEFAULT_QUEUE_MAX_SIZE = 10_000
-#: The largest pending-event limit. Its slots (8 bytes each) are allocated up front, so a
-#: huge "unbounded" value would exhaust memory at construction instead of saying so.
+#: The largest pending-event limit. Slots cost nothing until used, but ten million
+#: pending events hold gigabytes: a larger limit is a mistake more often than a plan.
 MAX_QUEUE_MAX_SIZE = 10_000_000
+#: Seconds an event may wait before the owning loop looks at it, while the recorder is
+#: busy (see ``Processor``); reads and flushes never wait for it.
+DEFAULT_MAX_PROCESSING_DELAY = 0.005
 #: Seconds a blocking call waits for the owning loop when the caller gives no timeout.
 DEFAULT_TIMEOUT = 30.0
 #: Seconds a producer waits for room under OverflowPolicy.BLOCK.
@@ -82,6 +92,7 @@ class MetricsRecorder:
         metric_error_policy: MetricErrorPolicy | None = None,
         queue_block_timeout: float | None = None,
         timeout: float | None = None,
+        max_processing_delay: float | None = None,
     ) -> None:
         self._entity_id = check_id(entity_id, "entity_id") or random_id()
         if namespace is not None and not isinstance(namespace, str):
@@ -103,12 +114,17 @@ class MetricsRecorder:
             queue_block_timeout, "queue_block_timeout", DEFAULT_BLOCK_TIMEOUT
         )
         self._timeout = check_timeout(timeout, "timeout", DEFAULT_TIMEOUT)
+        self._max_processing_delay = check_delay(
+            max_processing_delay, "max_processing_delay", DEFAULT_MAX_PROCESSING_DELAY
+        )
 
         self._hop = bind_owner(require=self._required_library)
         self._handoff = Handoff(capacity, self._wake_owner)
         hook_overridden = type(self)._on_metric_changed is not MetricsRecorder._on_metric_changed
         self._processor = Processor(
             self._handoff,
+            self._hop,
+            max_processing_delay=self._max_processing_delay,
             error_policy=self._metric_error_policy,
             change_hook=self._on_metric_changed if hook_overridden else None,
             recorder_name=self._entity_id,
@@ -163,6 +179,12 @@ class MetricsRecorder:
         return self._overflow_policy
 
     @property
+    def max_processing_delay(self) -> float:
+        """Seconds an event may wait before the owning loop looks at it while the
+        recorder is busy; reads, flushes and stats never wait for it."""
+        return self._max_processing_delay
+
+    @property
     def metric_error_policy(self) -> MetricErrorPolicy:
         """What happens when a metric or the change hook raises."""
         return self._metric_error_policy
@@ -189,7 +211,7 @@ class MetricsRecorder:
         """Hand ``event`` to the recorder. Never blocks on the owning loop, never awaits.
 
         Safe from any thread and any async library. See ``handoff.py`` for why the
-        credit pop, the append and the idle check need no lock.
+        credit pop, the append and the wake-up check need no lock.
         """
         if not isinstance(event, MetricEvent):
             self._reject_non_event(event)
@@ -203,7 +225,7 @@ class MetricsRecorder:
             if not self._make_room():
                 return
         handoff.append(event)
-        if handoff.idle:
+        if handoff.wake_on_append:
             handoff.claim_wake()
 
     # --- hot path's slow branches ---------------------------------------------------------
@@ -227,8 +249,8 @@ class MetricsRecorder:
                 if not self._make_room():
                     return
             handoff.append(event)
-            # Still checked: the processing task may have gone idle since we read the state.
-            if handoff.idle:
+            # Still checked: the owner may have parked since we read the state.
+            if handoff.wake_on_append:
                 handoff.claim_wake()
             return
         self._handoff.count_dropped("invalid_state")
@@ -238,15 +260,19 @@ class MetricsRecorder:
         )
 
     def _make_room(self) -> bool:
-        """Apply the overflow policy. True: a slot was obtained; False: event dropped."""
-        policy = self._overflow_policy
+        """The credits ran out: get more, or apply the overflow policy. True: a slot was
+        obtained; False: the event was dropped."""
         handoff = self._handoff
+        foreign = threading.get_ident() != self._hop.thread_id
+        if handoff.issue_credits(may_press=foreign):
+            return True
+        policy = self._overflow_policy
         if policy is OverflowPolicy.DROP:
             handoff.count_dropped("overflow_dropped")
             return False
         if (
             policy is OverflowPolicy.BLOCK
-            and threading.get_ident() != self._hop.thread_id
+            and foreign
             and handoff.wait_for_credit(self._block_timeout)
         ):
             return True
@@ -274,11 +300,11 @@ class MetricsRecorder:
             pass
 
     def _push_control(self, fn: Callable[[], object]) -> None:
-        """Queue ``fn`` to run on the owning loop after everything already buffered."""
+        """Queue ``fn`` to run on the owning loop after everything already buffered; it
+        wakes a polling owner at once rather than at its next tick."""
         handoff = self._handoff
         handoff.append(ControlItem(fn))
-        if handoff.idle:
-            handoff.claim_wake()
+        handoff.claim_wake_urgently()
 
     # --- lifecycle ----------------------------------------------------------------------
 

@@ -1,0 +1,375 @@
+"""What applications live with, beyond the flood: real work between events, bursts, many
+recorders. Every mvx figure is put beside prometheus_client doing the same in the same run.
+
+Run: ``python benchmarks/bench_workloads.py [--quick]``.
+
+1. Real work: each producer thread hashes 4 KB (sha256) per event, then counts it. The
+   figure is application throughput (events/s over all producers, until every event is
+   applied), and the cost of the hand-off: owner wake-ups per second and CPU of the
+   runtime's loop thread per event.
+2. Bursts: 1 and 8 tight producer threads emit 200k events each into a recorder with
+   default settings; events processed per second and events dropped, against one
+   producer into an unbounded recorder.
+3. Many recorders: 10,000 idle recorders with 2 metrics each: memory each, time to create
+   them, and a full ``gc.collect()``, against prometheus_client with 10,000 label
+   children of two metrics.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import itertools
+import os
+import resource
+import statistics
+import sys
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+
+from _harness import (
+    Row,
+    Sample,
+    load_peer,
+    median_of,
+    parse_quick,
+    print_missing_peers,
+    print_table,
+    thread_cpu_clock,
+)
+
+from mvx_metrics import Counter, Histogram, MetricEvent, MetricsRuntime
+from mvx_metrics.hops import owner_asyncio
+
+MVX_THREAD = "bench-workloads-runtime"
+PAYLOAD = os.urandom(4096)
+
+
+@dataclass(slots=True)
+class Hashed(MetricEvent):
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    real_work_events: int
+    burst_events: int
+    recorders: int
+    repeats: int
+
+
+FULL = Sizes(real_work_events=200_000, burst_events=200_000, recorders=10_000, repeats=5)
+QUICK = Sizes(real_work_events=5_000, burst_events=5_000, recorders=300, repeats=3)
+
+
+class WakeCounter:
+    """Counts cross-thread wake-ups of asyncio owners (call_soon_threadsafe through the hop)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        original = owner_asyncio.AsyncioOwnerHop.call_soon
+        counter = self
+
+        def counting(hop: owner_asyncio.AsyncioOwnerHop, callback: Callable[[], object]) -> None:
+            if threading.get_ident() != hop.thread_id:
+                counter.count += 1  # racy increments under-count a little at worst
+            original(hop, callback)
+
+        owner_asyncio.AsyncioOwnerHop.call_soon = counting  # type: ignore[method-assign]
+
+
+def run_threads(threads: int, body: Callable[[int], None]) -> float:
+    """Start ``threads`` threads running ``body(index)`` together; wall seconds until all end."""
+    barrier = threading.Barrier(threads + 1)
+
+    def main(index: int) -> None:
+        barrier.wait()
+        body(index)
+
+    workers = [threading.Thread(target=main, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - t0
+
+
+# --- 1. real work between events ------------------------------------------------------------
+
+
+def real_work_prometheus(pc: ModuleType, n: int, threads: int) -> float:
+    registry = pc.CollectorRegistry()
+    counter = pc.Counter("hashed", "hashes", ["outcome"], registry=registry)
+    child = counter.labels("ok")
+    per_thread = n // threads
+
+    def body(_: int) -> None:
+        sha256 = hashlib.sha256
+        for _ in range(per_thread):
+            sha256(PAYLOAD).digest()
+            child.inc()
+
+    elapsed = run_threads(threads, body)
+    assert registry.get_sample_value("hashed_total", {"outcome": "ok"}) == per_thread * threads
+    return per_thread * threads / elapsed
+
+
+def real_work_alone(n: int, threads: int) -> float:
+    per_thread = n // threads
+
+    def body(_: int) -> None:
+        sha256 = hashlib.sha256
+        for _ in range(per_thread):
+            sha256(PAYLOAD).digest()
+
+    return per_thread * threads / run_threads(threads, body)
+
+
+class RealWorkMvx:
+    def __init__(self, runtime: MetricsRuntime, wakes: WakeCounter) -> None:
+        self.runtime = runtime
+        self.wakes = wakes
+        self.ids = itertools.count()
+        self.loop_cpu = thread_cpu_clock(MVX_THREAD)
+        self.wakeups_per_s: list[float] = []
+        self.loop_ns_per_event: list[float] = []
+
+    def run(self, n: int, threads: int) -> float:
+        rid = f"work-{next(self.ids)}"
+        recorder = self.runtime.create_recorder(rid)
+        recorder.register_metric(Counter("hashed", event=Hashed, labels=("outcome",)))
+        per_thread = n // threads
+        event = Hashed("ok")
+
+        def body(_: int) -> None:
+            sha256 = hashlib.sha256
+            register = recorder.register_event
+            for _ in range(per_thread):
+                sha256(PAYLOAD).digest()
+                register(event=event)
+
+        wakes0 = self.wakes.count
+        cpu0 = self.loop_cpu() if self.loop_cpu else 0
+        t0 = time.perf_counter()
+        run_threads(threads, body)
+        recorder.flush()
+        elapsed = time.perf_counter() - t0
+        total = per_thread * threads
+        self.wakeups_per_s.append((self.wakes.count - wakes0) / elapsed)
+        if self.loop_cpu:
+            self.loop_ns_per_event.append((self.loop_cpu() - cpu0) / total)
+        stats = recorder.get_stats()
+        assert stats.processed == total and stats.dropped_total == 0, stats
+        self.runtime.stop_and_remove_recorder(rid)
+        return total / elapsed
+
+
+def bench_real_work(
+    sizes: Sizes, runtime: MetricsRuntime, wakes: WakeCounter, pc: ModuleType | None, threads: int
+) -> None:
+    n = sizes.real_work_events
+    mvx = RealWorkMvx(runtime, wakes)
+    rows = [
+        Row(
+            "sha256 alone (no metrics)",
+            median_of(sizes.repeats, lambda: real_work_alone(n, threads)),
+            "events/s",
+        ),
+        Row(
+            "mvx register_event (runtime)",
+            median_of(sizes.repeats, lambda: mvx.run(n, threads)),
+            "events/s",
+            f"wake-ups/s {_median(mvx.wakeups_per_s):,.0f}; loop thread CPU "
+            f"{_median(mvx.loop_ns_per_event):,.0f} ns/event",
+        ),
+    ]
+    if pc is not None:
+        rows.append(
+            Row(
+                "prometheus_client labels().inc()",
+                median_of(sizes.repeats, lambda: real_work_prometheus(pc, n, threads)),
+                "events/s",
+            )
+        )
+    print_table(
+        f"1. real work: {threads} producer thread(s), sha256 of 4 KB per event, "
+        f"{n:,} events (higher is better)",
+        rows,
+        baseline=rows[-1].name,
+    )
+
+
+# --- 2. bursts ---------------------------------------------------------------------------------
+
+
+class Burst:
+    def __init__(self, runtime: MetricsRuntime) -> None:
+        self.runtime = runtime
+        self.ids = itertools.count()
+        self.dropped: list[float] = []
+
+    def run(self, per_thread: int, threads: int, *, unbounded: bool = False) -> float:
+        rid = f"burst-{next(self.ids)}"
+        total = per_thread * threads
+        recorder = self.runtime.create_recorder(
+            rid, queue_max_size=total + 10 if unbounded else None
+        )
+        recorder.register_metric(Counter("hashed", event=Hashed, labels=("outcome",)))
+        events = [Hashed("ok")] * per_thread
+
+        def body(_: int) -> None:
+            register = recorder.register_event
+            for event in events:
+                register(event=event)
+
+        t0 = time.perf_counter()
+        run_threads(threads, body)
+        recorder.flush()
+        elapsed = time.perf_counter() - t0
+        stats = recorder.get_stats()
+        assert stats.accepted + stats.dropped_total == total, stats
+        assert stats.pending == 0, stats
+        self.dropped.append(stats.dropped_total / total)
+        self.runtime.stop_and_remove_recorder(rid)
+        return stats.processed / elapsed
+
+
+def burst_row(sizes: Sizes, runtime: MetricsRuntime, threads: int) -> Row:
+    burst = Burst(runtime)
+    sample = median_of(sizes.repeats, lambda: burst.run(sizes.burst_events, threads))
+    note = f"dropped {100 * _median(burst.dropped):.1f}% (median)"
+    return Row(f"{threads} producer(s), default recorder", sample, "events/s", note)
+
+
+def bench_bursts(sizes: Sizes, runtime: MetricsRuntime) -> None:
+    reference = Burst(runtime)
+    rows = [
+        Row(
+            "1 producer, unbounded recorder (reference)",
+            median_of(sizes.repeats, lambda: reference.run(sizes.burst_events, 1, unbounded=True)),
+            "events/s",
+        )
+    ]
+    rows += [burst_row(sizes, runtime, threads) for threads in (1, 8)]
+    print_table(
+        f"2. bursts: {sizes.burst_events:,} events per producer, processed events/s "
+        "(higher is better); default recorder = the runtime's defaults",
+        rows,
+        baseline=rows[0].name,
+    )
+
+
+# --- 3. many recorders --------------------------------------------------------------------------
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() // 1024
+
+
+def many_mvx(n: int) -> tuple[float, float, float]:
+    """(bytes per recorder, seconds to create all, seconds of a full gc.collect())."""
+    with MetricsRuntime(namespace="bench-many") as runtime:
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        t0 = time.perf_counter()
+        for i in range(n):
+            recorder = runtime.create_recorder(f"r{i}")
+            recorder.register_metric(Counter("saves", event=Hashed, labels=("outcome",)))
+            recorder.register_metric(
+                Histogram("save_seconds", event=Hashed, value=lambda e: 0.0, buckets=(0.1, 1.0))
+            )
+        created = time.perf_counter() - t0
+        runtime.get_stats()  # every registration applied
+        gc.collect()
+        per = (tracemalloc.get_traced_memory()[0] - before) / n
+        tracemalloc.stop()
+        t0 = time.perf_counter()
+        gc.collect()
+        collect = time.perf_counter() - t0
+    return per, created, collect
+
+
+def many_prometheus(pc: ModuleType, n: int) -> tuple[float, float, float]:
+    registry = pc.CollectorRegistry()
+    counter = pc.Counter("saves", "saves", ["recorder", "outcome"], registry=registry)
+    histogram = pc.Histogram(
+        "save_seconds", "seconds", ["recorder"], buckets=(0.1, 1.0), registry=registry
+    )
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    t0 = time.perf_counter()
+    for i in range(n):
+        counter.labels(f"r{i}", "ok")
+        histogram.labels(f"r{i}")
+    created = time.perf_counter() - t0
+    gc.collect()
+    per = (tracemalloc.get_traced_memory()[0] - before) / n
+    tracemalloc.stop()
+    t0 = time.perf_counter()
+    gc.collect()
+    collect = time.perf_counter() - t0
+    return per, created, collect
+
+
+def bench_many(sizes: Sizes, pc: ModuleType | None) -> None:
+    n = sizes.recorders
+    per, created, collect = many_mvx(n)
+    rows = [
+        Row("mvx: memory per idle recorder (2 metrics)", _one(per), "bytes"),
+        Row(f"mvx: create {n:,} recorders", _one(created * 1e3), "ms"),
+        Row(f"mvx: gc.collect() with {n:,} recorders", _one(collect * 1e3), "ms"),
+    ]
+    if pc is not None:
+        pper, pcreated, pcollect = many_prometheus(pc, n)
+        rows += [
+            Row("prometheus_client: memory per 2 label children", _one(pper), "bytes"),
+            Row(f"prometheus_client: create {n:,} x 2 children", _one(pcreated * 1e3), "ms"),
+            Row(f"prometheus_client: gc.collect() with {n:,} x 2", _one(pcollect * 1e3), "ms"),
+        ]
+        print_table(f"3. many idle recorders ({n:,}), one run each", rows)
+        print(
+            f"ratios: memory {per / pper:.2f}x, gc.collect() {collect / pcollect:.2f}x "
+            "prometheus_client's"
+        )
+    else:
+        print_table(f"3. many idle recorders ({n:,}), one run each", rows)
+
+
+def _one(value: float) -> Sample:
+    """A figure measured once, as a Sample for the table."""
+    return Sample(value, value, value, 1)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def main() -> None:
+    quick = parse_quick(__doc__ or "")
+    sizes = QUICK if quick else FULL
+    missing: list[str] = []
+    pc = load_peer("prometheus_client", "prometheus_client", missing)
+    print(
+        f"bench_workloads ({'quick' if quick else 'full'}): Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs, medians of {sizes.repeats}"
+    )
+    wakes = WakeCounter()
+    with MetricsRuntime(namespace="bench-workloads", thread_name=MVX_THREAD) as runtime:
+        for threads in (1, 4):
+            bench_real_work(sizes, runtime, wakes, pc, threads)
+        bench_bursts(sizes, runtime)
+    bench_many(sizes, pc)
+    print_missing_peers(missing, quick)
+
+
+if __name__ == "__main__":
+    main()
