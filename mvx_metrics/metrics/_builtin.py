@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 from .._validation import check_id, check_positive_int
 from ..events import MetricEvent
+from ._fragment import Fragment
 from ._series import DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE, SeriesTable
 from ._values import LabelReader, ValueReader, as_number
 from .base import Metric
@@ -133,6 +134,43 @@ class BuiltinMetric(Metric, Generic[S]):
     def _extra_snapshot(self) -> dict[str, Any]:
         """Metric-level snapshot fields besides the common ones."""
         return {}
+
+    # --- batch application -----------------------------------------------------------------
+
+    def fragment(self) -> Fragment | None:
+        """This metric's part of a recorder's generated batch function (``_fragment``),
+        or None: the recorder calls ``handle_event`` per event."""
+        return None
+
+    def _fragment(
+        self,
+        kind: type[BuiltinMetric[Any]],
+        check: str,
+        apply: tuple[str, ...],
+        *,
+        init: tuple[str, ...] = (),
+        finish: tuple[str, ...] = (),
+        bindings: dict[str, object] | None = None,
+    ) -> Fragment | None:
+        """A fragment for ``kind``'s ``handle_event``, unless a subclass overrides it or the
+        value or labels come from a callable (which must be called once per event)."""
+        if type(self).handle_event is not kind.handle_event or self._labels.fn is not None:
+            return None
+        if self._value is not None and self._value.attribute is None:
+            return None
+        return Fragment(
+            value=None if self._value is None else self._value.attribute,
+            labels=self._labels.names,
+            check=check,
+            apply=apply,
+            init=init,
+            finish=finish,
+            bindings=bindings or {},
+        )
+
+    def _series_key_getter(self) -> Callable[[Hashable], S | None]:
+        """The admitted series by key (``dict.get`` of the table), for generated code."""
+        return self._table.series.get
 
     # --- values -------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ._format import go_float
 
-__all__ = ["QuantileSketch", "check_quantile", "nearest_rank"]
+__all__ = ["ADD_CHECK", "ADD_STATEMENTS", "QuantileSketch", "check_quantile", "nearest_rank"]
 
 _LOG = math.log
 _CEIL = math.ceil
@@ -24,6 +24,24 @@ _POS_FLOOR = 3  # negatives, zeros and positives below bucket floor are counted 
 
 _NO_LIMIT = sys.maxsize
 _NO_FLOOR = -sys.maxsize
+
+
+# The inlined form of QuantileSketch._add for a batch plan (see metrics/_fragment.py),
+# for its common case only: a positive value whose bucket exists and needs no collapse.
+# ``{ilg}`` is the sketch's 1 / log(gamma); ``{t}`` and ``{u}`` are scratch locals. Keep
+# it in step with _add: a test compares the two, state for state.
+ADD_CHECK = (
+    "({v}.__class__ is float and 0.0 < {v} < INF "
+    "and ({t} := CEIL(LOG({v}) * {ilg})) >= {s}._floor "
+    "and ({u} := {s}._pos.get({t})) is not None)"
+)
+ADD_STATEMENTS = (
+    "{s}._pos[{t}] = {u} + 1",
+    "{s}._count += 1",
+    "{s}._sum += {v}",
+    "if {v} < {s}._min: {s}._min = {v}",
+    "if {v} > {s}._max: {s}._max = {v}",
+)
 
 
 def nearest_rank(q: float, count: int) -> int:

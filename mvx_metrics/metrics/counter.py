@@ -7,6 +7,7 @@ from typing import Any
 
 from ..events import MetricEvent
 from ._builtin import MAX_FLOAT, BuiltinMetric
+from ._fragment import FINITE, Fragment
 from ._series import NumberCell
 
 __all__ = ["Counter", "UpDownCounter"]
@@ -54,6 +55,19 @@ class Counter(BuiltinMetric[NumberCell]):
         cell.value += increment  # type: ignore[operator]
         return True
 
+    def fragment(self) -> Fragment | None:
+        """Count or add; without value or labels, a run-length count added once per run."""
+        if self._get is None and self._single is not None:
+            finish = ("{s}.value += {k}",)
+            return self._fragment(Counter, "", ("{k} += 1",), init=("{k} = 0",), finish=finish)
+        if self._get is None:
+            return self._fragment(Counter, "", ("{s}.value += 1",))
+        check = (
+            "(({v}.__class__ is float and 0.0 <= {v} < INF) "
+            "or ({v}.__class__ is int and 0 <= {v} <= MAXF))"
+        )
+        return self._fragment(Counter, check, ("{s}.value += {v}",))
+
     def _new_state(self) -> NumberCell:
         return NumberCell()
 
@@ -89,6 +103,10 @@ class UpDownCounter(BuiltinMetric[NumberCell]):
         cell = self._single or self._series_for(event)
         cell.value += step  # type: ignore[operator]
         return True
+
+    def fragment(self) -> Fragment | None:
+        """Add any finite step."""
+        return self._fragment(UpDownCounter, FINITE, ("{s}.value += {v}",))
 
     def _new_state(self) -> NumberCell:
         return NumberCell()

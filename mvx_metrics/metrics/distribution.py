@@ -9,8 +9,9 @@ from typing import Any, ClassVar
 from ..events import MetricEvent
 from ._builtin import MAX_FLOAT, BuiltinMetric
 from ._format import go_float
+from ._fragment import Fragment
 from ._series import DEFAULT_MAX_SERIES
-from ._sketch import QuantileSketch, check_quantile
+from ._sketch import ADD_CHECK, ADD_STATEMENTS, QuantileSketch, check_quantile
 
 __all__ = ["Distribution"]
 
@@ -53,7 +54,8 @@ class Distribution(BuiltinMetric[QuantileSketch]):
         max_bins: int = 2048,
     ) -> None:
         # Checked by building a throw-away sketch, before any series exists.
-        QuantileSketch(relative_accuracy, max_bins=max_bins)
+        probe = QuantileSketch(relative_accuracy, max_bins=max_bins)
+        self._inv_log_gamma = probe._inv_log_gamma
         self._relative_accuracy = float(relative_accuracy)
         self._max_bins = max_bins
         self._quantiles = check_quantiles(quantiles)
@@ -95,6 +97,13 @@ class Distribution(BuiltinMetric[QuantileSketch]):
             self._number(event, value, negative=True, infinite=False)
         (self._single or self._series_for(event))._add(value)  # type: ignore[arg-type]
         return True
+
+    def fragment(self) -> Fragment | None:
+        """The sketch's inlined add, for positive floats landing in an existing bucket;
+        other values take the per-event path."""
+        return self._fragment(
+            Distribution, ADD_CHECK, ADD_STATEMENTS, bindings={"ilg": self._inv_log_gamma}
+        )
 
     def _new_state(self) -> QuantileSketch:
         return QuantileSketch(self._relative_accuracy, max_bins=self._max_bins)

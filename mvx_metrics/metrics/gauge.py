@@ -6,6 +6,7 @@ from typing import Any
 
 from ..events import MetricEvent
 from ._builtin import MAX_FLOAT, BuiltinMetric
+from ._fragment import Fragment
 from ._series import NumberCell
 
 __all__ = ["Gauge"]
@@ -41,6 +42,14 @@ class Gauge(BuiltinMetric[NumberCell]):
         cell = self._single or self._series_for(event)
         cell.value = value  # type: ignore[assignment]
         return True
+
+    def fragment(self) -> Fragment | None:
+        """Set the value; ``{v} == {v}`` is False only for NaN."""
+        check = (
+            "(({v}.__class__ is float and {v} == {v}) "
+            "or ({v}.__class__ is int and -MAXF <= {v} <= MAXF))"
+        )
+        return self._fragment(Gauge, check, ("{s}.value = {v}",))
 
     def _new_state(self) -> NumberCell:
         return NumberCell()

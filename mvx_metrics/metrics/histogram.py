@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from ..events import MetricEvent
 from ._builtin import MAX_FLOAT, BuiltinMetric
 from ._format import go_float
+from ._fragment import FINITE, Fragment
 from ._series import DEFAULT_MAX_SERIES
 
 __all__ = ["DEFAULT_BUCKETS", "Histogram", "check_buckets"]
@@ -146,6 +147,11 @@ class Histogram(BuiltinMetric[_Buckets]):
         state.counts[bisect_left(self._bounds, value)] += 1  # type: ignore[call-overload]
         state.sum += value  # type: ignore[operator]
         return True
+
+    def fragment(self) -> Fragment | None:
+        """Count into the bucket found by bisection, add to the sum."""
+        apply = ("{s}.counts[bisect_left({bounds}, {v})] += 1", "{s}.sum += {v}")
+        return self._fragment(Histogram, FINITE, apply, bindings={"bounds": self._bounds})
 
     def _new_state(self) -> _Buckets:
         return _Buckets(len(self._bounds) + 1)

@@ -17,6 +17,7 @@ from ..events import MetricEvent
 from ..hops import OwnerHop
 from ..metrics.base import Metric
 from .handoff import ControlItem, Handoff, Intake
+from .plans import build_plan
 from .policies import MetricErrorPolicy
 from .routing import Routes
 
@@ -91,6 +92,8 @@ class Processor:
         self._tick_s = max_processing_delay
         self._park_after_ticks = max(1, round(PARK_AFTER_S / max_processing_delay))
         self._idle_ticks = 0
+        #: Events a plan had applied when it raised (see ``plans.build_plan``).
+        self._progress = [0]
 
     # --- the processing task and its wake-ups ----------------------------------------------
 
@@ -265,7 +268,57 @@ class Processor:
             self._apply(limit)
 
     def _apply(self, limit: int) -> None:
-        """The per-event loop of the recorder; the caller holds ``handoff.guard``."""
+        """Apply the next ``limit`` buffered items; the caller holds ``handoff.guard``.
+
+        Events go through their class's batch plan (``plans.py``), one run of
+        consecutive events of a class at a time; under ``MetricErrorPolicy.FAIL`` through
+        the exact per-event loop."""
+        if limit <= 0:
+            return
+        if self.error_policy is MetricErrorPolicy.FAIL:
+            self._apply_per_event(limit)
+            return
+        popleft = self.handoff.buffer.popleft
+        routes = self.routes
+        plans = routes.plans
+        events = 0
+        left = limit - 1
+        item = popleft()
+        try:
+            while True:
+                cls = item.__class__
+                if cls is ControlItem:
+                    # Count what came before first: a flush or snapshot answered here
+                    # must find its events in get_stats() as processed.
+                    self.handoff.release(events)
+                    events = 0
+                    item.fn()
+                    plans = routes.plans  # the item may have registered a metric
+                    if not left:
+                        return
+                    item = popleft()
+                    left -= 1
+                    continue
+                plan = plans.get(cls)
+                if plan is None:
+                    plan = plans[cls] = build_plan(
+                        cls, routes.resolve(cls), self._metric_failed, self._progress
+                    )
+                try:
+                    applied, item = plan(item, popleft, left)
+                except BaseException:
+                    events += self._progress[0]
+                    raise
+                events += applied
+                # The plan popped the rest of its run, and the next item if it returned one.
+                left -= applied - 1 + (item is not None)
+                if item is None:
+                    return
+        finally:
+            self.handoff.release(events)
+
+    def _apply_per_event(self, limit: int) -> None:
+        """The exact per-event loop (MetricErrorPolicy.FAIL); the caller holds the guard."""
         popleft = self.handoff.buffer.popleft
         table = self.routes.table
         events = 0
@@ -275,9 +328,7 @@ class Processor:
                 targets = table.get(item.__class__)
                 if targets is None:
                     if item.__class__ is ControlItem:
-                        # Count what came before first: a flush or snapshot answered here
-                        # must find its events in get_stats() as processed.
-                        self.handoff.release(events)
+                        self.handoff.release(events)  # see _apply
                         events = 0
                         item.fn()
                         table = self.routes.table  # the item may have registered a metric

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..events import MetricEvent
 from ..metrics.base import Metric
+from .plans import Plan
 
 __all__ = ["Routes"]
 
@@ -17,11 +18,13 @@ class Routes:
     reader in place holding that guard.
     """
 
-    __slots__ = ("metrics", "readable_in_place", "table")
+    __slots__ = ("metrics", "plans", "readable_in_place", "table")
 
     def __init__(self) -> None:
         self.metrics: tuple[Metric, ...] = ()
         self.table: dict[type, tuple[Metric, ...]] = {}
+        #: Batch plans by event class (``plans.py``), built by the processor on first use.
+        self.plans: dict[type, Plan] = {}
         #: False once a metric asks for its snapshots to be taken on the owning loop.
         self.readable_in_place = True
 
@@ -29,8 +32,9 @@ class Routes:
         self.metrics = (*self.metrics, metric)
         if metric.snapshot_on_owner_loop:
             self.readable_in_place = False
-        # A new dict rather than clear(): a batch holding the old table keeps a valid one.
+        # New dicts rather than clear(): a batch holding the old ones keeps valid ones.
         self.table = {}
+        self.plans = {}
 
     def resolve(self, event_class: type[MetricEvent]) -> tuple[Metric, ...]:
         """Compute and cache the metrics for ``event_class`` (follows subclassing)."""

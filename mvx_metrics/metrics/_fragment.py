@@ -1,0 +1,45 @@
+"""How a built-in metric applies one event inside a generated batch function.
+
+The recorder compiles one function per event class that applies a run of events to all
+the built-in metrics routed to it (``recorder/plans.py``). Each kind contributes a
+:class:`Fragment`: where its value and labels are read, the condition under which the
+event can be applied without further checks, and the statements that apply it. Anything
+the condition does not vouch for (a value of another type, NaN, a new label set, a
+missing attribute) goes through the metric's own ``handle_event``, so the outcome is
+exactly the per-event one.
+
+Templates name their locals in braces, filled in per metric by the planner:
+``{v}`` the value, ``{s}`` the series state, ``{k}`` a run-length count, ``{t}`` and
+``{u}`` scratch locals, and any key of ``bindings`` (an object the statements use).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["FINITE", "Fragment"]
+
+#: The check of a finite real value, as the built-ins' handle_event make it.
+FINITE = (
+    "(({v}.__class__ is float and -INF < {v} < INF) "
+    "or ({v}.__class__ is int and -MAXF <= {v} <= MAXF))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    """One metric's part of a generated batch function (see the module docstring)."""
+
+    #: Dotted attribute the value is read from; None when the kind reads no value.
+    value: str | None
+    #: Label attribute names, in the metric's order (empty: the metric's single series).
+    labels: tuple[str, ...]
+    #: A condition on ``{v}`` under which ``apply`` cannot fail; "" for none.
+    check: str
+    #: Statements applying the event to series ``{s}``.
+    apply: tuple[str, ...]
+    #: Run before the first event and after the last (a run-length count, say).
+    init: tuple[str, ...] = ()
+    finish: tuple[str, ...] = ()
+    #: Objects the templates name.
+    bindings: dict[str, object] = field(default_factory=dict)

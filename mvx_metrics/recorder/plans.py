@@ -1,0 +1,180 @@
+"""Batch plans: one generated function per event class, applying a run of its events.
+
+Applying an event the obvious way costs a pop, a routing lookup, and for each metric a
+call of ``handle_event`` that reads its value and labels again. Most of that is the
+same for every event of a class, so the recorder compiles, per event class, a function
+that applies a whole run of consecutive events of that class to every metric routed to
+it, and pops the run itself:
+
+- each attribute read by any built-in metric is read once per event, as a plain
+  attribute access;
+- each built-in metric's part (its :class:`~mvx_metrics.metrics._fragment.Fragment`) is
+  inlined: no call per metric, and label-less counters keep a run-length count;
+- the event is applied by the inlined parts only if every one of them vouches for it
+  (values of the exact types and range ``handle_event`` accepts, label sets already
+  admitted); otherwise it takes the *exact* path, every built-in metric's own
+  ``handle_event`` with failures isolated and counted as before. So states, snapshots
+  and error counts are the per-event path's, event for event;
+- other metrics (user ``Metric``s, built-ins reading a callable) get ``handle_event``
+  per event, isolated as before.
+
+Nothing observable changes in between: the owning loop holds the hand-off guard for the
+whole batch, so no read sees a run half-applied. Plans are used with
+``MetricErrorPolicy.ISOLATE`` only; ``FAIL`` keeps the per-event loop, whose first
+failure must stop the recorder on that very event.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from bisect import bisect_left
+from collections.abc import Callable
+from typing import Any
+
+from ..events import MetricEvent
+from ..metrics._builtin import BuiltinMetric
+from ..metrics._fragment import Fragment
+from ..metrics.base import Metric
+
+__all__ = ["Plan", "build_plan"]
+
+#: ``plan(first_event, popleft, more) -> (events applied, next item or None)``: applies
+#: ``first_event`` and the events of the same class that follow it, popping at most
+#: ``more`` further items; the first item of another class is returned, popped.
+Plan = Callable[[Any, Callable[[], Any], int], tuple[int, Any]]
+
+#: Called for a metric that raised on an event: counts and logs it (ISOLATE).
+FailureSink = Callable[[Metric, MetricEvent, Exception], None]
+
+
+class _Source:
+    """The generated function's text and the objects it names, built up together."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, object] = {
+            "INF": math.inf,
+            "MAXF": sys.float_info.max,
+            "CEIL": math.ceil,
+            "LOG": math.log,
+            "bisect_left": bisect_left,
+        }
+        self.reads: dict[str, str] = {}  # attribute path -> local name
+
+    def bind(self, name: str, value: object) -> str:
+        self.names[name] = value
+        return name
+
+    def read(self, attribute: str) -> str:
+        """The local holding ``e.<attribute>``, read once per event."""
+        local = self.reads.get(attribute)
+        if local is None:
+            local = self.reads[attribute] = "a_" + attribute.replace(".", "__")
+        return local
+
+
+def build_plan(
+    event_class: type, metrics: tuple[Metric, ...], failed: FailureSink, progress: list[int]
+) -> Plan:
+    """Compile the plan of ``event_class`` for the metrics routed to it.
+
+    ``progress[0]`` is set to the number of events applied when the plan raises (a
+    ``BaseException`` only: metric errors are isolated), so that the caller can count
+    them as processed.
+    """
+    src = _Source()
+    fused: list[tuple[Metric, Fragment]] = []
+    others: list[Metric] = []
+    for metric in metrics:
+        fragment = metric.fragment() if isinstance(metric, BuiltinMetric) else None
+        if fragment is None:
+            others.append(metric)
+        else:
+            fused.append((metric, fragment))
+
+    checks: list[str] = []
+    applies: list[str] = []
+    inits: list[str] = []
+    finishes: list[str] = []
+    for i, (metric, fragment) in enumerate(fused):
+        fill = {key: src.bind(f"{key}{i}", value) for key, value in fragment.bindings.items()}
+        fill |= {"k": f"k{i}", "t": f"t{i}", "u": f"u{i}"}
+        if fragment.value is not None:
+            fill["v"] = src.read(fragment.value)
+        assert isinstance(metric, BuiltinMetric)
+        if fragment.labels:
+            labels = [src.read(name) for name in fragment.labels]
+            checks += [f"{local}.__class__ is str" for local in labels]
+            key = labels[0] if len(labels) == 1 else f"({', '.join(labels)},)"
+            lookup = src.bind(f"G{i}", metric._series_key_getter())
+            checks.append(f"(s{i} := {lookup}({key})) is not None")
+            fill["s"] = f"s{i}"
+        else:
+            fill["s"] = src.bind(f"S{i}", metric._single)
+        if fragment.check:
+            checks.append(fragment.check.format(**fill))
+        applies += [line.format(**fill) for line in fragment.apply]
+        inits += [line.format(**fill) for line in fragment.init]
+        finishes += [line.format(**fill) for line in fragment.finish]
+
+    exact = tuple(metric for metric, _ in fused)
+
+    def slow(event: MetricEvent) -> None:
+        """The exact path for an event the inlined parts do not vouch for."""
+        for metric in exact:
+            try:
+                metric.handle_event(event)
+            except Exception as exc:
+                failed(metric, event, exc)
+
+    src.bind("CLS", event_class)
+    src.bind("slow", slow)
+    src.bind("progress", progress)
+
+    body: list[str] = []
+    if fused:
+        if src.reads or checks:
+            body.append("try:")
+            body += [f"    {local} = e.{attribute}" for attribute, local in src.reads.items()]
+            # dict.fromkeys: a label read by several metrics is type-checked once.
+            body.append(f"    good = {' and '.join(dict.fromkeys(checks)) or 'True'}")
+            body += ["except Exception:", "    good = False", "if good:"]
+            body += [f"    {line}" for line in applies]
+            body += ["else:", "    slow(e)"]
+        else:
+            body += applies  # nothing to read or check: cannot fail
+    for j, metric in enumerate(others):
+        handle = src.bind(f"h{j}", metric.handle_event)
+        fail = src.bind(f"fail{j}", _failure_of(failed, metric))
+        body += ["try:", f"    {handle}(e)", "except Exception as exc:", f"    {fail}(e, exc)"]
+
+    lines = ["def plan(e, popleft, more):", "    n = 0"]
+    lines += [f"    {line}" for line in inits]
+    lines += ["    try:", "        while True:", "            n += 1"]
+    lines += [f"            {line}" for line in body]
+    lines += [
+        "            if not more:",
+        "                return n, None",
+        "            e = popleft()",
+        "            more -= 1",
+        "            if e.__class__ is not CLS:",
+        "                return n, e",
+        "    except BaseException:",
+        "        progress[0] = n",
+        "        raise",
+    ]
+    if finishes:
+        lines.append("    finally:")
+        lines += [f"        {line}" for line in finishes]
+    code = compile("\n".join(lines), f"<mvx_metrics plan for {event_class.__qualname__}>", "exec")
+    namespace = dict(src.names)
+    exec(code, namespace)  # the text is ours: identifiers checked at metric construction
+    plan: Plan = namespace["plan"]  # type: ignore[assignment]
+    return plan
+
+
+def _failure_of(failed: FailureSink, metric: Metric) -> Callable[[MetricEvent, Exception], None]:
+    def fail(event: MetricEvent, exc: Exception) -> None:
+        failed(metric, event, exc)
+
+    return fail

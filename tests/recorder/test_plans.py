@@ -1,0 +1,215 @@
+"""Batch plans apply runs of events exactly as the per-event path would, event for event."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mvx_metrics import (
+    Counter,
+    Distribution,
+    Gauge,
+    Histogram,
+    Metric,
+    MetricEvent,
+    MetricsRecorder,
+    UpDownCounter,
+)
+from mvx_metrics.recorder.plans import build_plan
+
+
+@dataclass(slots=True)
+class Request(MetricEvent):
+    route: Any
+    method: Any
+    duration_s: Any
+
+
+@dataclass(slots=True)
+class Other(MetricEvent):
+    route: Any
+
+
+class SeesEverything(Metric):
+    """A user metric (never inlined) that fails on some events."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @property
+    def metric_name(self) -> str:
+        return "everything"
+
+    def handle_event(self, event: MetricEvent) -> bool:
+        if getattr(event, "route", None) == "/boom":
+            raise RuntimeError("boom")
+        self.seen.append(type(event).__name__)
+        return True
+
+    def snapshot(self) -> Mapping[str, Any]:
+        return {"seen": list(self.seen)}
+
+
+def metric_set() -> list[Metric]:
+    """Every built-in kind, with and without labels, plus metrics that are not inlined."""
+    return [
+        Counter("requests", event=Request),
+        Counter("by_route", event=Request, labels=("route",), max_series=3),
+        Counter("by_route_method", event=Request, labels=("route", "method"), max_series=4),
+        Counter("seconds_total", event=Request, value="duration_s"),
+        UpDownCounter("drift", event=Request, value="duration_s", labels=("method",)),
+        Gauge("last", event=Request, value="duration_s"),
+        Histogram("latency", event=Request, value="duration_s", buckets=(0.1, 1.0, 10.0)),
+        Histogram(
+            "latency_by_route",
+            event=Request,
+            value="duration_s",
+            labels=("route",),
+            buckets=(0.5, 5.0),
+            max_series=2,
+        ),
+        Distribution("quantiles", event=Request, value="duration_s", labels=("method",)),
+        Counter("others", event=Other, labels=("route",)),
+        # A callable value: applied per event, never inlined.
+        Gauge("doubled", event=Request, value=lambda e: e.duration_s * 2),
+        SeesEverything(),
+    ]
+
+
+values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.booleans(),
+    st.sampled_from(["1.5", None, 0, 0.0, -0.0, 1e-300, 5e-324]),
+)
+labels = st.one_of(st.sampled_from(["/", "/a", "/b", "/c", "/boom"]), st.integers(0, 3))
+events = st.one_of(
+    st.builds(Request, route=labels, method=st.sampled_from(["GET", "PUT", 7]), duration_s=values),
+    st.builds(Other, route=labels),
+)
+
+
+def apply_per_event(metrics: list[Metric], batch: list[MetricEvent]) -> dict[str, int]:
+    errors: dict[str, int] = {}
+    for event in batch:
+        for metric in metrics:
+            if metric.event_types is not None and not isinstance(event, metric.event_types):
+                continue
+            try:
+                metric.handle_event(event)
+            except Exception:
+                errors[metric.metric_name] = errors.get(metric.metric_name, 0) + 1
+    return errors
+
+
+def apply_with_plans(metrics: list[Metric], batch: list[MetricEvent]) -> dict[str, int]:
+    errors: dict[str, int] = {}
+
+    def failed(metric: Metric, event: MetricEvent, exc: Exception) -> None:
+        errors[metric.metric_name] = errors.get(metric.metric_name, 0) + 1
+
+    plans = {
+        cls: build_plan(
+            cls,
+            tuple(m for m in metrics if m.event_types is None or issubclass(cls, m.event_types)),
+            failed,
+            [0],
+        )
+        for cls in (Request, Other)
+    }
+    buffer: deque[Any] = deque(batch)
+    applied = 0
+    item = buffer.popleft() if buffer else None
+    while item is not None:
+        count, item = plans[item.__class__](item, buffer.popleft, len(buffer))
+        applied += count
+    assert applied == len(batch)
+    return errors
+
+
+def same(a: object, b: object) -> bool:
+    """Equality that treats NaN as equal to NaN (a Gauge never holds NaN, but sums may)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b and type(a) is type(b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(events, max_size=60))
+def test_plans_give_the_per_event_states_and_error_counts(batch: list[MetricEvent]) -> None:
+    reference, planned = metric_set(), metric_set()
+    expected_errors = apply_per_event(reference, batch)
+    assert apply_with_plans(planned, batch) == expected_errors
+    for ref, got in zip(reference, planned, strict=True):
+        assert same(dict(got.snapshot()), dict(ref.snapshot())), ref.metric_name
+
+
+def test_a_plan_stops_at_its_budget_and_at_another_class() -> None:
+    counter = Counter("requests", event=Request)
+    plan = build_plan(Request, (counter,), lambda m, e, x: None, [0])
+    buffer: deque[Any] = deque([Request("/", "GET", 1.0)] * 5 + [Other("/")])
+    first = buffer.popleft()
+    assert plan(first, buffer.popleft, 2) == (3, None)  # the first, then two more
+    assert len(buffer) == 3
+    applied, nxt = plan(buffer.popleft(), buffer.popleft, len(buffer))
+    assert (applied, type(nxt)) == (2, Other)
+    assert counter.snapshot()["series"][0]["value"] == 5
+
+
+def test_a_plan_that_raises_reports_how_many_events_it_applied() -> None:
+    class Interrupting(SeesEverything):
+        def handle_event(self, event: MetricEvent) -> bool:
+            if len(self.seen) == 2:
+                raise KeyboardInterrupt
+            return super().handle_event(event)
+
+    progress = [0]
+    plan = build_plan(Request, (Interrupting(),), lambda m, e, x: None, progress)
+    buffer: deque[Any] = deque([Request("/", "GET", 1.0)] * 5)
+    with pytest.raises(KeyboardInterrupt):
+        plan(buffer.popleft(), buffer.popleft, len(buffer))
+    assert progress == [3]  # two applied, and the one it raised on (counted, as per event)
+
+
+@pytest.mark.anyio
+async def test_a_recorder_applies_mixed_runs_and_control_items_in_order() -> None:
+    recorder = MetricsRecorder("mixed", queue_max_size=10_000)
+    for metric in metric_set():
+        recorder.register_metric(metric)
+    async with recorder:
+        for i in range(3_000):
+            recorder.register_event(event=Request(f"/{i % 5}", "GET", i / 1000))
+            if i % 7 == 0:
+                recorder.register_event(event=Other("/a"))
+            if i == 1_500:
+                recorder.register_metric(Counter("late", event=Request))
+        snapshots = await recorder.aget_metric_snapshots()
+        stats = recorder.get_stats()
+    assert stats.processed == 3_000 + 429 and stats.pending == 0
+    assert snapshots["requests"]["series"][0]["value"] == 3_000
+    assert snapshots["others"]["series"] == [{"labels": {"route": "/a"}, "value": 429}]
+    assert snapshots["late"]["series"][0]["value"] == 3_000 - 1_501  # from its registration on
+    assert snapshots["by_route"]["overflow_events"] == 3_000 * 2 // 5  # 5 routes, 3 series
+
+
+def test_inlined_parts_match_the_per_event_path_on_repeated_values() -> None:
+    # Repeated label sets and buckets: nearly every event takes the inlined path.
+    batch: list[MetricEvent] = [
+        Request(f"/{i % 3}", ("GET", "PUT")[i % 2], (0.25, 3.0, 0.001, 42.0)[i % 4])
+        for i in range(2_000)
+    ]
+    reference, planned = metric_set(), metric_set()
+    assert apply_with_plans(planned, batch) == apply_per_event(reference, batch)
+    for ref, got in zip(reference, planned, strict=True):
+        assert same(dict(got.snapshot()), dict(ref.snapshot())), ref.metric_name
