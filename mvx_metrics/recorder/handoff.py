@@ -61,7 +61,7 @@ __all__ = ["CREDIT_CHUNK", "PRESS_WAIT_S", "ControlItem", "Handoff", "Intake"]
 #: Free slots handed to producers at a time: the slow path runs once per this many events.
 CREDIT_CHUNK = 128
 #: Longest a producer presses (waits for the owning loop to make progress) per chunk.
-PRESS_WAIT_S = 0.005
+PRESS_WAIT_S = 0.02
 
 
 class Intake(enum.Enum):

@@ -12,7 +12,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .._validation import check_enum, check_id, check_positive_int, check_timeout
+from .._validation import check_delay, check_enum, check_id, check_positive_int, check_timeout
 from ..errors import (
     MetricsError,
     MetricsRuntimeDeadlockError,
@@ -28,7 +28,11 @@ from ..export.scrape import scrape_response
 from ..hops.waiting import checkpoint_if_trio, spawn_on_owner, wait_async
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
 from ..recorder.policies import MetricErrorPolicy, OverflowPolicy
-from ..recorder.recorder import DEFAULT_QUEUE_MAX_SIZE, MAX_QUEUE_MAX_SIZE
+from ..recorder.recorder import (
+    DEFAULT_MAX_PROCESSING_DELAY,
+    DEFAULT_QUEUE_MAX_SIZE,
+    MAX_QUEUE_MAX_SIZE,
+)
 from ..recorder.results import OpResult
 from ..recorder.stats import RecorderStats
 from .loop_thread import LoopFactory, LoopThread, default_loop_factory
@@ -60,6 +64,7 @@ class MetricsRuntime:
         default_recorder_queue_max_size: int | None = None,
         default_recorder_queue_overflow_policy: OverflowPolicy = OverflowPolicy.DROP,
         default_recorder_metric_error_policy: MetricErrorPolicy = MetricErrorPolicy.ISOLATE,
+        default_recorder_max_processing_delay: float | None = None,
         loop_factory: LoopFactory | None = None,
         start_timeout: float | None = None,
         shutdown_timeout: float | None = None,
@@ -86,6 +91,11 @@ class MetricsRuntime:
             MetricErrorPolicy,
             "default_recorder_metric_error_policy",
             MetricErrorPolicy.ISOLATE,
+        )
+        self._default_max_processing_delay = check_delay(
+            default_recorder_max_processing_delay,
+            "default_recorder_max_processing_delay",
+            DEFAULT_MAX_PROCESSING_DELAY,
         )
         if loop_factory is not None and not callable(loop_factory):
             raise TypeError("argument 'loop_factory' must be callable")
@@ -317,6 +327,7 @@ class MetricsRuntime:
         recorder_timeout: float | None = None,
         recorder_class: type[R] | None = None,
         timeout: float | None = None,
+        max_processing_delay: float | None = None,
     ) -> AsyncioMetricsRecorder:
         """Create a recorder on the runtime loop, start it, and return it (RUNNING).
 
@@ -351,6 +362,9 @@ class MetricsRuntime:
                 ),
                 queue_block_timeout=queue_block_timeout,
                 timeout=recorder_timeout,
+                max_processing_delay=_or_default(
+                    max_processing_delay, self._default_max_processing_delay
+                ),
             )
 
         return self._run_on_loop(
