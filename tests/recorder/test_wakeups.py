@@ -199,8 +199,14 @@ def test_an_idle_recorder_holds_no_slot_for_its_pending_limit(runtime: MetricsRu
 
 @pytest.mark.parametrize(
     ("value", "error"),
-    [(True, TypeError), ("0.01", TypeError), (0, ValueError), (float("nan"), ValueError)]
-    + [(2.0, ValueError), (0.0001, ValueError)],
+    [
+        (True, TypeError),
+        ("0.01", TypeError),
+        (0, ValueError),
+        (float("nan"), ValueError),
+        (2.0, ValueError),
+        (0.0001, ValueError),
+    ],
 )
 def test_max_processing_delay_is_checked(value: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="max_processing_delay"):
