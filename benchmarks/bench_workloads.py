@@ -13,6 +13,9 @@ Run: ``python benchmarks/bench_workloads.py [--quick]``.
 3. Many recorders: 10,000 idle recorders with 2 metrics each: memory each, time to create
    them, and a full ``gc.collect()``, against prometheus_client with 10,000 label
    children of two metrics.
+4. Total cost: process CPU (every thread: under the GIL the runtime thread's work is the
+   application's cost too) per event, with events pre-built or built per call, garbage
+   collector off and on, against prometheus_client doing the same updates in the caller.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from _harness import (
     Row,
@@ -42,7 +46,7 @@ from _harness import (
     thread_cpu_clock,
 )
 
-from mvx_metrics import Counter, Histogram, MetricEvent, MetricsRuntime
+from mvx_metrics import Counter, Distribution, Histogram, MetricEvent, MetricsRuntime
 from mvx_metrics.hops import owner_asyncio
 
 MVX_THREAD = "bench-workloads-runtime"
@@ -265,6 +269,142 @@ def bench_bursts(sizes: Sizes, runtime: MetricsRuntime) -> None:
     )
 
 
+# --- 4. total cost to the application ----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Request(MetricEvent):
+    route: str
+    duration_s: float
+
+
+@dataclass(slots=True, frozen=True)
+class FrozenRequest(MetricEvent):
+    route: str
+    duration_s: float
+
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+ROUTES = ("/", "/docs", "/api/items", "/api/users", "/login")
+
+
+def mvx_metrics_for(shape: str, cls: type[MetricEvent]) -> list[Any]:
+    if shape == "count":
+        return [Counter("requests", event=cls)]
+    if shape == "labelled":
+        return [
+            Counter("requests", event=cls, labels=("route",)),
+            Histogram("seconds", event=cls, value="duration_s", labels=("route",), buckets=BUCKETS),
+        ]
+    return [Distribution("seconds", event=cls, value="duration_s")]
+
+
+def process_cpu_mvx(
+    runtime: MetricsRuntime, shape: str, n: int, *, build: str, gc_on: bool
+) -> float:
+    """Process CPU (all threads) per event, from the first register_event until flushed."""
+    cls = FrozenRequest if build == "frozen" else Request
+    recorder = runtime.create_recorder(f"cpu-{shape}-{build}-{gc_on}-{time.monotonic_ns()}")
+    for metric in mvx_metrics_for(shape, cls):
+        recorder.register_metric(metric)
+    prebuilt = [cls(ROUTES[i % 5], (i % 97) / 100) for i in range(n)] if build == "no" else []
+    register = recorder.register_event
+    gc.collect()
+    if not gc_on:
+        gc.disable()
+    try:
+        t0 = time.process_time_ns()
+        if build == "no":
+            for event in prebuilt:
+                register(event=event)
+        else:
+            for i in range(n):
+                register(event=cls(ROUTES[i % 5], (i % 97) / 100))
+        recorder.flush(timeout=120)
+        elapsed = time.process_time_ns() - t0
+    finally:
+        gc.enable()
+    stats = recorder.get_stats()
+    assert stats.processed == n and stats.dropped_total == 0, stats
+    runtime.stop_and_remove_recorder(recorder.entity_id)
+    return elapsed / n
+
+
+def process_cpu_prometheus(pc: ModuleType, shape: str, n: int, *, gc_on: bool) -> float:
+    registry = pc.CollectorRegistry()
+    values = [(ROUTES[i % 5], (i % 97) / 100) for i in range(n)]
+    gc.collect()
+    if not gc_on:
+        gc.disable()
+    try:
+        if shape == "count":
+            counter = pc.Counter("requests", "requests", registry=registry)
+            t0 = time.process_time_ns()
+            for _ in values:
+                counter.inc()
+        elif shape == "labelled":
+            lc = pc.Counter("requests", "requests", ["route"], registry=registry)
+            lh = pc.Histogram("seconds", "s", ["route"], buckets=BUCKETS, registry=registry)
+            t0 = time.process_time_ns()
+            for route, duration in values:
+                lc.labels(route).inc()
+                lh.labels(route).observe(duration)
+        else:
+            histogram = pc.Histogram("seconds", "s", registry=registry)
+            t0 = time.process_time_ns()
+            for _, duration in values:
+                histogram.observe(duration)
+        return (time.process_time_ns() - t0) / n
+    finally:
+        gc.enable()
+
+
+SHAPES = {
+    "count": ("count-only Counter", "Counter.inc()"),
+    "labelled": ("labelled Counter + Histogram", "labels().inc() + labels().observe()"),
+    "distribution": ("Distribution", "Histogram.observe()"),
+}
+
+
+def bench_process_cpu(sizes: Sizes, runtime: MetricsRuntime, pc: ModuleType | None) -> None:
+    n, repeats = sizes.burst_events, sizes.repeats
+    for shape, (ours, theirs) in SHAPES.items():
+        rows = []
+        for build, gc_on in (("no", False), ("no", True), ("slots", True), ("frozen", True)):
+            label = {"no": "pre-built", "slots": "slots dataclass per call"}.get(
+                build, "frozen dataclass per call"
+            )
+            rows.append(
+                Row(
+                    f"mvx {ours}, {label}, gc {'on' if gc_on else 'off'}",
+                    median_of(
+                        repeats,
+                        lambda s=shape, b=build, g=gc_on: process_cpu_mvx(
+                            runtime, s, n, build=b, gc_on=g
+                        ),
+                    ),
+                    "ns/event",
+                )
+            )
+        if pc is not None:
+            for gc_on in (False, True):
+                rows.append(
+                    Row(
+                        f"prometheus_client {theirs}, gc {'on' if gc_on else 'off'}",
+                        median_of(
+                            repeats,
+                            lambda s=shape, g=gc_on: process_cpu_prometheus(pc, s, n, gc_on=g),
+                        ),
+                        "ns/event",
+                    )
+                )
+        print_table(
+            f"4. process CPU per event, all threads (lower is better): {ours}, {n:,} events",
+            rows,
+            baseline=rows[-2].name if pc is not None else None,
+        )
+
+
 # --- 3. many recorders --------------------------------------------------------------------------
 
 
@@ -367,6 +507,7 @@ def main() -> None:
         for threads in (1, 4):
             bench_real_work(sizes, runtime, wakes, pc, threads)
         bench_bursts(sizes, runtime)
+        bench_process_cpu(sizes, runtime, pc)
     bench_many(sizes, pc)
     print_missing_peers(missing, quick)
 
