@@ -413,28 +413,36 @@ def _rss_kib() -> int:
         return int(f.read().split()[1]) * resource.getpagesize() // 1024
 
 
+def measure_many(n: int, create_one: Callable[[int], None]) -> tuple[float, float, float]:
+    """(bytes each, seconds to create all ``n``, seconds of a full gc.collect() after)."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    t0 = time.perf_counter()
+    for i in range(n):
+        create_one(i)
+    created = time.perf_counter() - t0
+    gc.collect()
+    per = (tracemalloc.get_traced_memory()[0] - before) / n
+    tracemalloc.stop()
+    t0 = time.perf_counter()
+    gc.collect()
+    return per, created, time.perf_counter() - t0
+
+
 def many_mvx(n: int) -> tuple[float, float, float]:
-    """(bytes per recorder, seconds to create all, seconds of a full gc.collect())."""
     with MetricsRuntime(namespace="bench-many") as runtime:
-        gc.collect()
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        t0 = time.perf_counter()
-        for i in range(n):
+
+        def create_one(i: int) -> None:
             recorder = runtime.create_recorder(f"r{i}")
             recorder.register_metric(Counter("saves", event=Hashed, labels=("outcome",)))
             recorder.register_metric(
                 Histogram("save_seconds", event=Hashed, value=lambda e: 0.0, buckets=(0.1, 1.0))
             )
-        created = time.perf_counter() - t0
-        runtime.get_stats()  # every registration applied
-        gc.collect()
-        per = (tracemalloc.get_traced_memory()[0] - before) / n
-        tracemalloc.stop()
-        t0 = time.perf_counter()
-        gc.collect()
-        collect = time.perf_counter() - t0
-    return per, created, collect
+            if i == n - 1:
+                runtime.get_stats()  # every registration applied
+
+        return measure_many(n, create_one)
 
 
 def many_prometheus(pc: ModuleType, n: int) -> tuple[float, float, float]:
@@ -443,21 +451,12 @@ def many_prometheus(pc: ModuleType, n: int) -> tuple[float, float, float]:
     histogram = pc.Histogram(
         "save_seconds", "seconds", ["recorder"], buckets=(0.1, 1.0), registry=registry
     )
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    t0 = time.perf_counter()
-    for i in range(n):
+
+    def create_one(i: int) -> None:
         counter.labels(f"r{i}", "ok")
         histogram.labels(f"r{i}")
-    created = time.perf_counter() - t0
-    gc.collect()
-    per = (tracemalloc.get_traced_memory()[0] - before) / n
-    tracemalloc.stop()
-    t0 = time.perf_counter()
-    gc.collect()
-    collect = time.perf_counter() - t0
-    return per, created, collect
+
+    return measure_many(n, create_one)
 
 
 def bench_many(sizes: Sizes, pc: ModuleType | None) -> None:

@@ -61,10 +61,7 @@ def check_timeout(value: object, name: str, default: float) -> float:
     """None -> default; non-number -> TypeError; NaN or <= 0 -> ValueError (inf allowed)."""
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(
-            f"argument {name!r} must be a number of seconds, got {type(value).__name__}"
-        )
+    value = _seconds(value, name)
     if math.isnan(value) or value <= 0:
         raise ValueError(f"argument {name!r} must be a positive number of seconds, got {value}")
     return float(value)
@@ -80,13 +77,19 @@ def check_delay(value: object, name: str, default: float) -> float:
     """None -> default; non-number -> TypeError; outside [MIN_DELAY_S, MAX_DELAY_S] -> ValueError."""
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(
-            f"argument {name!r} must be a number of seconds, got {type(value).__name__}"
-        )
+    value = _seconds(value, name)
     if not MIN_DELAY_S <= value <= MAX_DELAY_S:  # NaN fails this too
         raise ValueError(
             f"argument {name!r} must be between {MIN_DELAY_S} and {MAX_DELAY_S} seconds, "
             f"got {value}"
+        )
+    return float(value)
+
+
+def _seconds(value: object, name: str) -> float:
+    """``value`` as a float number of seconds; bools and non-numbers -> TypeError."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(
+            f"argument {name!r} must be a number of seconds, got {type(value).__name__}"
         )
     return float(value)
