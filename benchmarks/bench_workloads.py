@@ -413,24 +413,41 @@ def _rss_kib() -> int:
         return int(f.read().split()[1]) * resource.getpagesize() // 1024
 
 
-def measure_many(n: int, create_one: Callable[[int], None]) -> tuple[float, float, float]:
-    """(bytes each, seconds to create all ``n``, seconds of a full gc.collect() after)."""
+def measure_many(n: int, create_one: Callable[[int], None]) -> tuple[float, float, float, float]:
+    """(bytes each, seconds to create ``n``, seconds of a full gc.collect() with them,
+    the same before them) for ``n`` objects made by ``create_one(i)``.
+
+    Creation is timed without tracemalloc, which slows allocation several times over;
+    memory is then traced over ``n // 10`` more."""
     gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
+    collect_before = _collect_seconds()
     t0 = time.perf_counter()
     for i in range(n):
         create_one(i)
     created = time.perf_counter() - t0
+    collect = _collect_seconds()
+    extra = max(1, n // 10)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(n, n + extra):
+        create_one(i)
     gc.collect()
-    per = (tracemalloc.get_traced_memory()[0] - before) / n
+    per = (tracemalloc.get_traced_memory()[0] - before) / extra
     tracemalloc.stop()
-    t0 = time.perf_counter()
-    gc.collect()
-    return per, created, time.perf_counter() - t0
+    return per, created, collect, collect_before
 
 
-def many_mvx(n: int) -> tuple[float, float, float]:
+def _collect_seconds() -> float:
+    """A full collection's time, median of 3."""
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        gc.collect()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def many_mvx(n: int) -> tuple[float, float, float, float]:
     with MetricsRuntime(namespace="bench-many") as runtime:
 
         def create_one(i: int) -> None:
@@ -445,7 +462,7 @@ def many_mvx(n: int) -> tuple[float, float, float]:
         return measure_many(n, create_one)
 
 
-def many_prometheus(pc: ModuleType, n: int) -> tuple[float, float, float]:
+def many_prometheus(pc: ModuleType, n: int) -> tuple[float, float, float, float]:
     registry = pc.CollectorRegistry()
     counter = pc.Counter("saves", "saves", ["recorder", "outcome"], registry=registry)
     histogram = pc.Histogram(
@@ -461,23 +478,26 @@ def many_prometheus(pc: ModuleType, n: int) -> tuple[float, float, float]:
 
 def bench_many(sizes: Sizes, pc: ModuleType | None) -> None:
     n = sizes.recorders
-    per, created, collect = many_mvx(n)
+    per, created, collect, base = many_mvx(n)
     rows = [
         Row("mvx: memory per idle recorder (2 metrics)", _one(per), "bytes"),
-        Row(f"mvx: create {n:,} recorders", _one(created * 1e3), "ms"),
+        Row(f"mvx: create {n:,} recorders, 2 metrics each", _one(created * 1e3), "ms"),
         Row(f"mvx: gc.collect() with {n:,} recorders", _one(collect * 1e3), "ms"),
+        Row("mvx: gc.collect() before them", _one(base * 1e3), "ms"),
     ]
     if pc is not None:
-        pper, pcreated, pcollect = many_prometheus(pc, n)
+        pper, pcreated, pcollect, pbase = many_prometheus(pc, n)
         rows += [
             Row("prometheus_client: memory per 2 label children", _one(pper), "bytes"),
             Row(f"prometheus_client: create {n:,} x 2 children", _one(pcreated * 1e3), "ms"),
             Row(f"prometheus_client: gc.collect() with {n:,} x 2", _one(pcollect * 1e3), "ms"),
+            Row("prometheus_client: gc.collect() before them", _one(pbase * 1e3), "ms"),
         ]
         print_table(f"3. many idle recorders ({n:,}), one run each", rows)
+        added = (collect - base) / max(pcollect - pbase, 1e-9)
         print(
             f"ratios: memory {per / pper:.2f}x, gc.collect() {collect / pcollect:.2f}x "
-            "prometheus_client's"
+            f"(what the objects add: {added:.2f}x) prometheus_client's"
         )
     else:
         print_table(f"3. many idle recorders ({n:,}), one run each", rows)

@@ -12,7 +12,7 @@ Hierarchy::
     |   +-- MetricsRecorderOnStartingHookFailedError
     |   +-- MetricsRecorderOnStoppedHookFailedError
     |   +-- MetricsRecorderMetricFailedError       a metric raised under metric_error_policy=FAIL
-    |   +-- MetricsRecorderCancelledError          the processing task was cancelled by its host
+    |   +-- MetricsRecorderCancelledError          the host ended the owning loop without stop()
     |   +-- MetricsRecorderUnexpectedError         a foreign error, wrapped
     +-- MetricsRuntimeError
     |   +-- MetricsRuntimeInvalidStateError
@@ -170,10 +170,11 @@ class MetricsRecorderMetricFailedError(MetricsRecorderError):
 
 
 class MetricsRecorderCancelledError(MetricsRecorderError):
-    """The processing task was cancelled by its host (loop closed or nursery cancelled)."""
+    """The host ended the owning loop without ``stop()`` (an asyncio loop shut down, a trio
+    run ended), or cancelled a task of the recorder."""
 
     default_reason = "cancelled"
-    default_message = "recorder processing task was cancelled"
+    default_message = "recorder was cancelled by its host"
 
 
 class MetricsRecorderUnexpectedError(MetricsRecorderError):

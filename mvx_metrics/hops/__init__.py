@@ -3,10 +3,15 @@
 A recorder is *owned* by the event loop it was created on. ``bind_owner()`` detects that
 loop once, at construction (the only sniffio call on the owning side), and returns an
 :class:`OwnerHop`: a small backend-specific object that can run a callable on the owning
-loop from any thread and spawn the recorder's processing task there.
+loop from any thread and spawn the recorder's tasks there (for its hooks).
 
 Owner hops also keep the loop's *tickers* (:mod:`.polling`): the timers through which a
-loop looks at its recorders' buffers, so that producers need not wake it per batch.
+loop looks at its recorders' buffers, so that producers need not wake it per batch; and
+its *sentinel* (:mod:`.host_end`): the one task per loop that tells resting recorders,
+which have no task of their own, that the host is ending the loop.
+
+A caller that knows the loop already (the runtime, creating recorders from other
+threads) binds to it explicitly with :func:`binding_to`, without a round trip.
 
 The caller side lives in :mod:`.waiting`: whoever waits for work done on the owning loop
 (a plain thread, another asyncio loop, a trio run) waits through it.
@@ -17,14 +22,17 @@ No other module of the package may use ``call_soon_threadsafe``,
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Protocol
 
 import sniffio
 
 from ..errors import MetricsRecorderLoopUnavailableError
+from .host_end import HostEndWatcher
 
-__all__ = ["OwnerGoneError", "OwnerHop", "bind_owner"]
+__all__ = ["OwnerGoneError", "OwnerHop", "bind_owner", "binding_to"]
 
 
 class OwnerGoneError(RuntimeError):
@@ -58,13 +66,48 @@ class OwnerHop(Protocol):
         Pollers of one loop that share an interval share one timer (see ``polling``).
         """
 
+    def when_host_ends(self, watcher: HostEndWatcher) -> None:
+        """Call ``watcher.host_ended()`` on the owning loop when its host ends it
+        (asyncio: the loop's tasks are cancelled at shutdown; trio: the run's main task
+        returned); call on the owning thread only. Held weakly (see ``host_end``)."""
+
+    def forget_host_end(self, watcher: HostEndWatcher) -> None:
+        """Undo :meth:`when_host_ends` (the recorder ended by itself)."""
+
+
+#: A hop bound explicitly by :func:`binding_to`, which ``bind_owner`` returns as is.
+_explicit: ContextVar[OwnerHop | None] = ContextVar("mvx_metrics_owner_hop", default=None)
+
+
+@contextmanager
+def binding_to(hop: OwnerHop) -> Iterator[None]:
+    """Within the block, ``bind_owner()`` in this context returns ``hop``, from any thread.
+
+    For the runtime, which creates recorders for its own loop from callers' threads: the
+    recorder is bound at once, with no round trip to the loop and no sniffio call.
+    """
+    token = _explicit.set(hop)
+    try:
+        yield
+    finally:
+        _explicit.reset(token)
+
 
 def bind_owner(*, require: str | None = None) -> OwnerHop:
     """Return the hop for the event loop running in the calling thread.
 
     ``require`` restricts the accepted library ("asyncio"). Raises
-    ``MetricsRecorderLoopUnavailableError`` outside a running loop.
+    ``MetricsRecorderLoopUnavailableError`` outside a running loop. Inside
+    :func:`binding_to`, returns the hop bound there.
     """
+    explicit = _explicit.get()
+    if explicit is not None:
+        if require is not None and explicit.library != require:
+            raise MetricsRecorderLoopUnavailableError(
+                f"this recorder needs a {require} loop, but it is bound to {explicit.library}",
+                details={"required": require, "found": explicit.library},
+            )
+        return explicit
     try:
         library = sniffio.current_async_library()
     except sniffio.AsyncLibraryNotFoundError as exc:

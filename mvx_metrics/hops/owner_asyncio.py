@@ -6,10 +6,12 @@ import asyncio
 import contextvars
 import threading
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from . import OwnerGoneError
+from .host_end import HostEndWatcher, HostEndWatchers
 from .polling import Poller, Pollers
 
 __all__ = ["AsyncioOwnerHop"]
@@ -51,6 +53,82 @@ _tickers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, _Tick
 )
 
 
+class _Inbox:
+    """Callbacks posted to one loop from other threads, delivered by one loop callback.
+
+    ``call_soon_threadsafe`` writes to the loop's self-pipe and wakes its thread every
+    time; a thread creating thousands of recorders, or waking many of them, would pay
+    that (and a GIL hand-over) for each. Posts here share one delivery: whoever finds the
+    *armed* token pops it and schedules it; the delivery re-arms the token before it runs
+    what it finds, so a post that raced with it is either run by it or schedules the next.
+    """
+
+    __slots__ = ("_armed", "_items", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = weakref.ref(loop)
+        self._items: deque[Callable[[], object]] = deque()
+        self._armed: list[None] = [None]
+
+    def post(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:
+        self._items.append(callback)
+        try:
+            self._armed.pop()
+        except IndexError:
+            return  # a delivery is on its way and will run it
+        try:
+            loop.call_soon_threadsafe(self._deliver, context=contextvars.Context())
+        except RuntimeError as exc:  # the loop closed: nothing posted can run any more
+            self._armed.append(None)
+            raise OwnerGoneError(str(exc)) from exc
+
+    def _deliver(self) -> None:
+        self._armed.append(None)  # first: a post from now on schedules the next delivery
+        items = self._items
+        for _ in range(len(items)):
+            callback = items.popleft()
+            try:
+                callback()
+            except Exception as exc:  # as asyncio reports a failing callback
+                loop = self._loop()
+                if loop is not None:
+                    loop.call_exception_handler(
+                        {"message": f"callback {callback!r} raised", "exception": exc}
+                    )
+
+
+#: ``{loop: inbox}``; weak keys: an entry goes with its loop.
+_inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox] = weakref.WeakKeyDictionary()
+
+
+class _Sentinel:
+    """The task that waits for the loop's end on behalf of its resting recorders."""
+
+    __slots__ = ("_loop", "_task", "watchers")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = weakref.ref(loop)
+        self.watchers = HostEndWatchers()
+        # Held here: asyncio keeps only weak references to tasks.
+        self._task = loop.create_task(self._watch(), name="mvx-metrics-sentinel")
+
+    async def _watch(self) -> None:
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            loop = self._loop()
+            if loop is not None and _sentinels.get(loop) is self:
+                del _sentinels[loop]  # a later recorder on a loop still running gets a new one
+            self.watchers.fire()
+            raise
+
+
+#: ``{loop: sentinel}``; weak keys: an entry goes with its loop.
+_sentinels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sentinel] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 class AsyncioOwnerHop:
     """Owner hop for an asyncio loop; uvloop loops are asyncio loops too."""
 
@@ -60,7 +138,7 @@ class AsyncioOwnerHop:
         self.loop = loop
         self.thread_id = thread_id
         # Strong references: asyncio keeps only weak ones to tasks, and a collected
-        # processing task would silently stop a recorder.
+        # task (a hook, a drain) would silently stop a recorder.
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -74,14 +152,16 @@ class AsyncioOwnerHop:
         # A fresh context, not the caller's: asyncio would otherwise run the callback (and
         # any task it creates) with the caller's context variables, and a caller from a
         # trio run would carry sniffio's "trio" marker into this asyncio loop.
-        context = contextvars.Context()
+        if threading.get_ident() != self.thread_id:
+            inbox = _inboxes.get(loop)
+            if inbox is None:
+                inbox = _inboxes.setdefault(loop, _Inbox(loop))
+            inbox.post(loop, callback)
+            return
         try:
             # The owning thread needs no self-pipe write: the loop will see the callback
             # on its next iteration anyway.
-            if threading.get_ident() == self.thread_id:
-                loop.call_soon(callback, context=context)
-            else:
-                loop.call_soon_threadsafe(callback, context=context)
+            loop.call_soon(callback, context=contextvars.Context())
         except RuntimeError as exc:  # closed between the check and the call
             raise OwnerGoneError(str(exc)) from exc
 
@@ -101,3 +181,14 @@ class AsyncioOwnerHop:
         if ticker is None:
             ticker = by_interval[interval] = _Ticker(self.loop, interval)
         ticker.add(poller)
+
+    def when_host_ends(self, watcher: HostEndWatcher) -> None:
+        sentinel = _sentinels.get(self.loop)
+        if sentinel is None:
+            sentinel = _sentinels[self.loop] = _Sentinel(self.loop)
+        sentinel.watchers.add(watcher)
+
+    def forget_host_end(self, watcher: HostEndWatcher) -> None:
+        sentinel = _sentinels.get(self.loop)
+        if sentinel is not None:
+            sentinel.watchers.discard(watcher)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from . import OwnerGoneError
+from .host_end import HostEndWatcher, HostEndWatchers
 from .polling import Poller, Pollers
 
 __all__ = ["TrioOwnerHop"]
@@ -51,6 +52,32 @@ _tickers: weakref.WeakKeyDictionary[trio.lowlevel.TrioToken, dict[float, _Ticker
 )
 
 
+class _Sentinel:
+    """The system task that waits for the run's end on behalf of its resting recorders."""
+
+    __slots__ = ("_token", "watchers")
+
+    def __init__(self, token: trio.lowlevel.TrioToken) -> None:
+        self._token = token
+        self.watchers = HostEndWatchers()
+        # A system task is cancelled when the run's main task returns: that is the signal.
+        trio.lowlevel.spawn_system_task(self._watch, name="mvx-metrics-sentinel")
+
+    async def _watch(self) -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            if _sentinels.get(self._token) is self:
+                del _sentinels[self._token]
+            self.watchers.fire()
+
+
+#: ``{run's token: sentinel}``; weak keys: an entry goes with its run.
+_sentinels: weakref.WeakKeyDictionary[trio.lowlevel.TrioToken, _Sentinel] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 class TrioOwnerHop:
     """Owner hop for a trio run, through its ``TrioToken``."""
 
@@ -86,3 +113,14 @@ class TrioOwnerHop:
         if ticker is None:
             ticker = by_interval[interval] = _Ticker(interval)
         ticker.add(poller)
+
+    def when_host_ends(self, watcher: HostEndWatcher) -> None:
+        sentinel = _sentinels.get(self.token)
+        if sentinel is None:
+            sentinel = _sentinels[self.token] = _Sentinel(self.token)
+        sentinel.watchers.add(watcher)
+
+    def forget_host_end(self, watcher: HostEndWatcher) -> None:
+        sentinel = _sentinels.get(self.token)
+        if sentinel is not None:
+            sentinel.watchers.discard(watcher)

@@ -83,15 +83,25 @@ class BuiltinMetric(Metric, Generic[S]):
         self._description = _check_text(description, "description")
         self._unit = _check_text(unit, "unit")
         max_series = check_positive_int(max_series, "max_series", DEFAULT_MAX_SERIES)
-        self._table: SeriesTable[S] = SeriesTable(self._new_state, max_series)
+        self._table: SeriesTable[S] = SeriesTable(self, max_series)
         #: The only series of a metric without labels, else None.
         self._single: S | None = None
         if self._labels.arity == 0:
             # Created up front, as prometheus_client does, so that a metric without labels
             # is exported (at zero) before its first event.
             self._single = self._table.admit(())
-        #: Finds (or admits) the series of an event; valid values only (admit counts overflow).
-        self._series_for: Callable[[MetricEvent], S] = series_lookup(self._labels, self._table)
+
+    def _series_for(self, event: MetricEvent) -> S:
+        """Find (or admit) the series of an event; valid values only (admit counts overflow).
+
+        The first call builds the lookup closure (``series_lookup``) and sets it on the
+        instance, where later calls find it before this method. Not built up front: a
+        runtime may hold thousands of idle metrics, and a closure's cells are objects
+        that the garbage collector traverses at every full collection.
+        """
+        lookup = series_lookup(self._labels, self._table)
+        setattr(self, "_series_for", lookup)  # noqa: B010 (an instance attribute over a method)
+        return lookup(event)
 
     @property
     def metric_name(self) -> str:

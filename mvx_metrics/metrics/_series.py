@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import Hashable, Iterator
+from typing import Generic, Protocol, TypeVar
 
 __all__ = ["DEFAULT_MAX_SERIES", "OVERFLOW_LABEL_VALUE", "NumberCell", "SeriesTable"]
 
@@ -14,6 +14,13 @@ DEFAULT_MAX_SERIES = 2000
 OVERFLOW_LABEL_VALUE = "__overflow__"
 
 S = TypeVar("S")
+S_co = TypeVar("S_co", covariant=True)
+
+
+class StateSource(Protocol[S_co]):
+    """Makes a fresh per-series state (the metric that owns the table)."""
+
+    def _new_state(self) -> S_co: ...
 
 
 class NumberCell:
@@ -38,10 +45,11 @@ class SeriesTable(Generic[S]):
     :meth:`admit` on a miss. Only the owning loop touches a table.
     """
 
-    __slots__ = ("max_series", "new_state", "overflow", "overflow_events", "series")
+    __slots__ = ("max_series", "overflow", "overflow_events", "series", "source")
 
-    def __init__(self, new_state: Callable[[], S], max_series: int) -> None:
-        self.new_state = new_state
+    def __init__(self, source: StateSource[S], max_series: int) -> None:
+        # The metric itself rather than its bound method: one object fewer per metric.
+        self.source = source
         self.max_series = max_series
         #: Admitted series, in order of first appearance.
         self.series: dict[Hashable, S] = {}
@@ -57,11 +65,11 @@ class SeriesTable(Generic[S]):
         counts only events that were applied.
         """
         if len(self.series) < self.max_series:
-            state = self.series[key] = self.new_state()
+            state = self.series[key] = self.source._new_state()
             return state
         self.overflow_events += 1
         if self.overflow is None:
-            self.overflow = self.new_state()
+            self.overflow = self.source._new_state()
         return self.overflow
 
     def items(self) -> Iterator[tuple[Hashable, S]]:

@@ -172,7 +172,8 @@ class LabelReader:
             )
         # Checked per new series only when names come from a callable (attribute names were
         # checked above, once).
-        self._reserved: frozenset[str] = frozenset(reserved)
+        # A tuple of str: the collector stops tracking it, where a frozenset stays tracked.
+        self._reserved: tuple[str, ...] = tuple(reserved)
 
     def key_from_callable(self, event: MetricEvent) -> Hashable:
         """Compute the series key for a label callable (labels=callable only)."""

@@ -3,7 +3,7 @@
 Producers append events to ``buffer``; the owning loop is the only one that pops them.
 
 **Slots.** The pending-event limit is enforced without a lock on the hot path by
-*credits*: a deque holding one token per free slot handed out to producers.
+*credits*: a list holding one token per free slot handed out to producers.
 ``credits.pop()`` is atomic, so taking a slot either succeeds or raises ``IndexError``,
 even with many producer threads. Free slots are handed out ``CREDIT_CHUNK`` at a time;
 the rest are a plain count (``unissued``), so a recorder's memory does not grow with its
@@ -33,7 +33,7 @@ buffer by itself, so most appends wake nothing. ``wake_on_append`` is True only 
 append must wake the owner (PARKED, STOPPED, FAILED): a producer that appends and sees it
 calls :meth:`Handoff.claim_wake`. Reads and other urgent items wake a polling owner too
 (:meth:`Handoff.claim_wake_urgently`). Producers racing there compete for a single *wake
-token* (a deque popped atomically), so at most one wake-up is in flight. The owner puts
+token* (a list popped atomically), so at most one wake-up is in flight. The owner puts
 the token back before it rests, then looks at ``buffer`` one last time, so an append that
 raced with it is never left unnoticed (:meth:`Handoff.rest`).
 
@@ -51,7 +51,7 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 from itertools import repeat
 from typing import Any
@@ -67,9 +67,9 @@ PRESS_WAIT_S = 0.02
 class Intake(enum.Enum):
     """What the owning side is doing with the buffer; changed on the owning loop only."""
 
-    #: No processing task yet (before start, or STARTING): appends wake nothing; the task
-    #: applies what is buffered when it starts.
-    AWAITING_TASK = "awaiting_task"
+    #: Processing has not begun (before start, or STARTING): appends wake nothing;
+    #: processing applies what is buffered when it begins.
+    AWAITING_START = "awaiting_start"
     #: Applying items, or about to look at the buffer again before resting.
     BUSY = "busy"
     #: Resting after recent work: the loop's ticker looks at the buffer every
@@ -84,11 +84,12 @@ class Intake(enum.Enum):
 
 
 _MOVES: dict[Intake, frozenset[Intake]] = {
-    Intake.AWAITING_TASK: frozenset({Intake.AWAITING_TASK, Intake.BUSY, Intake.FAILED}),
-    Intake.BUSY: frozenset({Intake.POLLING, Intake.STOPPED, Intake.FAILED}),
+    Intake.AWAITING_START: frozenset({Intake.AWAITING_START, Intake.BUSY, Intake.FAILED}),
+    # Straight to PARKED when processing begins with nothing to do.
+    Intake.BUSY: frozenset({Intake.POLLING, Intake.PARKED, Intake.STOPPED, Intake.FAILED}),
     Intake.POLLING: frozenset({Intake.BUSY, Intake.PARKED, Intake.FAILED}),
     Intake.PARKED: frozenset({Intake.BUSY, Intake.FAILED}),
-    Intake.STOPPED: frozenset({Intake.AWAITING_TASK, Intake.STOPPED}),
+    Intake.STOPPED: frozenset({Intake.AWAITING_START, Intake.STOPPED}),
     Intake.FAILED: frozenset({Intake.FAILED}),
 }
 
@@ -108,10 +109,15 @@ class ControlItem:
 
 
 class Handoff:
-    """Buffer, credits, wake-up state and counters shared by producers and the owning loop."""
+    """Buffer, credits, wake-up state and counters shared by producers and the owning loop.
+
+    Lists rather than deques wherever only the end is used: an empty deque allocates a
+    64-slot block, and a runtime may hold thousands of idle recorders.
+    """
 
     __slots__ = (
         "_dropped",
+        "_lock",
         "_room",
         "_stalled_at",
         "_unissued",
@@ -134,28 +140,32 @@ class Handoff:
         self.capacity = capacity
         self.buffer: deque[Any] = deque()
         #: Free slots handed out to producers (see "Slots" above); empty at first.
-        self.credits: deque[None] = deque()
-        # Free slots not handed out; changed under `_room`'s lock.
+        self.credits: list[None] = []
+        # Free slots not handed out; changed under `_lock`.
         self._unissued = capacity
         # Bound methods, looked up once: the hot path calls them per event.
         self.append = self.buffer.append
         self.take_credit = self.credits.pop
-        self.mode = Intake.AWAITING_TASK
+        self.mode = Intake.AWAITING_START
         #: True while an append must wake the owner: set by the owner as it rests,
         #: cleared by the first producer that claims the wake-up.
         self.wake_on_append = False
-        #: Holds one token while a wake-up may be sent; whoever pops it sends it.
-        self._wake_token: deque[None] = deque(maxlen=1)
+        #: Holds one token while a wake-up may be sent; whoever pops it sends it. Only
+        #: the owner adds it back, and only when it is missing.
+        self._wake_token: list[None] = []
         #: Schedules the owner-side wake-up; supplied by the recorder.
         self.wake = wake
-        #: Events processed; changed by the owning loop under `_room`'s lock.
+        #: Events processed; changed by the owning loop under `_lock`.
         self.processed = 0
-        self._dropped: Counter[str] = Counter()
+        self._dropped: dict[str, int] = {}
         #: Held while metric state is applied or read (see "Reads in place" above).
         #: Reentrant: a metric's snapshot() may itself read the recorder.
         self.guard = threading.RLock()
-        # Guards the slot counts; producers that press or block wait on it for room.
-        self._room = threading.Condition(threading.Lock())
+        # Guards the slot counts and counters.
+        self._lock = threading.Lock()
+        # Producers that press or block wait on it for room; made on first need (under
+        # `_lock`), since most recorders never have a producer waiting.
+        self._room: threading.Condition | None = None
         #: Producers waiting for room under OverflowPolicy.BLOCK.
         self.blocked_producers = 0
         #: Producers pressing (waiting for the owner to make progress).
@@ -188,7 +198,8 @@ class Handoff:
     def rest(self, mode: Intake) -> bool:
         """Owner, before resting in ``mode``. True: rest. False: work came and no wake-up
         is on its way for it; the owner is BUSY again and must apply it."""
-        self._wake_token.append(None)
+        if not self._wake_token:
+            self._wake_token.append(None)
         self.move_to(mode)
         self.wake_on_append = mode in _WAKE_ON_APPEND
         if not self.buffer:
@@ -211,9 +222,9 @@ class Handoff:
         if self.mode is Intake.POLLING or self.mode is Intake.PARKED:
             self.busy()
 
-    def await_task(self) -> None:
-        """Before a (re)start: no wake-ups until the processing task runs."""
-        self.move_to(Intake.AWAITING_TASK)
+    def await_start(self) -> None:
+        """Before a (re)start: no wake-ups until processing begins."""
+        self.move_to(Intake.AWAITING_START)
         self.wake_on_append = False
         self._wake_token.clear()
 
@@ -223,14 +234,14 @@ class Handoff:
         """Record ``events`` as processed and give their slots back."""
         if not events:
             return
-        with self._room:
+        with self._lock:
             self.processed += events
             # Top the producers' credits up to a chunk; the rest become unissued slots.
             handed = min(events, max(CREDIT_CHUNK - len(self.credits), 0))
             if handed:
                 self.credits.extend(repeat(None, handed))
             self._unissued += events - handed
-            if self.blocked_producers or self.pressing:
+            if self._room is not None and (self.blocked_producers or self.pressing):
                 self._room.notify_all()
 
     # --- slots: producer slow paths -------------------------------------------------------------
@@ -239,7 +250,7 @@ class Handoff:
         """The credits ran out: take a slot and hand out a chunk more. False: the limit is
         reached. ``may_press``: the caller is not on the owning loop's thread, and may
         wait for it above the watermark (see "Back-pressure" above)."""
-        with self._room:
+        with self._lock:
             if (
                 may_press
                 and self._unissued <= self.capacity // 2
@@ -249,7 +260,7 @@ class Handoff:
             return self._grant()
 
     def _grant(self) -> bool:
-        """Take one slot and hand out up to a chunk more; hold ``_room``'s lock."""
+        """Take one slot and hand out up to a chunk more; hold ``_lock``."""
         unissued = self._unissued
         if not unissued:
             return False
@@ -259,8 +270,16 @@ class Handoff:
             self.credits.extend(repeat(None, grant - 1))
         return True
 
+    def _waiting_room(self) -> threading.Condition:
+        """The condition producers wait on for room; hold ``_lock``."""
+        room = self._room
+        if room is None:
+            room = self._room = threading.Condition(self._lock)
+        return room
+
     def _press(self) -> None:
-        """Wait until the owner processes something, at most PRESS_WAIT_S; hold the lock."""
+        """Wait until the owner processes something, at most PRESS_WAIT_S; hold ``_lock``."""
+        room = self._waiting_room()
         start = self.processed
         deadline = time.monotonic() + PRESS_WAIT_S
         self.pressing += 1
@@ -271,14 +290,15 @@ class Handoff:
                 if remaining <= 0:
                     self._stalled_at = start
                     return
-                self._room.wait(remaining)
+                room.wait(remaining)
         finally:
             self.pressing -= 1
 
     def wait_for_credit(self, timeout: float) -> bool:
         """Block the calling (foreign) thread until a slot is free; False on timeout."""
         deadline = time.monotonic() + timeout
-        with self._room:
+        with self._lock:
+            room = self._waiting_room()
             self.blocked_producers += 1
             try:
                 while True:
@@ -293,22 +313,22 @@ class Handoff:
                     if remaining <= 0:
                         return False
                     self.claim_wake_urgently()
-                    self._room.wait(remaining)
+                    room.wait(remaining)
             finally:
                 self.blocked_producers -= 1
 
     def count_dropped(self, reason: str) -> None:
         """Count one event that was not accepted."""
-        with self._room:
-            self._dropped[reason] += 1
+        with self._lock:
+            self._dropped[reason] = self._dropped.get(reason, 0) + 1
 
     # --- readers (any thread) -----------------------------------------------------------
 
     def counts(self) -> tuple[int, int]:
         """``(processed, pending)`` from one consistent instant."""
-        with self._room:
+        with self._lock:
             return self.processed, self.capacity - self._unissued - len(self.credits)
 
     def dropped(self) -> dict[str, int]:
-        with self._room:
+        with self._lock:
             return dict(self._dropped)

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol
 
-import anyio
 import anyio.lowlevel
-from anyio.streams.memory import MemoryObjectSendStream
 
 from ..errors import MetricsError, MetricsRecorderMetricFailedError
 from ..events import MetricEvent
-from ..hops import OwnerHop
 from ..metrics.base import Metric
 from .handoff import ControlItem, Handoff, Intake
 from .plans import build_plan
 from .policies import MetricErrorPolicy
 from .routing import Routes
 
-__all__ = ["BATCH_SIZE", "DRAIN_SLICE_S", "PARK_AFTER_S", "ChangeHook", "Processor"]
+__all__ = ["BATCH_SIZE", "DRAIN_SLICE_S", "ChangeHook", "Processor"]
 
 logger = logging.getLogger("mvx_metrics.recorder")
 
@@ -29,17 +25,13 @@ logger = logging.getLogger("mvx_metrics.recorder")
 #: given back to producers.
 BATCH_SIZE = 1024
 
-#: Seconds of batches applied before yielding to the owning loop. Yielding lets the loop's
+#: Seconds of batches applied before yielding to the owning loop (a drain task awaits a
+#: checkpoint; a callback schedules its continuation). Yielding lets the loop's
 #: other tasks run, but also makes the loop poll for I/O, which releases the GIL; busy
 #: producer threads may then keep it for a whole switch interval (5 ms by default). A
 #: slice of the same order keeps the consumer's share of the GIL fair under a flood, and
 #: bounds how long other tasks on the loop wait.
 DRAIN_SLICE_S = 0.005
-
-#: Seconds of quiet after which a polling recorder parks: its ticks stop, and the next
-#: append wakes it. Cross-thread wake-ups of a recorder are so bounded by about one per
-#: this long (plus one per urgent read), whatever the event rate.
-PARK_AFTER_S = 0.1
 
 #: Errors of one metric logged in full before the rest are only counted.
 _LOGGED_ERRORS_PER_METRIC = 3
@@ -50,7 +42,7 @@ class ChangeHook(Protocol):
 
 
 class Processor:
-    """Drains the hand-off buffer into metrics. Lives on the owning loop; the one method
+    """Applies the hand-off buffer to metrics. Lives on the owning loop; the one method
     used elsewhere is :meth:`collect_snapshots`, by a reader in place holding the guard.
 
     Metric state changes happen here and nowhere else (one writer), under
@@ -58,19 +50,13 @@ class Processor:
     before anything awaits, so a snapshot taken between two awaits never sees an event
     half-applied.
 
-    When and where it applies is the hand-off's ``mode`` (:class:`~.handoff.Intake`):
-    the processing task drains a backlog; after it the recorder rests POLLING, looked at
-    by the loop's ticker every ``max_processing_delay``; after ``PARK_AFTER_S`` of quiet
-    it parks, and the next append wakes it. Ticks and wake-ups apply a small backlog
-    right in their callback, and hand anything larger to the task.
+    When and where it applies is the :class:`~.driving.Driver`'s business.
     """
 
     def __init__(
         self,
         handoff: Handoff,
-        hop: OwnerHop,
         *,
-        max_processing_delay: float,
         error_policy: MetricErrorPolicy,
         change_hook: ChangeHook | None,
         recorder_name: str,
@@ -81,102 +67,13 @@ class Processor:
         self.change_hook = change_hook
         self.recorder_name = recorder_name
         self.stop_requested = False
-        #: The processing task's wake-up channel; set only while the task runs.
-        self.wake_stream: MemoryObjectSendStream[None] | None = None
         #: True while an async batch is suspended inside the change hook.
         self.in_async_batch = False
         #: Errors by metric name. A plain dict: other threads copy it with one atomic dict().
         self.metric_errors: dict[str, int] = {}
         self.hook_errors = 0
-        self._hop = hop
-        self._tick_s = max_processing_delay
-        self._park_after_ticks = max(1, round(PARK_AFTER_S / max_processing_delay))
-        self._idle_ticks = 0
         #: Events a plan had applied when it raised (see ``plans.build_plan``).
-        self._progress = [0]
-
-    # --- the processing task and its wake-ups ----------------------------------------------
-
-    async def serve(self, *, on_running: Callable[[], None]) -> None:
-        """The processing task's main loop: drain, rest until woken, until a stop is applied.
-
-        Wake-ups arrive through an anyio memory object stream, so the same task runs on
-        asyncio and trio.
-        """
-        send, receive = anyio.create_memory_object_stream[None](math.inf)
-        with send, receive:
-            self.wake_stream = send
-            self.handoff.busy()
-            on_running()
-            try:
-                while True:
-                    await self.drain()
-                    if self.stop_requested:
-                        return
-                    if self._rest():
-                        await receive.receive()
-                        self.handoff.wake_from_rest()
-            finally:
-                self.wake_stream = None
-
-    def _rest(self) -> bool:
-        """After applying: rest POLLING. False: more work came; stay BUSY and apply it."""
-        if not self.handoff.rest(Intake.POLLING):
-            return False
-        self._idle_ticks = 0
-        self._hop.poll_every(self._tick_s, self._poll)
-        return True
-
-    def _poll(self) -> bool:
-        """A tick of the loop's ticker, while POLLING. True: poll again next tick."""
-        handoff = self.handoff
-        if handoff.mode is not Intake.POLLING:
-            return False  # woken meanwhile, or stopped
-        if handoff.buffer:
-            self._idle_ticks = 0
-            handoff.busy()
-        else:
-            self._idle_ticks += 1
-            if self._idle_ticks < self._park_after_ticks:
-                return True
-            if handoff.rest(Intake.PARKED):
-                return False  # quiet: the next append wakes us
-        self._apply_or_signal()
-        return handoff.mode is Intake.POLLING
-
-    def on_wake(self) -> None:
-        """Runs on the owning loop, scheduled by whoever claimed the wake token."""
-        mode = self.handoff.mode
-        if mode is Intake.POLLING or mode is Intake.PARKED:
-            self.handoff.wake_from_rest()
-            self._apply_or_signal()
-        elif mode is Intake.STOPPED:
-            self._drain_stragglers()
-        elif mode is Intake.FAILED:
-            self.settle_requests()
-        # BUSY or AWAITING_TASK: whoever is busy looks at the buffer before resting.
-
-    def _apply_or_signal(self) -> None:
-        """BUSY, in a loop callback: apply a small backlog right here, else wake the task.
-
-        Light traffic (one batch or less, no hook to await) is applied in the callback:
-        waking the processing task would cost it a loop turn or two more, which is most
-        of the latency of a snapshot or flush. A flood, a hook, or a stop goes to the task.
-        """
-        handoff = self.handoff
-        if self.can_apply_in_callback() and len(handoff.buffer) <= BATCH_SIZE:
-            self.apply_batch(len(handoff.buffer))
-            if not self.stop_requested and self._rest():
-                return
-        self.signal()
-
-    def signal(self) -> None:
-        """On the owning loop: make the processing task look at the buffer and the stop
-        flag now."""
-        self.handoff.wake_from_rest()
-        stream = self.wake_stream
-        if stream is not None:
-            stream.send_nowait(None)
+        self._progress: list[int] | None = None  # made with the first plan
 
     def settle_requests(self) -> None:
         """After FAILURE or CANCELLED: run the control items still buffered (answering
@@ -195,17 +92,18 @@ class Processor:
         self.handoff.rest(Intake.FAILED)
 
     def prepare_start(self) -> None:
-        """Before a (re)start: no wake-ups until the task runs, no stop pending."""
-        self.handoff.await_task()
+        """Before a (re)start: no wake-ups until processing begins, no stop pending."""
+        self.handoff.await_start()
         self.stop_requested = False
 
     def welcome_stragglers(self) -> None:
         """After a clean stop: apply events from producers that passed the state check
         just before stop() and appended after the final drain, now and whenever more
         come, so none is stranded. (The ``_on_metric_changed`` hook is not run for them.)"""
-        self._drain_stragglers()
+        self.drain_stragglers()
 
-    def _drain_stragglers(self) -> None:
+    def drain_stragglers(self) -> None:
+        """After a clean stop: apply what came late, then rest STOPPED."""
         while True:
             try:
                 self.drain_now()
@@ -223,6 +121,16 @@ class Processor:
         self.stop_requested = True
 
     # --- draining -----------------------------------------------------------------------
+
+    def apply_slice(self) -> None:
+        """Apply batches until the buffer is empty or ``DRAIN_SLICE_S`` has passed (no
+        hook may be awaited: see ``can_apply_in_callback``)."""
+        buffer = self.handoff.buffer
+        slice_end = time.perf_counter() + DRAIN_SLICE_S
+        while buffer:
+            self.apply_batch(min(len(buffer), BATCH_SIZE))
+            if time.perf_counter() >= slice_end:
+                return
 
     async def drain(self) -> None:
         """Apply everything in the buffer, yielding to the loop every ``DRAIN_SLICE_S``."""
@@ -302,12 +210,12 @@ class Processor:
                 plan = plans.get(cls)
                 if plan is None:
                     plan = plans[cls] = build_plan(
-                        cls, routes.resolve(cls), self._metric_failed, self._progress
+                        cls, routes.resolve(cls), self._metric_failed, self._plan_progress()
                     )
                 try:
                     applied, item = plan(item, popleft, left)
                 except BaseException:
-                    events += self._progress[0]
+                    events += self._plan_progress()[0]
                     raise
                 events += applied
                 # The plan popped the rest of its run, and the next item if it returned one.
@@ -316,6 +224,13 @@ class Processor:
                     return
         finally:
             self.handoff.release(events)
+
+    def _plan_progress(self) -> list[int]:
+        """The cell in which plans count the events they applied (see ``build_plan``)."""
+        progress = self._progress
+        if progress is None:
+            progress = self._progress = [0]
+        return progress
 
     def _apply_per_event(self, limit: int) -> None:
         """The exact per-event loop (MetricErrorPolicy.FAIL); the caller holds the guard."""

@@ -9,7 +9,7 @@
   processing back for as long as the snapshot takes: no hop, no wait on the owning loop
   (see "Reads in place" in ``handoff``). A recorder with a change hook, or a metric with
   ``snapshot_on_owner_loop``, opts out.
-- Otherwise, while a processing task owns the metrics, the read is queued in the
+- Otherwise, while the owning loop processes the metrics, the read is queued in the
   hand-off buffer behind every event already there (read-your-writes), and the caller
   waits as its context allows: a plain thread blocks with a timeout, async code awaits.
 - When no task owns the metrics (VIRGIN, STOPPED, FAILURE, CANCELLED) nothing writes
@@ -23,7 +23,7 @@ import os
 import threading
 from collections.abc import Callable
 from functools import partial
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from .._validation import check_timeout
 from ..errors import (
@@ -32,9 +32,10 @@ from ..errors import (
     MetricsRecorderTimeoutError,
 )
 from ..hops.waiting import Completion, checkpoint_if_trio, resolve, wait_async, wait_blocking
-from .handoff import Handoff
-from .processing import Processor
 from .state import RecorderState
+
+if TYPE_CHECKING:
+    from .recorder import MetricsRecorder
 
 __all__ = ["BUSY", "ReadPath"]
 
@@ -49,37 +50,35 @@ class _Busy(enum.Enum):
 BUSY: Final = _Busy.BUSY
 
 _S = RecorderState
-#: States in which a processing task exists (or is about to) and owns the metrics.
+#: States in which the owning loop processes events (or is about to) and owns the metrics.
 ACTIVE = frozenset({_S.STARTING, _S.RUNNING, _S.STOPPING})
 
 
 class ReadPath:
-    """Serves one recorder's reads to callers in any thread or loop (see module docs)."""
+    """Serves one recorder's reads to callers in any thread or loop (see module docs).
 
-    def __init__(
-        self,
-        *,
-        entity_id: str,
-        owner_thread_id: int,
-        handoff: Handoff,
-        processor: Processor,
-        state_of: Callable[[], RecorderState],
-        push_control: Callable[[Callable[[], object]], None],
-        default_timeout: float,
-    ) -> None:
-        self._entity_id = entity_id
-        self._owner_thread_id = owner_thread_id
-        self._handoff = handoff
-        self._processor = processor
-        self._state_of = state_of
-        self._push_control = push_control
-        self._default_timeout = default_timeout
+    It reads the recorder's parts (state, hand-off, processor, driver) through the one
+    reference it holds, rather than through callables handed to it: a runtime may hold
+    thousands of recorders, and every object each one keeps costs memory and collector
+    time."""
+
+    __slots__ = ("_entity_id", "_handoff", "_owner_thread_id", "_pid", "_processor", "_recorder")
+
+    def __init__(self, recorder: MetricsRecorder) -> None:
+        self._recorder = recorder
+        self._entity_id = recorder._entity_id
+        self._owner_thread_id = recorder._hop.thread_id
+        self._handoff = recorder._handoff
+        self._processor = recorder._processor
         # A forked child has a copy of the recorder but not its owning loop's thread.
         self._pid = os.getpid()
 
+    def _state_of(self) -> RecorderState:
+        return self._recorder._state
+
     def blocking(self, fn: Callable[[], T], timeout: float | None, what: str) -> T:
         """Run ``fn`` after every event accepted so far is applied; block for its result."""
-        wait_for = check_timeout(timeout, "timeout", self._default_timeout)
+        wait_for = check_timeout(timeout, "timeout", self._recorder._timeout)
         if threading.get_ident() == self._owner_thread_id:
             return self._inline(fn, what)
         result = self.in_place(fn)
@@ -100,7 +99,7 @@ class ReadPath:
 
     async def awaiting(self, fn: Callable[[], T], timeout: float | None, what: str) -> T:
         """The async form of :meth:`blocking`, for asyncio or trio code on any thread."""
-        wait_for = check_timeout(timeout, "timeout", self._default_timeout)
+        wait_for = check_timeout(timeout, "timeout", self._recorder._timeout)
         if (
             threading.get_ident() == self._owner_thread_id
             and self._state_of() is _S.RUNNING
@@ -149,7 +148,7 @@ class ReadPath:
             )
 
     def _direct(self, fn: Callable[[], T]) -> T:
-        """``fn()`` while no processing task runs. The guard still matters: events that
+        """``fn()`` while nothing processes. The guard still matters: events that
         straggle in after a stop are applied on the owning loop, under it."""
         with self._handoff.guard:
             return fn()
@@ -159,7 +158,7 @@ class ReadPath:
         if self._state_of() not in ACTIVE:
             return None
         fut: Completion[T] = Completion()
-        self._push_control(partial(resolve, fut, fn))
+        self._recorder._push_control(partial(resolve, fut, fn))
         return fut
 
     def _inline(self, fn: Callable[[], T], what: str) -> T:
@@ -176,7 +175,7 @@ class ReadPath:
                     )
                 processor.drain_now()
                 if processor.stop_requested:
-                    processor.signal()  # the task must see the stop it just applied
+                    self._recorder._driver.kick()  # the stop just applied must finish
             return fn()
 
     def _timeout_error(self, what: str) -> MetricsRecorderTimeoutError:

@@ -3,13 +3,18 @@
 Threads meet in three places only: the hand-off (``handoff.py``: producers append,
 the owning loop pops), the lifecycle lock (state moves made from any thread), and the
 hops (``..hops``: running things on the owning loop and waiting for them).
+
+A recorder has no task of its own while it rests: the driver (``driving.py``) applies
+events in loop callbacks, and tasks exist only for what must await (the
+``_on_starting``, ``_on_stopped`` and ``_on_metric_changed`` hooks) or may raise (policy
+FAIL). The loop's sentinel (``..hops.host_end``) tells it when its host ends the loop.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, ClassVar, NoReturn
@@ -37,6 +42,7 @@ from ..events import MetricEvent
 from ..hops import OwnerGoneError, bind_owner
 from ..hops.waiting import Completion, completed, failed
 from ..metrics.base import Metric
+from .driving import Driver
 from .handoff import ControlItem, Handoff
 from .policies import MetricErrorPolicy, OverflowPolicy
 from .processing import Processor
@@ -120,25 +126,25 @@ class MetricsRecorder:
 
         self._hop = bind_owner(require=self._required_library)
         self._handoff = Handoff(capacity, self._wake_owner)
-        hook_overridden = type(self)._on_metric_changed is not MetricsRecorder._on_metric_changed
+        cls = type(self)
         self._processor = Processor(
             self._handoff,
-            self._hop,
-            max_processing_delay=self._max_processing_delay,
             error_policy=self._metric_error_policy,
-            change_hook=self._on_metric_changed if hook_overridden else None,
+            change_hook=(
+                self._on_metric_changed
+                if cls._on_metric_changed is not MetricsRecorder._on_metric_changed
+                else None
+            ),
             recorder_name=self._entity_id,
         )
-        self._state = RecorderState.VIRGIN
-        self._reads = ReadPath(
-            entity_id=self._entity_id,
-            owner_thread_id=self._hop.thread_id,
-            handoff=self._handoff,
-            processor=self._processor,
-            state_of=lambda: self._state,
-            push_control=self._push_control,
-            default_timeout=self._timeout,
+        self._driver = Driver(
+            self._processor,
+            self._hop,
+            max_processing_delay=self._max_processing_delay,
+            lifecycle=self,
         )
+        self._state = RecorderState.VIRGIN
+        self._reads = ReadPath(self)
         # Serialises state moves and registrations made from any thread. Never taken on
         # the hot path: register_event reads _state without it.
         self._lifecycle_lock = threading.Lock()
@@ -287,24 +293,25 @@ class MetricsRecorder:
         ) from None
 
     def _wake_owner(self) -> None:
-        """Wake the processing side (called by whoever claimed the wake token)."""
-        processor = self._processor
-        if threading.get_ident() == self._hop.thread_id:
-            processor.signal()  # already on the owning loop: no thread-safe hop needed
-            return
+        """Wake the processing side (called by whoever claimed the wake token). On the
+        owning thread too it is a callback, never applied inside the producer's call."""
         try:
-            self._hop.call_soon(processor.on_wake)
+            self._hop.call_soon(self._driver.on_wake)
         except OwnerGoneError:
             # The loop is gone: what is buffered stays counted as pending, never dropped
             # silently. Only a producer racing with shutdown gets here.
             pass
 
-    def _push_control(self, fn: Callable[[], object]) -> None:
-        """Queue ``fn`` to run on the owning loop after everything already buffered; it
-        wakes a polling owner at once rather than at its next tick."""
+    def _push_control(self, fn: Callable[[], object], *, urgent: bool = True) -> None:
+        """Queue ``fn`` to run on the owning loop after everything already buffered. An
+        urgent item (a read, a stop) wakes a polling owner at once rather than at its
+        next tick; any item wakes a parked one."""
         handoff = self._handoff
         handoff.append(ControlItem(fn))
-        handoff.claim_wake_urgently()
+        if urgent:
+            handoff.claim_wake_urgently()
+        elif handoff.wake_on_append:
+            handoff.claim_wake()
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -332,14 +339,23 @@ class MetricsRecorder:
             self._processor.prepare_start()
             op = self._start_op = Completion()
         try:
-            self._hop.call_soon(
-                partial(self._hop.spawn, self._run, f"mvx-recorder-{self._entity_id}")
-            )
+            self._hop.call_soon(self._begin)
         except OwnerGoneError as exc:
             self._finish(
                 _S.FAILURE, MetricsRecorderUnexpectedError("owning loop is gone", cause=exc)
             )
         return self._handle(Operation.START, op)
+
+    def _start_hosted(self) -> WaitHandle:
+        """Start for a host whose loop is known to run (the runtime): a recorder without
+        an ``_on_starting`` hook is RUNNING at once, since nothing can fail before its
+        processing begins, and accepts events meanwhile; the caller need not wait."""
+        handle = self.start()
+        if type(self)._on_starting is MetricsRecorder._on_starting:
+            with self._lifecycle_lock:
+                if self._state is _S.STARTING:
+                    self._move_to(_RUNNING)
+        return handle
 
     def stop(self) -> WaitHandle:
         """Stop accepting events, process every accepted one, then run ``_on_stopped()``."""
@@ -366,44 +382,86 @@ class MetricsRecorder:
             cause=self._last_error,
         )
 
-    async def _run(self) -> None:
-        """The processing task, on the owning loop, from STARTING to a final state."""
-        processor = self._processor
-        cancelled = anyio.get_cancelled_exc_class()
+    def _begin(self) -> None:
+        """On the owning loop, after start(): run ``_on_starting`` if there is one, then
+        begin processing."""
         try:
-            try:
-                await self._on_starting()
-            except cancelled:
-                raise
-            except Exception as exc:
-                raise MetricsRecorderOnStartingHookFailedError(cause=exc) from exc
-            await processor.serve(on_running=self._enter_running)
-            try:
-                await self._on_stopped()
-            except cancelled:
-                raise
-            except Exception as exc:
-                raise MetricsRecorderOnStoppedHookFailedError(cause=exc) from exc
-        except cancelled:
-            if processor.can_drain_now():
-                processor.drain_now()  # the host is going away: apply what we already hold
-            self._finish(_S.CANCELLED, MetricsRecorderCancelledError())
-            raise
-        except MetricsError as exc:
-            self._finish(_S.FAILURE, exc)
-        except Exception as exc:
-            logger.exception("recorder %s: processing task crashed", self._entity_id)
-            self._finish(_S.FAILURE, MetricsRecorderUnexpectedError(cause=exc))
-        else:
-            self._finish(_S.STOPPED, None)
+            self._hop.when_host_ends(self._driver)
+            if type(self)._on_starting is MetricsRecorder._on_starting:
+                self._begin_processing()
+            else:
+                self._spawn_guarded(self._start_with_hook, "start")
+        except Exception as exc:  # a bug of ours: never let it escape a loop callback
+            logger.exception("recorder %s: starting failed", self._entity_id)
+            self._fail(MetricsRecorderUnexpectedError(cause=exc))
 
-    def _enter_running(self) -> None:
+    async def _start_with_hook(self) -> None:
+        try:
+            await self._on_starting()
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as exc:
+            raise MetricsRecorderOnStartingHookFailedError(cause=exc) from exc
+        self._begin_processing()
+
+    def _begin_processing(self) -> None:
         with self._lifecycle_lock:
             if self._state is _S.STARTING:  # else stop() came first: stay STOPPING
                 self._move_to(_RUNNING)
             op, self._start_op = self._start_op, None
         if op is not None:
             op.set_result(None)
+        self._driver.begin()
+
+    def _stop_applied(self) -> None:
+        """On the owning loop: the stop request was applied, so everything accepted
+        before it is processed. Run ``_on_stopped`` if there is one, then finish."""
+        if type(self)._on_stopped is MetricsRecorder._on_stopped:
+            self._finish(_S.STOPPED, None)
+        else:
+            self._spawn_guarded(self._stop_with_hook, "stop")
+
+    async def _stop_with_hook(self) -> None:
+        try:
+            await self._on_stopped()
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as exc:
+            raise MetricsRecorderOnStoppedHookFailedError(cause=exc) from exc
+        self._finish(_S.STOPPED, None)
+
+    def _spawn_guarded(self, body: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run ``body()`` as a task on the owning loop; its failure fails the recorder."""
+        self._hop.spawn(partial(self._guarded, body), f"mvx-recorder-{self._entity_id}-{what}")
+
+    async def _guarded(self, body: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await body()
+        except anyio.get_cancelled_exc_class():
+            self._host_ended()
+            raise
+        except MetricsError as exc:
+            self._fail(exc)
+        except Exception as exc:
+            logger.exception("recorder %s: a task of the recorder crashed", self._entity_id)
+            self._fail(MetricsRecorderUnexpectedError(cause=exc))
+
+    def _fail(self, error: MetricsError) -> None:
+        if self._state in _ACTIVE:
+            self._finish(_S.FAILURE, error)
+
+    def _host_ended(self) -> None:
+        """The host ended the owning loop (or cancelled our task) without a stop: apply
+        what we already hold, and end CANCELLED."""
+        if self._state not in _ACTIVE:
+            return
+        processor = self._processor
+        if processor.can_drain_now():
+            try:
+                processor.drain_now()
+            except MetricsError as exc:  # policy FAIL: what is left stays pending, counted
+                logger.error("recorder %s: %s while its loop ended", self._entity_id, exc)
+        self._finish(_S.CANCELLED, MetricsRecorderCancelledError())
 
     def _finish(self, state: RecorderState, error: MetricsError | None) -> None:
         """Enter a final state and resolve every waiting start/stop."""
@@ -415,6 +473,7 @@ class MetricsRecorder:
             self._move_to(state)
             ops = (self._start_op, self._stop_op)
             self._start_op = self._stop_op = None
+        self._hop.forget_host_end(self._driver)
         if state is _S.STOPPED:
             self._processor.welcome_stragglers()
         else:
@@ -463,11 +522,28 @@ class MetricsRecorder:
                     f"recorder {self._entity_id!r} already has a metric named {name!r}"
                 )
             self._registered[name] = metric
-            if state in _ACTIVE:
-                # Ordered with events through the buffer; the owning loop applies it.
-                self._push_control(partial(self._processor.routes.add, metric))
-            else:
-                self._processor.routes.add(metric)  # no processing task: nobody else reads
+            if state not in _ACTIVE:
+                self._processor.routes.add(metric)  # not processing: nobody else reads
+            elif not self._add_in_place(metric):
+                # Ordered with events through the buffer; the owning loop applies it,
+                # at its next tick: nothing waits for it (a read after it is urgent).
+                self._push_control(partial(self._processor.routes.add, metric), urgent=False)
+
+    def _add_in_place(self, metric: Metric) -> bool:
+        """Add ``metric`` to the routes right here if the recorder is idle: under the
+        guard, with nothing buffered, no batch is being applied and every event accepted
+        so far has been, as for a read in place. Saves a wake-up of a parked owner."""
+        handoff = self._handoff
+        processor = self._processor
+        if processor.change_hook is not None or not handoff.guard.acquire(blocking=False):
+            return False
+        try:
+            if handoff.buffer:
+                return False
+            processor.routes.add(metric)
+            return True
+        finally:
+            handoff.guard.release()
 
     def iter_metrics(self) -> Iterator[Metric]:
         """The registered metrics, in registration order."""

@@ -14,7 +14,7 @@ class RecorderState(StrEnum):
 
     #: Created; nothing started. The first ``register_event`` or ``start()`` starts it.
     VIRGIN = "VIRGIN"
-    #: The processing task is being spawned or runs ``_on_starting()``; events are buffered.
+    #: Processing is about to begin, or ``_on_starting()`` runs; events are buffered.
     STARTING = "STARTING"
     #: Events are accepted and processed.
     RUNNING = "RUNNING"
@@ -24,7 +24,7 @@ class RecorderState(StrEnum):
     STOPPED = "STOPPED"
     #: A hook failed, or a metric failed under ``metric_error_policy=FAIL``. Terminal.
     FAILURE = "FAILURE"
-    #: The host cancelled the processing task (its loop closed, its trio run ended). Terminal.
+    #: The host ended the owning loop without a stop (loop shut down, trio run ended). Terminal.
     CANCELLED = "CANCELLED"
 
 

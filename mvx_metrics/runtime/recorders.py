@@ -1,16 +1,19 @@
-"""The recorders a runtime hosts, by id: created, removed and stopped on its loop, read
-from any thread."""
+"""The recorders a runtime hosts, by id: created and removed from any thread, stopped
+and read together on its loop."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import (
+    MetricsRecorderTimeoutError,
     MetricsRuntimeRecorderAlreadyExistsError,
     MetricsRuntimeRecorderNotFoundError,
     MetricsRuntimeRecorderStartupError,
+    MetricsRuntimeTimeoutError,
 )
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
 from ..recorder.results import OpResult
@@ -25,43 +28,60 @@ Snapshots = dict[str, dict[str, Mapping[str, Any]]]
 class HostedRecorders:
     """``{recorder_id: recorder}`` of one runtime.
 
-    Changed only by the coroutines below, which run on the runtime's loop: ids are checked
-    and reserved there with no lock. Read from any thread: a single dict operation (a get,
-    a ``list(items())``) is atomic.
+    Changed under ``_lock`` from any thread (ids are checked and reserved there). Read
+    from any thread without it: a single dict operation (a get, a ``list(items())``) is
+    atomic.
     """
 
     def __init__(self) -> None:
         self.by_id: dict[str, AsyncioMetricsRecorder] = {}
+        self._lock = threading.Lock()
 
-    # --- on the runtime's loop ----------------------------------------------------------
+    # --- any thread ---------------------------------------------------------------------
 
-    async def create(
-        self, rid: str, make: Callable[[], AsyncioMetricsRecorder]
-    ) -> AsyncioMetricsRecorder:
-        """Make recorder ``rid``, start it, and keep it once it runs."""
-        if rid in self.by_id:
-            raise MetricsRuntimeRecorderAlreadyExistsError(
-                f"recorder {rid!r} already exists", details={"recorder_id": rid}
-            )
-        recorder = make()
-        self.by_id[rid] = recorder  # reserved before the await: no duplicate can slip in
-        result = await recorder.start()
+    def add(self, rid: str, recorder: AsyncioMetricsRecorder, timeout: float) -> None:
+        """Keep ``recorder`` (made for the runtime's loop, VIRGIN) as ``rid``, and start it.
+
+        A recorder without an ``_on_starting`` hook is RUNNING on return, with no wait
+        for the loop; one with a hook is waited for (at most ``timeout``), so that its
+        failure is this call's error.
+        """
+        with self._lock:
+            if rid in self.by_id:
+                raise MetricsRuntimeRecorderAlreadyExistsError(
+                    f"recorder {rid!r} already exists", details={"recorder_id": rid}
+                )
+            self.by_id[rid] = recorder
+        handle = recorder._start_hosted()
+        if recorder.state is RecorderState.RUNNING and not handle.done():
+            return  # processing begins on the loop; nothing there can fail first
+        try:
+            result = handle.wait(timeout)
+        except MetricsRecorderTimeoutError as exc:
+            self.remove(rid)
+            raise MetricsRuntimeTimeoutError(
+                f"create_recorder() did not complete within {timeout}s",
+                details={"operation": "create_recorder", "recorder_id": rid},
+                cause=exc,
+            ) from None
         if not result.success:
-            del self.by_id[rid]
+            self.remove(rid)
             raise MetricsRuntimeRecorderStartupError(
                 f"recorder {rid!r} failed to start: {result.error}",
                 details={"recorder_id": rid},
                 cause=result.error,
             )
-        return recorder
 
-    async def remove(self, rid: str) -> AsyncioMetricsRecorder:
-        recorder = self.by_id.pop(rid, None)
+    def remove(self, rid: str) -> AsyncioMetricsRecorder:
+        with self._lock:
+            recorder = self.by_id.pop(rid, None)
         if recorder is None:
             raise MetricsRuntimeRecorderNotFoundError(
                 f"recorder {rid!r} was removed concurrently", details={"recorder_id": rid}
             )
         return recorder
+
+    # --- on the runtime's loop ----------------------------------------------------------
 
     async def stop_all(self) -> dict[str, OpResult]:
         """Stop every recorder that can be (each flushes), together."""
@@ -80,7 +100,7 @@ class HostedRecorders:
         values = await asyncio.gather(*(rec.aget_metric_snapshots() for _, rec in recorders))
         return {rid: value for (rid, _), value in zip(recorders, values, strict=True)}
 
-    # --- any thread ---------------------------------------------------------------------
+    # --- any thread, reads --------------------------------------------------------------
 
     def stats(self) -> dict[str, RecorderStats]:
         return {rid: rec.get_stats() for rid, rec in list(self.by_id.items())}

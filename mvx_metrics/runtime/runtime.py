@@ -7,8 +7,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from functools import partial
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -22,9 +22,11 @@ from ..errors import (
     MetricsRuntimeShutdownError,
     MetricsRuntimeStartupError,
     MetricsRuntimeTimeoutError,
+    MetricsRuntimeUnexpectedError,
 )
 from ..export.http import MetricsHTTPServer, check_address
 from ..export.scrape import scrape_response
+from ..hops import binding_to
 from ..hops.waiting import checkpoint_if_trio, spawn_on_owner, wait_async
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
 from ..recorder.policies import MetricErrorPolicy, OverflowPolicy
@@ -329,7 +331,11 @@ class MetricsRuntime:
         timeout: float | None = None,
         max_processing_delay: float | None = None,
     ) -> AsyncioMetricsRecorder:
-        """Create a recorder on the runtime loop, start it, and return it (RUNNING).
+        """Create a recorder for the runtime's loop, start it, and return it (RUNNING).
+
+        The recorder is made in the calling thread, bound to the runtime's loop, and this
+        call does not wait for that loop, unless ``recorder_class`` has an
+        ``_on_starting`` hook: then it waits for the hook, whose failure it raises.
 
         Unset options take the runtime's defaults; ``queue_block_timeout`` and
         ``recorder_timeout`` are passed to the recorder (its ``queue_block_timeout`` and
@@ -348,9 +354,13 @@ class MetricsRuntime:
             cls = recorder_class
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
         self._require_running("create_recorder")
-
-        def make() -> AsyncioMetricsRecorder:
-            return cls(
+        self._refuse_on_loop_thread("create_recorder")
+        self._refuse_in_forked_child("create_recorder")
+        assert self._loop_thread is not None
+        # Made right here, bound to the runtime's loop: no round trip to it (see
+        # HostedRecorders.add).
+        with binding_to(self._loop_thread.hop), _unexpected_wrapped("create_recorder"):
+            recorder = cls(
                 entity_id if entity_id is not None else rid,
                 namespace=namespace if namespace is not None else self._namespace,
                 queue_max_size=_or_default(queue_max_size, self._default_queue_max_size),
@@ -366,10 +376,8 @@ class MetricsRuntime:
                     max_processing_delay, self._default_max_processing_delay
                 ),
             )
-
-        return self._run_on_loop(
-            partial(self._recorders.create, rid, make), wait_for, "create_recorder"
-        )
+        self._recorders.add(rid, recorder, wait_for)
+        return recorder
 
     def get_recorder(self, recorder_id: str) -> AsyncioMetricsRecorder:
         """The recorder with this id, or ``MetricsRuntimeRecorderNotFoundError``."""
@@ -409,9 +417,7 @@ class MetricsRuntime:
         rid = _recorder_id(recorder_id)
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
         self.stop_recorder(rid, timeout=wait_for)
-        return self._run_on_loop(
-            partial(self._recorders.remove, rid), wait_for, "stop_and_remove_recorder"
-        )
+        return self._recorders.remove(rid)
 
     def get_stats(self) -> dict[str, RecorderStats]:
         """``{recorder_id: recorder.get_stats()}``: exact counters, at once, from any thread."""
@@ -494,6 +500,20 @@ class MetricsRuntime:
             return address
 
         return self._run_on_loop(start, wait_for, "serve_http")
+
+
+@contextmanager
+def _unexpected_wrapped(what: str) -> Iterator[None]:
+    """Errors of the package, bad arguments and OS errors come out as they are; anything
+    else (a bug in a user's recorder class, say) as ``MetricsRuntimeUnexpectedError``."""
+    try:
+        yield
+    except (MetricsError, ValueError, TypeError, OSError):
+        raise
+    except Exception as exc:
+        raise MetricsRuntimeUnexpectedError(
+            f"{what}() failed", details={"operation": what}, cause=exc
+        ) from exc
 
 
 def _or_default(value: T | None, default: T) -> T:

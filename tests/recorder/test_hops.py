@@ -211,14 +211,14 @@ async def test_wake_ups_are_batched_not_per_event() -> None:
     recorder = MetricsRecorder("batched", queue_max_size=100_000)
     recorder.register_metric(CountingMetric())
     wakes = 0
-    original = recorder._processor.on_wake
+    original = recorder._handoff.wake
 
     def counting_wake() -> None:
         nonlocal wakes
         wakes += 1
         original()
 
-    recorder._processor.on_wake = counting_wake  # type: ignore[method-assign]
+    recorder._handoff.wake = counting_wake
     async with recorder:
         await recorder.aflush()
 

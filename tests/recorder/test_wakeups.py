@@ -13,8 +13,8 @@ import anyio.to_thread
 import pytest
 
 from mvx_metrics import MetricsRecorder, MetricsRuntime, OverflowPolicy
+from mvx_metrics.recorder.driving import PARK_AFTER_S
 from mvx_metrics.recorder.handoff import CREDIT_CHUNK, Intake
-from mvx_metrics.recorder.processing import PARK_AFTER_S
 
 from .._support import TIMEOUT, CountingMetric, Saved, loop_held, run_threads, wait_until
 
@@ -22,15 +22,16 @@ PAYLOAD = bytes(4096)
 
 
 def count_wakes(recorder: MetricsRecorder) -> list[int]:
-    """Count the owner-side wake-ups (each one a cross-thread hop) of ``recorder``."""
+    """Count the wake-ups of ``recorder``'s owner (each one a hop to its loop)."""
     wakes = [0]
-    original = recorder._processor.on_wake
+    handoff = recorder._handoff
+    original = handoff.wake
 
     def counting() -> None:
         wakes[0] += 1
         original()
 
-    recorder._processor.on_wake = counting  # type: ignore[method-assign]
+    handoff.wake = counting
     return wakes
 
 

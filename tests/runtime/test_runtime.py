@@ -151,7 +151,9 @@ def test_recorder_that_fails_to_start_is_not_registered(runtime: MetricsRuntime)
     assert runtime.list_recorder_ids() == ()
 
 
-def test_a_foreign_error_on_the_loop_is_wrapped_with_its_cause(runtime: MetricsRuntime) -> None:
+def test_a_foreign_error_in_a_recorder_class_is_wrapped_with_its_cause(
+    runtime: MetricsRuntime,
+) -> None:
     class Exploding(AsyncioMetricsRecorder):
         def __init__(self, *args: object, **kwargs: object) -> None:
             raise RuntimeError("constructor bug")

@@ -1,0 +1,195 @@
+"""When and where buffered events are applied on the owning loop: callbacks, ticks, and
+a task only while one is needed.
+
+A recorder has no task of its own while it rests, so that an idle recorder costs only
+the objects that hold its state. Work is applied:
+
+- in a loop callback (a wake-up, a tick of the loop's ticker, or a continuation), a
+  slice of batches at a time (``DRAIN_SLICE_S``): a backlog larger than a slice
+  schedules a continuation with ``call_soon`` and so yields to the loop between slices,
+  as a task's checkpoint would;
+- in a *drain task*, spawned for the busy spell, when applying could raise or await:
+  a change hook to await, or ``MetricErrorPolicy.FAIL`` (trio treats an exception
+  escaping a callback as fatal to the whole run). The task ends when the recorder rests.
+
+After work the recorder rests POLLING: the loop's ticker looks at its buffer every
+``max_processing_delay``. After ``PARK_AFTER_S`` of quiet it parks, and the next append
+wakes it. The mode is the hand-off's :class:`~.handoff.Intake`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from ..hops import OwnerGoneError, OwnerHop
+from .handoff import Handoff, Intake
+from .processing import Processor
+
+__all__ = ["PARK_AFTER_S", "Driver"]
+
+#: Seconds of quiet after which a polling recorder parks: its ticks stop, and the next
+#: append wakes it. Cross-thread wake-ups of a recorder are so bounded by about one per
+#: this long (plus one per urgent read), whatever the event rate.
+PARK_AFTER_S = 0.1
+
+
+class Lifecycle(Protocol):
+    """What the driver needs of its recorder, which owns the lifecycle."""
+
+    def _spawn_guarded(self, body: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run ``body()`` as a task on the owning loop; its failure fails the recorder."""
+
+    def _stop_applied(self) -> None:
+        """A stop request was applied: run ``_on_stopped`` if any, then finish."""
+
+    def _host_ended(self) -> None:
+        """The host ended the loop without a stop: apply what is held, end CANCELLED."""
+
+
+class Driver:
+    """Drives one recorder's :class:`Processor` on the owning loop (see module docs).
+
+    Runs on the owning loop only. It holds its recorder as a :class:`Lifecycle` (one
+    reference, not a bound method per callback: idle recorders should cost little), and
+    is the recorder's watcher of the loop's end (``..hops.host_end``).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_continuation_due",
+        "_hop",
+        "_idle_ticks",
+        "_lifecycle",
+        "_park_after_ticks",
+        "_task_active",
+        "_tick_s",
+        "handoff",
+        "processor",
+    )
+
+    def __init__(
+        self,
+        processor: Processor,
+        hop: OwnerHop,
+        *,
+        max_processing_delay: float,
+        lifecycle: Lifecycle,
+    ) -> None:
+        self.processor = processor
+        self.handoff: Handoff = processor.handoff
+        self._hop = hop
+        self._tick_s = max_processing_delay
+        self._park_after_ticks = max(1, round(PARK_AFTER_S / max_processing_delay))
+        self._idle_ticks = 0
+        self._lifecycle = lifecycle
+        #: True while a drain task runs: it applies until the recorder rests.
+        self._task_active = False
+        #: True while a continuation callback is scheduled.
+        self._continuation_due = False
+
+    def begin(self) -> None:
+        """Processing begins (the recorder is RUNNING): apply what is buffered, then rest.
+
+        With nothing buffered it parks at once: a runtime may create thousands of
+        recorders, and polling each for ``PARK_AFTER_S`` would cost the loop a callback
+        per recorder per tick for nothing."""
+        handoff = self.handoff
+        handoff.busy()
+        if handoff.buffer or not handoff.rest(Intake.PARKED):
+            self._work()
+
+    # --- entry points: wake-ups, ticks, continuations, the loop's end ---------------------
+
+    def host_ended(self) -> None:
+        """The loop's sentinel: the host is ending the loop (see ``..hops.host_end``)."""
+        self._lifecycle._host_ended()
+
+    def on_wake(self) -> None:
+        """Runs on the owning loop, scheduled by whoever claimed the wake token."""
+        mode = self.handoff.mode
+        if mode is Intake.POLLING or mode is Intake.PARKED:
+            self.handoff.wake_from_rest()
+            self._work()
+        elif mode is Intake.STOPPED:
+            self.processor.drain_stragglers()
+        elif mode is Intake.FAILED:
+            self.processor.settle_requests()
+        # BUSY or AWAITING_START: whoever is busy looks at the buffer before resting, and
+        # processing applies what is buffered when it begins.
+
+    def kick(self) -> None:
+        """Owning loop: look at the buffer and the stop flag soon, even if resting (after
+        a read applied items inline, a stop request among them)."""
+        self.handoff.wake_from_rest()
+        if self.handoff.mode is Intake.BUSY:
+            self._continue_soon()
+
+    def _poll(self) -> bool:
+        """A tick of the loop's ticker, while POLLING. True: poll again next tick."""
+        handoff = self.handoff
+        if handoff.mode is not Intake.POLLING:
+            return False  # woken meanwhile, or stopped
+        if handoff.buffer:
+            self._idle_ticks = 0
+            handoff.busy()
+        else:
+            self._idle_ticks += 1
+            if self._idle_ticks < self._park_after_ticks:
+                return True
+            if handoff.rest(Intake.PARKED):
+                return False  # quiet: the next append wakes us
+        self._work()
+        return handoff.mode is Intake.POLLING
+
+    def _continue(self) -> None:
+        self._continuation_due = False
+        if self.handoff.mode is Intake.BUSY and not self._task_active:
+            self._work()
+
+    def _continue_soon(self) -> None:
+        if self._continuation_due or self._task_active:
+            return
+        self._continuation_due = True
+        try:
+            self._hop.call_soon(self._continue)
+        except OwnerGoneError:
+            self._continuation_due = False  # the loop is ending: the sentinel takes over
+
+    # --- applying -----------------------------------------------------------------------
+
+    def _work(self) -> None:
+        """BUSY: apply a slice in this callback, or leave the spell to a drain task."""
+        if self._task_active:
+            return  # the task applies until it rests
+        if not self.processor.can_apply_in_callback():
+            self._task_active = True
+            self._lifecycle._spawn_guarded(self._drain_task, "drain")
+            return
+        self.processor.apply_slice()
+        if self.processor.stop_requested:
+            self._lifecycle._stop_applied()
+        elif self.handoff.buffer or not self._rest():
+            self._continue_soon()  # more than a slice, or work came as we rested
+
+    async def _drain_task(self) -> None:
+        """A busy spell that may await (a change hook) or raise (policy FAIL)."""
+        processor = self.processor
+        try:
+            while True:
+                await processor.drain()
+                if processor.stop_requested:
+                    self._lifecycle._stop_applied()
+                    return
+                if self._rest():
+                    return
+        finally:
+            self._task_active = False
+
+    def _rest(self) -> bool:
+        """After applying: rest POLLING. False: more work came; stay BUSY and apply it."""
+        if not self.handoff.rest(Intake.POLLING):
+            return False
+        self._idle_ticks = 0
+        self._hop.poll_every(self._tick_s, self._poll)
+        return True

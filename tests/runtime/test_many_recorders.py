@@ -1,0 +1,171 @@
+"""A recorder costs what it holds: no task while idle, no round trip to create, little memory."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import tracemalloc
+from dataclasses import dataclass
+
+import pytest
+import trio
+
+from mvx_metrics import (
+    AsyncioMetricsRecorder,
+    Counter,
+    Histogram,
+    MetricEvent,
+    MetricsRecorder,
+    MetricsRuntime,
+    RecorderState,
+)
+from mvx_metrics.hops.waiting import run_on_owner
+from mvx_metrics.recorder.handoff import Intake
+
+from .._support import TIMEOUT, CountingMetric, Saved, loop_held, wait_until
+
+
+@dataclass(slots=True)
+class Stored(MetricEvent):
+    outcome: str
+
+
+def two_metrics(recorder: MetricsRecorder) -> None:
+    recorder.register_metric(Counter("saves", event=Stored, labels=("outcome",)))
+    recorder.register_metric(
+        Histogram("save_seconds", event=Stored, value=lambda e: 0.0, buckets=(0.1, 1.0))
+    )
+
+
+def recorder_tasks(runtime: MetricsRuntime) -> list[str]:
+    """Names of the recorder tasks on the runtime's loop."""
+    assert runtime._loop_thread is not None
+    names = run_on_owner(
+        runtime._loop_thread.hop, lambda: [t.get_name() for t in asyncio.all_tasks()]
+    ).result(TIMEOUT)
+    return [name for name in names if name.startswith("mvx-recorder-")]
+
+
+def test_create_recorder_does_not_wait_for_the_loop(runtime: MetricsRuntime) -> None:
+    with loop_held(runtime):  # nothing runs on the loop: a round trip would time out
+        recorder = runtime.create_recorder("unwaited", timeout=0.5)
+        assert recorder.state is RecorderState.RUNNING
+        recorder.register_metric(CountingMetric())
+        recorder.register_event(event=Saved())
+        assert recorder.get_stats().pending == 1
+    assert recorder.get_metric_snapshots(timeout=TIMEOUT) == {"count": {"count": 1}}
+
+
+def test_a_duplicate_id_is_refused_without_the_loop(runtime: MetricsRuntime) -> None:
+    runtime.create_recorder("twice")
+    with loop_held(runtime), pytest.raises(Exception, match="already exists"):
+        runtime.create_recorder("twice")
+    assert runtime.list_recorder_ids() == ("twice",)
+
+
+def test_a_start_hook_is_still_waited_for(runtime: MetricsRuntime) -> None:
+    class Hooked(AsyncioMetricsRecorder):
+        async def _on_starting(self) -> None:
+            await asyncio.sleep(0)
+
+    with loop_held(runtime), pytest.raises(Exception, match="did not complete"):
+        runtime.create_recorder("hooked", recorder_class=Hooked, timeout=0.05)
+    assert "hooked" not in runtime.list_recorder_ids()
+    assert runtime.create_recorder("hooked-2", recorder_class=Hooked).state is RecorderState.RUNNING
+
+
+def test_busy_and_idle_recorders_run_no_task_of_their_own(runtime: MetricsRuntime) -> None:
+    recorders = [runtime.create_recorder(f"taskless-{i}") for i in range(20)]
+    for recorder in recorders:
+        two_metrics(recorder)
+        for _ in range(3_000):  # more than a batch: applied over several loop callbacks
+            recorder.register_event(event=Stored("ok"))
+    assert recorder_tasks(runtime) == []
+    for recorder in recorders:
+        recorder.flush(timeout=TIMEOUT)
+        assert recorder.get_stats().processed == 3_000
+    wait_until(lambda: all(r._handoff.mode is Intake.PARKED for r in recorders))
+    assert recorder_tasks(runtime) == []
+
+
+def test_a_change_hook_gets_a_task_for_its_busy_spell_only(runtime: MetricsRuntime) -> None:
+    seen: list[str] = []
+
+    class Watching(AsyncioMetricsRecorder):
+        async def _on_metric_changed(self, *, metric: object, event: MetricEvent) -> None:
+            seen.append(type(event).__name__)
+
+    recorder = runtime.create_recorder("watching", recorder_class=Watching)
+    recorder.register_metric(CountingMetric())
+    for _ in range(5):
+        recorder.register_event(event=Saved())
+    recorder.flush(timeout=TIMEOUT)
+    assert seen == ["Saved"] * 5
+    wait_until(lambda: recorder._handoff.mode is Intake.PARKED)
+    assert recorder_tasks(runtime) == []
+
+
+def test_an_idle_recorder_with_two_metrics_holds_at_most_8_kib(runtime: MetricsRuntime) -> None:
+    count = 200
+    for i in range(count):  # warm up: classes, plans and caches are made once per process
+        two_metrics(runtime.create_recorder(f"warm-{i}"))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(count):
+            two_metrics(runtime.create_recorder(f"idle-{i}"))
+        runtime.get_stats()
+        for i in range(count):
+            runtime.get_recorder(f"idle-{i}").flush(timeout=TIMEOUT)
+        gc.collect()
+        per_recorder = (tracemalloc.get_traced_memory()[0] - before) / count
+    finally:
+        tracemalloc.stop()
+    assert per_recorder <= 8 * 1024
+
+
+@pytest.mark.parametrize("host", ["asyncio", "trio"])
+def test_the_loop_sentinel_cancels_every_resting_recorder_when_the_host_ends(host: str) -> None:
+    recorders: list[MetricsRecorder] = []
+
+    async def main() -> None:
+        for i in range(3):
+            recorder = MetricsRecorder(f"resting-{i}")
+            recorder.register_metric(CountingMetric())
+            await recorder.start()
+            recorder.register_event(event=Saved())
+            await recorder.aflush()
+            recorders.append(recorder)
+        # One stops by itself: the sentinel must leave it alone.
+        await recorders[0].stop()
+
+    if host == "asyncio":
+        asyncio.run(main())
+    else:
+        trio.run(main)
+    states = [recorder.state for recorder in recorders]
+    assert states == [RecorderState.STOPPED, RecorderState.CANCELLED, RecorderState.CANCELLED]
+    assert all(r.get_stats().processed == 1 for r in recorders)
+
+
+@pytest.mark.parametrize("host", ["asyncio", "trio"])
+def test_a_restarted_recorder_is_watched_again(host: str) -> None:
+    recorders: list[MetricsRecorder] = []
+
+    async def main() -> None:
+        recorder = MetricsRecorder("again")
+        recorder.register_metric(CountingMetric())
+        recorders.append(recorder)
+        async with recorder:  # stopped: no longer watched
+            recorder.register_event(event=Saved())
+        await recorder.start()  # watched again
+        recorder.register_event(event=Saved())
+
+    if host == "asyncio":
+        asyncio.run(main())
+    else:
+        trio.run(main)
+    (recorder,) = recorders
+    assert recorder.state is RecorderState.CANCELLED
+    assert recorder.get_metric_snapshots() == {"count": {"count": 2}}
