@@ -46,6 +46,11 @@ class OwnerHop(Protocol):
     library: str
     #: ``threading.get_ident()`` of the thread the owning loop runs in.
     thread_id: int
+    #: Whether an exception may leave a callback or task of ours and reach the host:
+    #: asyncio reports it (and lets ``KeyboardInterrupt``/``SystemExit`` end the loop);
+    #: trio turns any into ``TrioInternalError`` and so must never see one (and never
+    #: delivers a real Ctrl-C there: its callbacks and system tasks are KI-protected).
+    exceptions_reach_host: bool
 
     def call_soon(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the owning loop soon; safe from any thread.

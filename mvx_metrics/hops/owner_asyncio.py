@@ -133,6 +133,7 @@ class AsyncioOwnerHop:
     """Owner hop for an asyncio loop; uvloop loops are asyncio loops too."""
 
     library = "asyncio"
+    exceptions_reach_host = True
 
     def __init__(self, loop: asyncio.AbstractEventLoop, thread_id: int) -> None:
         self.loop = loop

@@ -82,6 +82,7 @@ class TrioOwnerHop:
     """Owner hop for a trio run, through its ``TrioToken``."""
 
     library = "trio"
+    exceptions_reach_host = False
 
     def __init__(self, token: trio.lowlevel.TrioToken, thread_id: int) -> None:
         self.token = token

@@ -6,7 +6,9 @@ allows:
 
 - a plain thread blocks with a timeout (:func:`wait_blocking`);
 - the owning loop's own thread must never block on it: that is a deadlock, reported at
-  once (``deadlock_error``);
+  once (``deadlock_error``); nor must a thread that is serving a read *in place* (holding
+  a recorder's guard, which the owning loop may be waiting for: see
+  :func:`serving_in_place`);
 - async code, on any asyncio loop or trio run in any thread, awaits it
   (:func:`wait_async`). Cancelling that await abandons the wait only: the operation on the
   owning loop goes on untouched.
@@ -17,7 +19,8 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import sniffio
@@ -31,6 +34,7 @@ __all__ = [
     "failed",
     "resolve",
     "run_on_owner",
+    "serving_in_place",
     "spawn_on_owner",
     "wait_async",
     "wait_blocking",
@@ -42,6 +46,25 @@ T = TypeVar("T")
 Completion = concurrent.futures.Future
 
 ErrorFactory = Callable[[str], BaseException]
+
+
+class _InPlace(threading.local):
+    depth = 0
+
+
+_in_place = _InPlace()
+
+
+@contextmanager
+def serving_in_place() -> Iterator[None]:
+    """Mark this thread as running metric code for a read served in place, under a
+    recorder's guard. Until it ends, a blocking wait for any owning loop raises the
+    deadlock error at once: that loop may be waiting for the guard this thread holds."""
+    _in_place.depth += 1
+    try:
+        yield
+    finally:
+        _in_place.depth -= 1
 
 
 def completed(value: T) -> Completion[T]:
@@ -127,6 +150,8 @@ def wait_blocking(
         # Only the loop running in this very thread could resolve fut, and we would be
         # blocking that loop: fail now instead of hanging until the timeout.
         raise deadlock_error(what)
+    if not fut.done() and _in_place.depth:
+        raise deadlock_error(f"{what} from code run by a read served in place")
     try:
         return fut.result(timeout=None if math.isinf(timeout) else timeout)
     except concurrent.futures.TimeoutError:

@@ -19,14 +19,19 @@ wakes it. The mode is the hand-off's :class:`~.handoff.Intake`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from ..errors import MetricsError, MetricsRecorderUnexpectedError
 from ..hops import OwnerGoneError, OwnerHop
 from .handoff import Handoff, Intake
+from .policies import PROPAGATED_EXCEPTIONS
 from .processing import Processor
 
 __all__ = ["PARK_AFTER_S", "Driver"]
+
+logger = logging.getLogger("mvx_metrics.recorder")
 
 #: Seconds of quiet after which a polling recorder parks: its ticks stop, and the next
 #: append wakes it. Cross-thread wake-ups of a recorder are so bounded by about one per
@@ -45,6 +50,9 @@ class Lifecycle(Protocol):
 
     def _host_ended(self) -> None:
         """The host ended the loop without a stop: apply what is held, end CANCELLED."""
+
+    def _fail(self, error: MetricsError) -> None:
+        """End in FAILURE with ``error`` (if not already ended), answering every waiter."""
 
 
 class Driver:
@@ -166,7 +174,17 @@ class Driver:
             self._task_active = True
             self._lifecycle._spawn_guarded(self._drain_task, "drain")
             return
-        self.processor.apply_slice()
+        try:
+            self.processor.apply_slice()
+        except PROPAGATED_EXCEPTIONS as exc:  # Ctrl-C, sys.exit() from a metric
+            self._lifecycle._fail(MetricsRecorderUnexpectedError(cause=exc))
+            if self._hop.exceptions_reach_host:
+                raise
+            return
+        except Exception as exc:  # a bug of ours: never let it escape a loop callback
+            logger.exception("recorder %s: applying events failed", self.processor.recorder_name)
+            self._lifecycle._fail(MetricsRecorderUnexpectedError(cause=exc))
+            return
         if self.processor.stop_requested:
             self._lifecycle._stop_applied()
         elif self.handoff.buffer or not self._rest():

@@ -36,6 +36,7 @@ from ..events import MetricEvent
 from ..metrics._builtin import BuiltinMetric
 from ..metrics._fragment import Fragment
 from ..metrics.base import Metric
+from .policies import PROPAGATED_EXCEPTIONS
 
 __all__ = ["Plan", "build_plan"]
 
@@ -45,7 +46,7 @@ __all__ = ["Plan", "build_plan"]
 Plan = Callable[[Any, Callable[[], Any], int], tuple[int, Any]]
 
 #: Called for a metric that raised on an event: counts and logs it (ISOLATE).
-FailureSink = Callable[[Metric, MetricEvent, Exception], None]
+FailureSink = Callable[[Metric, MetricEvent, BaseException], None]
 
 
 class _Source:
@@ -124,10 +125,13 @@ def build_plan(
         for metric in exact:
             try:
                 metric.handle_event(event)
-            except Exception as exc:
+            except PROPAGATED_EXCEPTIONS:
+                raise
+            except BaseException as exc:
                 failed(metric, event, exc)
 
     src.bind("CLS", event_class)
+    src.bind("PROPAGATED", PROPAGATED_EXCEPTIONS)
     src.bind("slow", slow)
     src.bind("progress", progress)
 
@@ -138,7 +142,8 @@ def build_plan(
             body += [f"    {local} = e.{attribute}" for attribute, local in src.reads.items()]
             # dict.fromkeys: a label read by several metrics is type-checked once.
             body.append(f"    good = {' and '.join(dict.fromkeys(checks)) or 'True'}")
-            body += ["except Exception:", "    good = False", "if good:"]
+            body += ["except PROPAGATED:", "    raise", "except BaseException:"]
+            body += ["    good = False", "if good:"]
             body += [f"    {line}" for line in applies]
             body += ["else:", "    slow(e)"]
         else:
@@ -146,7 +151,8 @@ def build_plan(
     for j, metric in enumerate(others):
         handle = src.bind(f"h{j}", metric.handle_event)
         fail = src.bind(f"fail{j}", _failure_of(failed, metric))
-        body += ["try:", f"    {handle}(e)", "except Exception as exc:", f"    {fail}(e, exc)"]
+        body += ["try:", f"    {handle}(e)", "except PROPAGATED:", "    raise"]
+        body += ["except BaseException as exc:", f"    {fail}(e, exc)"]
 
     lines = ["def plan(e, popleft, more):", "    n = 0"]
     lines += [f"    {line}" for line in inits]
@@ -173,8 +179,10 @@ def build_plan(
     return plan
 
 
-def _failure_of(failed: FailureSink, metric: Metric) -> Callable[[MetricEvent, Exception], None]:
-    def fail(event: MetricEvent, exc: Exception) -> None:
+def _failure_of(
+    failed: FailureSink, metric: Metric
+) -> Callable[[MetricEvent, BaseException], None]:
+    def fail(event: MetricEvent, exc: BaseException) -> None:
         failed(metric, event, exc)
 
     return fail

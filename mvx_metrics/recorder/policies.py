@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["MetricErrorPolicy", "OverflowPolicy"]
+__all__ = ["PROPAGATED_EXCEPTIONS", "MetricErrorPolicy", "OverflowPolicy"]
+
+#: What metric code may raise that no policy isolates: the recorder ends in FAILURE and
+#: the exception goes on to the host, as Python means it to (Ctrl-C, ``sys.exit()``).
+#: Any other exception, ``BaseException`` subclasses included, is a metric error.
+PROPAGATED_EXCEPTIONS: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit)
 
 
 class OverflowPolicy(StrEnum):

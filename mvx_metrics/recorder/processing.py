@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import anyio.lowlevel
@@ -13,11 +13,11 @@ from ..errors import MetricsError, MetricsRecorderMetricFailedError
 from ..events import MetricEvent
 from ..metrics.base import Metric
 from .handoff import ControlItem, Handoff, Intake
-from .plans import build_plan
-from .policies import MetricErrorPolicy
+from .plans import Plan, build_plan
+from .policies import PROPAGATED_EXCEPTIONS, MetricErrorPolicy
 from .routing import Routes
 
-__all__ = ["BATCH_SIZE", "DRAIN_SLICE_S", "ChangeHook", "Processor"]
+__all__ = ["BATCH_SIZE", "DRAIN_SLICE_S", "ROUTING_ERRORS", "ChangeHook", "Processor"]
 
 logger = logging.getLogger("mvx_metrics.recorder")
 
@@ -32,6 +32,9 @@ BATCH_SIZE = 1024
 #: slice of the same order keeps the consumer's share of the GIL fair under a flood, and
 #: bounds how long other tasks on the loop wait.
 DRAIN_SLICE_S = 0.005
+
+#: The ``metric_errors`` key under which events that could not be routed are counted.
+ROUTING_ERRORS = "<routing>"
 
 #: Errors of one metric logged in full before the rest are only counted.
 _LOGGED_ERRORS_PER_METRIC = 3
@@ -72,6 +75,10 @@ class Processor:
         #: Errors by metric name. A plain dict: other threads copy it with one atomic dict().
         self.metric_errors: dict[str, int] = {}
         self.hook_errors = 0
+        #: Above 0 while this processor runs metric code (``handle_event``, ``snapshot()``),
+        #: always under ``handoff.guard``: a read that finds it set while holding the guard
+        #: comes from inside that code, in this very thread (see ``reads.refuse_reentry``).
+        self.in_metric_code = 0
         #: Events a plan had applied when it raised (see ``plans.build_plan``).
         self._progress: list[int] | None = None  # made with the first plan
 
@@ -152,8 +159,12 @@ class Processor:
         """Apply everything in the buffer synchronously (no hook may be awaited)."""
         buffer = self.handoff.buffer
         with self.handoff.guard:
-            while buffer:
-                self._apply(min(len(buffer), BATCH_SIZE))
+            self.in_metric_code += 1
+            try:
+                while buffer:
+                    self._apply(min(len(buffer), BATCH_SIZE))
+            finally:
+                self.in_metric_code -= 1
 
     def can_drain_now(self) -> bool:
         """True when buffered items can be applied synchronously, right now."""
@@ -173,7 +184,11 @@ class Processor:
     def apply_batch(self, limit: int) -> None:
         """Apply the next ``limit`` buffered items, holding the guard against readers in place."""
         with self.handoff.guard:
-            self._apply(limit)
+            self.in_metric_code += 1
+            try:
+                self._apply(limit)
+            finally:
+                self.in_metric_code -= 1
 
     def _apply(self, limit: int) -> None:
         """Apply the next ``limit`` buffered items; the caller holds ``handoff.guard``.
@@ -207,11 +222,14 @@ class Processor:
                     item = popleft()
                     left -= 1
                     continue
-                plan = plans.get(cls)
-                if plan is None:
-                    plan = plans[cls] = build_plan(
-                        cls, routes.resolve(cls), self._metric_failed, self._plan_progress()
-                    )
+                try:
+                    plan = plans.get(cls)
+                    if plan is None:
+                        plan = plans[cls] = build_plan(
+                            cls, routes.resolve(cls), self._metric_failed, self._plan_progress()
+                        )
+                except Exception as exc:  # the class cannot be routed (its hash raises)
+                    plan = self._unroutable(exc)
                 try:
                     applied, item = plan(item, popleft, left)
                 except BaseException:
@@ -224,6 +242,15 @@ class Processor:
                     return
         finally:
             self.handoff.release(events)
+
+    def _unroutable(self, exc: Exception) -> Plan:
+        """A plan for one event whose class cannot be routed: counts it as a routing error."""
+
+        def plan(event: Any, popleft: Callable[[], Any], more: int) -> tuple[int, Any]:
+            self._routing_failed(event, exc)
+            return 1, (popleft() if more else None)
+
+        return plan
 
     def _plan_progress(self) -> list[int]:
         """The cell in which plans count the events they applied (see ``build_plan``)."""
@@ -240,7 +267,12 @@ class Processor:
         try:
             for _ in range(limit):
                 item = popleft()
-                targets = table.get(item.__class__)
+                try:
+                    targets = table.get(item.__class__)
+                except Exception as exc:  # see _apply
+                    events += 1
+                    self._routing_failed(item, exc)
+                    continue
                 if targets is None:
                     if item.__class__ is ControlItem:
                         self.handoff.release(events)  # see _apply
@@ -253,7 +285,9 @@ class Processor:
                 for metric in targets:
                     try:
                         metric.handle_event(item)
-                    except Exception as exc:
+                    except PROPAGATED_EXCEPTIONS:
+                        raise
+                    except BaseException as exc:  # see PROPAGATED_EXCEPTIONS
                         self._metric_failed(metric, item, exc)
         finally:
             self.handoff.release(events)
@@ -265,7 +299,6 @@ class Processor:
         follow, which is why readers never read in place while a hook exists
         (:meth:`can_read_in_place`); a direct read of a stopped recorder still excludes it."""
         popleft = self.handoff.buffer.popleft
-        routes = self.routes
         guard = self.handoff.guard
         events = 0
         self.in_async_batch = True
@@ -278,16 +311,7 @@ class Processor:
                         events = 0
                         item.fn()
                         continue
-                    targets = routes.table.get(item.__class__)
-                    if targets is None:  # not `or`: an empty tuple is a cached "no metrics"
-                        targets = routes.resolve(item.__class__)
-                    changed: list[Metric] = []
-                    for metric in targets:
-                        try:
-                            if metric.handle_event(item):
-                                changed.append(metric)
-                        except Exception as exc:
-                            self._metric_failed(metric, item, exc)
+                    changed = self._apply_one_noting_changes(item)
                 for metric in changed:
                     try:
                         await hook(metric=metric, event=item)
@@ -298,9 +322,34 @@ class Processor:
             self.in_async_batch = False
             self.handoff.release(events)
 
+    def _apply_one_noting_changes(self, item: MetricEvent) -> list[Metric]:
+        """Apply one event to its metrics (hold the guard); the metrics it changed."""
+        routes = self.routes
+        try:
+            targets = routes.table.get(item.__class__)
+            if targets is None:  # not `or`: an empty tuple is a cached "no metrics"
+                targets = routes.resolve(item.__class__)
+        except Exception as exc:  # see _apply
+            self._routing_failed(item, exc)
+            return []
+        changed: list[Metric] = []
+        self.in_metric_code += 1
+        try:
+            for metric in targets:
+                try:
+                    if metric.handle_event(item):
+                        changed.append(metric)
+                except PROPAGATED_EXCEPTIONS:
+                    raise
+                except BaseException as exc:  # see PROPAGATED_EXCEPTIONS
+                    self._metric_failed(metric, item, exc)
+        finally:
+            self.in_metric_code -= 1
+        return changed
+
     # --- failures -----------------------------------------------------------------------
 
-    def _metric_failed(self, metric: Metric, event: MetricEvent, exc: Exception) -> None:
+    def _metric_failed(self, metric: Metric, event: MetricEvent, exc: BaseException) -> None:
         # A built-in metric refusing a value (MetricsError) is routine: its message says it
         # all. Anything else is a bug in a metric, worth its traceback.
         name = _safe_name(metric)
@@ -321,6 +370,26 @@ class Processor:
                 count,
                 exc,
                 exc_info=None if isinstance(exc, MetricsError) else exc,
+            )
+
+    def _routing_failed(self, event: MetricEvent, exc: Exception) -> None:
+        """An event whose class could not be looked up (a metaclass whose hash raises):
+        processed, applied to nothing, counted under ``ROUTING_ERRORS``."""
+        count = self.metric_errors[ROUTING_ERRORS] = self.metric_errors.get(ROUTING_ERRORS, 0) + 1
+        if self.error_policy is MetricErrorPolicy.FAIL:
+            raise MetricsRecorderMetricFailedError(
+                f"events of class {type(event).__qualname__} cannot be routed",
+                details={"metric": ROUTING_ERRORS, "event_type": type(event).__qualname__},
+                cause=exc,
+            ) from exc
+        if count <= _LOGGED_ERRORS_PER_METRIC:
+            logger.warning(
+                "recorder %s: an event of class %s cannot be routed (counted in "
+                "get_stats().metric_errors[%r]): %r",
+                self.recorder_name,
+                type(event).__qualname__,
+                ROUTING_ERRORS,
+                exc,
             )
 
     def _hook_failed(self, metric: Metric, event: MetricEvent, exc: Exception) -> None:
@@ -347,15 +416,21 @@ class Processor:
 
         Runs on the owning loop, or in a reader's thread that holds ``handoff.guard``."""
         result: dict[str, Mapping[str, Any]] = {}
-        for metric in self.routes.metrics:
-            name = _safe_name(metric)
-            try:
-                result[name] = metric.snapshot()
-            except Exception:
-                self.metric_errors[name] = self.metric_errors.get(name, 0) + 1
-                logger.exception(
-                    "recorder %s: metric %r snapshot() raised", self.recorder_name, name
-                )
+        self.in_metric_code += 1
+        try:
+            for metric in self.routes.metrics:
+                name = _safe_name(metric)
+                try:
+                    result[name] = metric.snapshot()
+                except PROPAGATED_EXCEPTIONS:
+                    raise
+                except BaseException:  # see PROPAGATED_EXCEPTIONS
+                    self.metric_errors[name] = self.metric_errors.get(name, 0) + 1
+                    logger.exception(
+                        "recorder %s: metric %r snapshot() raised", self.recorder_name, name
+                    )
+        finally:
+            self.in_metric_code -= 1
         return result
 
 

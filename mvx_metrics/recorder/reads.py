@@ -30,8 +30,17 @@ from ..errors import (
     MetricsRecorderDeadlockError,
     MetricsRecorderLoopUnavailableError,
     MetricsRecorderTimeoutError,
+    MetricsRecorderUnexpectedError,
 )
-from ..hops.waiting import Completion, checkpoint_if_trio, resolve, wait_async, wait_blocking
+from ..hops.waiting import (
+    Completion,
+    checkpoint_if_trio,
+    resolve,
+    serving_in_place,
+    wait_async,
+    wait_blocking,
+)
+from .policies import PROPAGATED_EXCEPTIONS
 from .state import RecorderState
 
 if TYPE_CHECKING:
@@ -128,29 +137,55 @@ class ReadPath:
         if not handoff.guard.acquire(blocking=False):
             return BUSY  # a batch is being applied (or another reader is in place)
         try:
+            self._refuse_reentry()
             if handoff.buffer:
                 return BUSY  # events not yet applied: the owning loop must go first
             if not self._processor.can_read_in_place():
                 return BUSY  # an opting-out metric was registered since the check above
-            return fn()
+            with serving_in_place():
+                return fn()
         finally:
             handoff.guard.release()
 
+    def _refuse_reentry(self) -> None:
+        """Hold the guard. Refuse a read issued by metric code of this very recorder, in
+        this very thread (a ``handle_event`` or ``snapshot()`` reading its own recorder):
+        the guard is reentrant, so only ``in_metric_code`` can tell, and serving it would
+        apply events under the feet of the batch that called it."""
+        if self._processor.in_metric_code:
+            raise MetricsRecorderDeadlockError(
+                f"recorder {self._entity_id!r} was read from inside its own metric code "
+                "(handle_event() or snapshot()); that read would have to apply events "
+                "queued behind the one being processed",
+                reason="reentrant_read",
+                details={"entity_id": self._entity_id},
+            )
+
     def _refuse_in_forked_child(self, what: str) -> None:
         """Fail at once, rather than at the timeout, where the owning loop cannot answer."""
+        if self._state_of() in ACTIVE:
+            error = self.forked_error(what)
+            if error is not None:
+                raise error
+
+    def forked_error(self, what: str) -> MetricsRecorderLoopUnavailableError | None:
+        """The error for ``what`` in a forked child, where the owning loop does not run;
+        None in the process that created the recorder."""
         pid = os.getpid()
-        if pid != self._pid and self._state_of() in ACTIVE:
-            raise MetricsRecorderLoopUnavailableError(
-                f"recorder {self._entity_id!r}: {what} needs its owning loop, which runs in "
-                f"process {self._pid}; this process ({pid}) is a fork of it",
-                reason="forked",
-                details={"entity_id": self._entity_id, "operation": what, "pid": pid},
-            )
+        if pid == self._pid:
+            return None
+        return MetricsRecorderLoopUnavailableError(
+            f"recorder {self._entity_id!r}: {what} needs its owning loop, which runs in "
+            f"process {self._pid}; this process ({pid}) is a fork of it",
+            reason="forked",
+            details={"entity_id": self._entity_id, "operation": what, "pid": pid},
+        )
 
     def _direct(self, fn: Callable[[], T]) -> T:
         """``fn()`` while nothing processes. The guard still matters: events that
         straggle in after a stop are applied on the owning loop, under it."""
         with self._handoff.guard:
+            self._refuse_reentry()
             return fn()
 
     def _submit(self, fn: Callable[[], T]) -> Completion[T] | None:
@@ -165,6 +200,7 @@ class ReadPath:
         state = self._state_of()
         processor = self._processor
         with self._handoff.guard:  # a reader in place may be using the metrics
+            self._refuse_reentry()
             if state in ACTIVE and (self._handoff.buffer or processor.in_async_batch):
                 if state is _S.STARTING or not processor.can_drain_now():
                     twin = "aget_metric_snapshots" if what == "snapshot" else "aflush"
@@ -173,7 +209,11 @@ class ReadPath:
                         f"first; use 'await recorder.{twin}()'",
                         details={"entity_id": self._entity_id, "operation": what},
                     )
-                processor.drain_now()
+                try:
+                    processor.drain_now()
+                except PROPAGATED_EXCEPTIONS as exc:  # to this reader, ending the recorder
+                    self._recorder._fail(MetricsRecorderUnexpectedError(cause=exc))
+                    raise
                 if processor.stop_requested:
                     self._recorder._driver.kick()  # the stop just applied must finish
             return fn()

@@ -44,7 +44,7 @@ from ..hops.waiting import Completion, completed, failed
 from ..metrics.base import Metric
 from .driving import Driver
 from .handoff import ControlItem, Handoff
-from .policies import MetricErrorPolicy, OverflowPolicy
+from .policies import PROPAGATED_EXCEPTIONS, MetricErrorPolicy, OverflowPolicy
 from .processing import Processor
 from .reads import ACTIVE as _ACTIVE
 from .reads import BUSY, ReadPath
@@ -327,6 +327,9 @@ class MetricsRecorder:
 
     def start(self) -> WaitHandle:
         """Start processing. Joins a start in flight; a STOPPED recorder starts again."""
+        forked = self._reads.forked_error("start")
+        if forked is not None:  # the owning loop runs in the parent: fail now, not at a timeout
+            return self._handle(Operation.START, failed(forked))
         with self._lifecycle_lock:
             state = self._state
             if state is _RUNNING:
@@ -368,6 +371,9 @@ class MetricsRecorder:
             if state is _S.VIRGIN:
                 self._move_to(_S.STOPPED)
                 return self._handle(Operation.STOP, completed(None))
+            forked = self._reads.forked_error("stop")
+            if forked is not None:  # as in start()
+                return self._handle(Operation.STOP, failed(forked))
             if state is not _S.STARTING and state is not _RUNNING:
                 return self._handle(Operation.STOP, failed(self._invalid_state("stop", state)))
             self._move_to(_S.STOPPING)
@@ -440,6 +446,10 @@ class MetricsRecorder:
         except anyio.get_cancelled_exc_class():
             self._host_ended()
             raise
+        except PROPAGATED_EXCEPTIONS as exc:  # Ctrl-C, sys.exit() from a metric or hook
+            self._fail(MetricsRecorderUnexpectedError(cause=exc))
+            if self._hop.exceptions_reach_host:
+                raise
         except MetricsError as exc:
             self._fail(exc)
         except Exception as exc:
@@ -513,6 +523,7 @@ class MetricsRecorder:
         name = metric.metric_name
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"metric_name must be a non-blank str, got {name!r}")
+        _check_event_types(metric)
         with self._lifecycle_lock:
             state = self._state
             if state is _S.FAILURE or state is _S.CANCELLED:
@@ -604,3 +615,20 @@ class MetricsRecorder:
 
 def _nothing() -> None:
     return None
+
+
+def _check_event_types(metric: Metric) -> None:
+    """``event_types`` is routed with ``issubclass``: anything but None or a non-empty
+    tuple of MetricEvent classes would fail for every event, far from its cause."""
+    types = metric.event_types
+    if types is None:
+        return
+    if (
+        not isinstance(types, tuple)
+        or not types
+        or not all(isinstance(t, type) and issubclass(t, MetricEvent) for t in types)
+    ):
+        raise TypeError(
+            f"metric {metric.metric_name!r}: event_types must be None or a non-empty tuple "
+            f"of MetricEvent subclasses, got {types!r}"
+        )

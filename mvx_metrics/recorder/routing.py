@@ -6,7 +6,11 @@ from ..events import MetricEvent
 from ..metrics.base import Metric
 from .plans import Plan
 
-__all__ = ["Routes"]
+__all__ = ["MAX_CACHED_CLASSES", "Routes"]
+
+#: Event classes whose routes and plans are kept at most. Past it both caches start over,
+#: so that code making event classes on the fly does not keep every one alive.
+MAX_CACHED_CLASSES = 1024
 
 
 class Routes:
@@ -38,6 +42,10 @@ class Routes:
 
     def resolve(self, event_class: type[MetricEvent]) -> tuple[Metric, ...]:
         """Compute and cache the metrics for ``event_class`` (follows subclassing)."""
+        if len(self.table) >= MAX_CACHED_CLASSES or len(self.plans) >= MAX_CACHED_CLASSES:
+            # New dicts, as in add(): a batch holding the old ones keeps valid ones.
+            self.table = {}
+            self.plans = {}
         targets = tuple(
             m
             for m in self.metrics

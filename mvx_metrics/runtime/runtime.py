@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from .._validation import check_delay, check_enum, check_id, check_positive_int, check_timeout
 from ..errors import (
     MetricsError,
+    MetricsRecorderTimeoutError,
     MetricsRuntimeDeadlockError,
     MetricsRuntimeInvalidStateError,
     MetricsRuntimeRecorderNotFoundError,
@@ -402,7 +403,15 @@ class MetricsRuntime:
         recorder = self.get_recorder(recorder_id)
         self._refuse_on_loop_thread("stop_recorder")
         self._refuse_in_forked_child("stop_recorder")
-        result = recorder.stop().wait(check_timeout(timeout, "timeout", self._operation_timeout))
+        wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
+        try:
+            result = recorder.stop().wait(wait_for)
+        except MetricsRecorderTimeoutError as exc:
+            raise MetricsRuntimeTimeoutError(
+                f"stop_recorder({recorder_id!r}) did not complete within {wait_for}s",
+                details={"operation": "stop_recorder", "recorder_id": recorder_id},
+                cause=exc,
+            ) from None
         if not result.success:
             raise MetricsRuntimeRecorderStopError(
                 f"recorder {recorder.entity_id!r} failed to stop: {result.error}",
