@@ -11,6 +11,8 @@ from typing import Any
 from .negotiation import OPENMETRICS_CONTENT_TYPE as OPENMETRICS_CONTENT_TYPE
 from .negotiation import TEXT_CONTENT_TYPE as TEXT_CONTENT_TYPE
 from .negotiation import choose_format as choose_format
+from .problems import ExpositionProblems as ExpositionProblems
+from .problems import problems_of
 from .prometheus_text import RECORDER_LABEL as RECORDER_LABEL
 from .prometheus_text import escape_help as escape_help
 from .prometheus_text import escape_label_value as escape_label_value
@@ -31,6 +33,7 @@ __all__ = [
     "RECORDER_LABEL",
     "STATS_FAMILY_NAMES",
     "TEXT_CONTENT_TYPE",
+    "ExpositionProblems",
     "choose_format",
     "escape_help",
     "escape_label_value",
@@ -58,12 +61,19 @@ def render_prometheus(source: Any, *, openmetrics: bool = False, include_stats: 
     # /metrics), and a module-level import back into it would be circular.
     from ..runtime import MetricsRuntime
 
+    problems = problems_of(source)  # counted across the source's renders and scrapes
     if isinstance(source, MetricsRuntime):
         snapshots = source.get_metric_snapshots()
         return render_runtime_snapshots(
-            snapshots, openmetrics=openmetrics, stats=source.get_stats() if include_stats else None
+            snapshots,
+            openmetrics=openmetrics,
+            stats=source.get_stats() if include_stats else None,
+            problems=problems,
         )
     snapshots = source.get_metric_snapshots()
     return render_snapshots(
-        snapshots, openmetrics=openmetrics, stats=recorder_stats(source) if include_stats else None
+        snapshots,
+        openmetrics=openmetrics,
+        stats=recorder_stats(source) if include_stats else None,
+        problems=problems,
     )

@@ -8,7 +8,8 @@ Two formats: the Prometheus text format 0.0.4 and OpenMetrics 1.0 (terminated by
   that can go down is not a Prometheus counter), ``histogram`` is a histogram and
   ``distribution`` a summary (``quantile`` samples, then ``_count`` and ``_sum``).
 - Names: invalid characters become ``_`` (metric names keep ``[a-zA-Z0-9_:]``, label
-  names ``[a-zA-Z0-9_]``) and a name starting with a digit gets a ``_`` prefix, so
+  names ``[a-zA-Z0-9_]``, and a label name never starts with the reserved ``__``) and a
+  name starting with a digit gets a ``_`` prefix, so
   ``http.requests`` is exposed as ``http_requests`` and ``5xx`` as ``_5xx``. Keeping the
   digit (where prometheus_client would replace it) keeps ``5xx`` and ``4xx`` apart.
 - A unit is appended as a ``_<unit>`` suffix unless the name already ends with it, in both
@@ -38,10 +39,13 @@ Two formats: the Prometheus text format 0.0.4 and OpenMetrics 1.0 (terminated by
   appears), with the samples of every recorder in the runtime's order; its ``HELP`` and
   unit come from the first recorder that sets them.
 
-``ValueError`` is raised for what cannot be exposed faithfully: a metric that already has
-a ``recorder`` label (runtime snapshots), one name with two kinds in two recorders, two
+What cannot be exposed faithfully is left out, never raised, so that one bad metric does
+not take the exposition down for every other (see :mod:`.problems`, which counts and
+logs each case and exports the counts): one name with two kinds in two recorders, two
 metrics exposed under one name (``a.b`` and ``a_b``) or whose sample names clash
-(counter ``x`` and gauge ``x_total``), and label names equal after sanitising.
+(counter ``x`` and gauge ``x_total``; the family that comes first stays), label names
+equal after sanitising, and an unknown kind. Text that is not valid UTF-8 (a lone
+surrogate) is replaced with U+FFFD.
 
 Histogram and distribution samples are written as they are: values below zero give a
 negative ``_sum`` (and quantiles), which Prometheus ingests but OpenMetrics 1.0 forbids.
@@ -58,6 +62,7 @@ from typing import Any
 from ..metrics._format import go_float
 from ..recorder.stats import RecorderStats
 from ..snapshots import KINDS, MetricFamily, Sample, families_from_snapshots
+from .problems import ExpositionProblems, valid_text
 from .recorder_stats import stats_families
 
 __all__ = [
@@ -66,6 +71,7 @@ __all__ = [
     "escape_help",
     "escape_label_value",
     "exposed_name",
+    "exposed_sample_names",
     "format_value",
     "render_families",
     "render_families_by_recorder",
@@ -115,8 +121,10 @@ def sanitize_metric_name(name: str) -> str:
 
 def sanitize_label_name(name: str) -> str:
     """``name`` as a valid Prometheus label name: invalid characters (``:`` included)
-    become ``_``, and a leading digit gets a ``_`` prefix."""
-    return _prefix_digit(_INVALID_LABEL_CHARS.sub("_", name))
+    become ``_``, a leading digit gets a ``_`` prefix, and a leading ``__`` (reserved
+    for Prometheus' own labels) becomes ``_``."""
+    name = _prefix_digit(_INVALID_LABEL_CHARS.sub("_", name))
+    return "_" + name.lstrip("_") if name.startswith("__") else name
 
 
 def _prefix_digit(name: str) -> str:
@@ -153,6 +161,13 @@ def exposed_name(family: MetricFamily) -> str:
     return name
 
 
+def exposed_sample_names(kind: str, name: str, unit: str = "") -> frozenset[str]:
+    """Every sample name a metric of this kind, name and unit may expose (``_total``,
+    ``_bucket``, ...): two metrics sharing one cannot both be exposed faithfully."""
+    exposed = exposed_name(MetricFamily(name, kind, "", unit, ()))
+    return frozenset(exposed + suffix for suffix in RESERVED_SUFFIXES[PROMETHEUS_TYPES[kind]])
+
+
 def series_labels(labels: tuple[tuple[str, str], ...], recorder_id: str | None) -> dict[str, str]:
     """A sample's labels, names sanitised, with ``recorder="<id>"`` added when read from a
     runtime (a metric's own ``recorder`` label is then renamed ``exported_recorder``)."""
@@ -177,17 +192,30 @@ def _sanitize_unit(unit: str) -> str:
     return _INVALID_METRIC_CHARS.sub("_", unit)
 
 
-def render_families(families: Iterable[MetricFamily], *, openmetrics: bool = False) -> str:
-    """Exposition text for ``families`` (one recorder's, say), in their order."""
-    return _render([(None, families)], openmetrics=openmetrics, skipped=0)
+def render_families(
+    families: Iterable[MetricFamily],
+    *,
+    openmetrics: bool = False,
+    problems: ExpositionProblems | None = None,
+) -> str:
+    """Exposition text for ``families`` (one recorder's, say), in their order.
+
+    ``problems`` counts what had to be repaired or left out (see :mod:`.problems`); by
+    default, the problems of this exposition alone."""
+    return _render([(None, families)], openmetrics=openmetrics, skipped=0, problems=problems)
 
 
 def render_families_by_recorder(
-    families_by_recorder: Mapping[str, Iterable[MetricFamily]], *, openmetrics: bool = False
+    families_by_recorder: Mapping[str, Iterable[MetricFamily]],
+    *,
+    openmetrics: bool = False,
+    problems: ExpositionProblems | None = None,
 ) -> str:
     """Exposition text for ``{recorder_id: families}``, each sample labelled with its
     recorder and each family name written once across recorders."""
-    return _render(families_by_recorder.items(), openmetrics=openmetrics, skipped=0)
+    return _render(
+        families_by_recorder.items(), openmetrics=openmetrics, skipped=0, problems=problems
+    )
 
 
 def render_snapshots(
@@ -195,6 +223,7 @@ def render_snapshots(
     *,
     openmetrics: bool = False,
     stats: RecorderStats | None = None,
+    problems: ExpositionProblems | None = None,
 ) -> str:
     """Exposition text for ``{metric_name: snapshot}``, as ``recorder.get_metric_snapshots()``
     returns, then the recorder's ``stats`` if given; snapshots without a built-in kind are
@@ -204,6 +233,7 @@ def render_snapshots(
         openmetrics=openmetrics,
         skipped=_count_skipped(snapshots),
         stats=[] if stats is None else [(None, stats_families(stats))],
+        problems=problems,
     )
 
 
@@ -212,6 +242,7 @@ def render_runtime_snapshots(
     *,
     openmetrics: bool = False,
     stats: Mapping[str, RecorderStats] | None = None,
+    problems: ExpositionProblems | None = None,
 ) -> str:
     """Exposition text for ``{recorder_id: {metric_name: snapshot}}``, as
     ``runtime.get_metric_snapshots()`` returns, with a ``recorder`` label on every sample;
@@ -225,6 +256,7 @@ def render_runtime_snapshots(
             for rid in snapshots
             if stats is not None and rid in stats
         ],
+        problems=problems,
     )
 
 
@@ -256,23 +288,27 @@ def _render(
     openmetrics: bool,
     skipped: int,
     stats: Iterable[tuple[str | None, Iterable[MetricFamily]]] = (),
+    problems: ExpositionProblems | None,
 ) -> str:
+    problems = ExpositionProblems() if problems is None else problems
     blocks: dict[str, _Block] = {}
     # Every sample name a block may use -> that block's name: clashes are refused before
     # they reach a scraper, which would otherwise keep one series and drop the other.
     taken: dict[str, str] = {}
-    for recorder, families in sources:
-        for family in families:
-            _add_family(blocks, taken, recorder, family)
-    for recorder, families in stats:
+    for recorder, families in (*sources, *stats):
         for family in families:
             try:
-                _add_family(blocks, taken, recorder, family)
-            except ValueError as exc:  # a metric took the name: it wins, the stats give way
-                logger.warning("recorder stats family %r not exported: %s", family.name, exc)
+                _add_family(blocks, taken, recorder, family, problems)
+            except _LeftOut as exc:  # counted and logged; the rest is served
+                problems.note(exc.reason, str(exc))
+    for family in problems.families():
+        try:
+            _add_family(blocks, taken, None, family, problems)
+        except _LeftOut:  # a user's metric took the name: it wins
+            pass
     out: list[str] = []
     for block in blocks.values():
-        out.extend(_header(block, openmetrics=openmetrics))
+        out.extend(_header(block, problems, openmetrics=openmetrics))
         out.extend(block.lines)
     if openmetrics:
         out.append("# EOF\n")
@@ -282,46 +318,66 @@ def _render(
     return "".join(out)
 
 
+class _LeftOut(ValueError):
+    """A family that cannot be exposed faithfully; ``reason`` is one of
+    :data:`.problems.LEFT_OUT_REASONS`."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def _add_family(
-    blocks: dict[str, _Block], taken: dict[str, str], recorder: str | None, family: MetricFamily
+    blocks: dict[str, _Block],
+    taken: dict[str, str],
+    recorder: str | None,
+    family: MetricFamily,
+    problems: ExpositionProblems,
 ) -> None:
+    """Add ``family`` to the blocks, whole or not at all (``_LeftOut``)."""
     if family.kind not in PROMETHEUS_TYPES:
-        raise ValueError(f"{_where(recorder, family.name)} has an unknown kind {family.kind!r}")
+        raise _LeftOut(
+            "unknown_kind", f"{_where(recorder, family.name)} has an unknown kind {family.kind!r}"
+        )
     name = exposed_name(family)
+    lines = _sample_lines(name, family, recorder, problems)
     block = blocks.get(name)
     if block is None:
         for suffix in RESERVED_SUFFIXES[PROMETHEUS_TYPES[family.kind]]:
             other = taken.get(name + suffix)
             if other is not None:
-                raise ValueError(
+                raise _LeftOut(
+                    "name_clash",
                     f"{_where(recorder, family.name)} and {_origins(blocks[other])} "
-                    f"both expose samples named {name + suffix!r}"
+                    f"both expose samples named {name + suffix!r}",
                 )
         for suffix in RESERVED_SUFFIXES[PROMETHEUS_TYPES[family.kind]]:
             taken[name + suffix] = name
         block = blocks[name] = _Block(name, family.kind, family.description, family.unit, [])
     elif recorder is None or any(rid == recorder for rid, _ in block.origins):
-        raise ValueError(
-            f"{_where(recorder, family.name)} and {_origins(block)} are both exposed as {name!r}"
+        raise _LeftOut(
+            "name_clash",
+            f"{_where(recorder, family.name)} and {_origins(block)} are both exposed as {name!r}",
         )
     elif block.kind != family.kind:
-        raise ValueError(
+        raise _LeftOut(
+            "name_clash",
             f"metric {name!r} is a {family.kind} in recorder {recorder!r} but a {block.kind} "
-            f"in {_origins(block)}"
+            f"in {_origins(block)}",
         )
     block.description = block.description or family.description
     block.unit = block.unit or family.unit
     block.origins.append((recorder, family.name))
-    for sample in family.samples:
-        block.lines.append(_sample_line(name, family, sample, recorder))
+    block.lines.extend(lines)
 
 
-def _header(block: _Block, *, openmetrics: bool) -> list[str]:
+def _header(block: _Block, problems: ExpositionProblems, *, openmetrics: bool) -> list[str]:
     kind = PROMETHEUS_TYPES[block.kind]
     # 0.0.4 has no type-level name for a counter: its metadata names the sample.
     name = block.name + "_total" if kind == "counter" and not openmetrics else block.name
+    description = valid_text(block.description, f"the description of {_origins(block)}", problems)
     lines = [
-        f"# HELP {name} {escape_help(block.description, openmetrics=openmetrics)}\n",
+        f"# HELP {name} {escape_help(description, openmetrics=openmetrics)}\n",
         f"# TYPE {name} {kind}\n",
     ]
     unit = _sanitize_unit(block.unit)
@@ -330,19 +386,53 @@ def _header(block: _Block, *, openmetrics: bool) -> list[str]:
     return lines
 
 
-def _sample_line(name: str, family: MetricFamily, sample: Sample, recorder: str | None) -> str:
+def _sample_lines(
+    name: str, family: MetricFamily, recorder: str | None, problems: ExpositionProblems
+) -> list[str]:
+    """The family's sample lines; a series whose labels repeat another's is left out (a
+    scraper would keep one of them, or refuse the whole exposition)."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for sample in family.samples:
+        line = _sample_line(name, family, sample, recorder, problems)
+        series = line[: line.rindex(" ")]
+        if series in seen:
+            problems.note(
+                "duplicate_series", f"{_where(recorder, family.name)} repeats series {series!r}"
+            )
+            continue
+        seen.add(series)
+        lines.append(line)
+    return lines
+
+
+def _sample_line(
+    name: str,
+    family: MetricFamily,
+    sample: Sample,
+    recorder: str | None,
+    problems: ExpositionProblems,
+) -> str:
     try:
         labels = sorted(series_labels(sample.labels, recorder).items())
     except ValueError as exc:
-        raise ValueError(
-            f"{_where(recorder, family.name)} has labels {[k for k, _ in sample.labels]}: {exc}"
+        raise _LeftOut(
+            "label_clash",
+            f"{_where(recorder, family.name)} has labels {[k for k, _ in sample.labels]}: {exc}",
         ) from None
     sample_name = name + ("_total" if family.kind == "counter" else sample.suffix)
     value = format_value(sample.value)
     if not labels:
         return f"{sample_name} {value}\n"
-    text = ",".join(f'{key}="{escape_label_value(val)}"' for key, val in labels)
+    text = ",".join(
+        f'{key}="{escape_label_value(valid_text(val, _label_of(recorder, family, key), problems))}"'
+        for key, val in labels
+    )
     return f"{sample_name}{{{text}}} {value}\n"
+
+
+def _label_of(recorder: str | None, family: MetricFamily, label: str) -> str:
+    return f"a value of label {label!r} of {_where(recorder, family.name)}"
 
 
 def _where(recorder: str | None, metric: str) -> str:

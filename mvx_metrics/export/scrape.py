@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from .negotiation import choose_format
+from .problems import problems_of
 from .prometheus_text import render_runtime_snapshots, render_snapshots
 from .recorder_stats import recorder_stats
 
@@ -39,14 +40,19 @@ async def scrape_response(
     openmetrics = fmt == "openmetrics"
     snapshots = await source.aget_metric_snapshots(timeout=timeout)
     # Stats read after the snapshots, so that they account for every event in them.
+    problems = problems_of(source)  # counted across the source's scrapes
     if isinstance(source, MetricsRuntime):
         text = render_runtime_snapshots(
-            snapshots, openmetrics=openmetrics, stats=source.get_stats() if include_stats else None
+            snapshots,
+            openmetrics=openmetrics,
+            stats=source.get_stats() if include_stats else None,
+            problems=problems,
         )
     else:
         text = render_snapshots(
             snapshots,
             openmetrics=openmetrics,
             stats=recorder_stats(source) if include_stats else None,
+            problems=problems,
         )
     return text.encode("utf-8"), content_type

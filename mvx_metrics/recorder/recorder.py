@@ -41,6 +41,7 @@ from ..errors import (
 from ..events import MetricEvent
 from ..hops import OwnerGoneError, bind_owner
 from ..hops.waiting import Completion, completed, failed
+from ..metrics._builtin import BuiltinMetric
 from ..metrics.base import Metric
 from .driving import Driver
 from .handoff import ControlItem, Handoff
@@ -151,6 +152,8 @@ class MetricsRecorder:
         self._start_op: Completion[None] | None = None
         self._stop_op: Completion[None] | None = None
         self._registered: dict[str, Metric] = {}
+        # Sample names the built-in metrics here are exposed under -> metric name.
+        self._exposed_names: dict[str, str] = {}
         self._last_error: MetricsError | None = None
 
     # --- identity and configuration -----------------------------------------------------
@@ -532,6 +535,7 @@ class MetricsRecorder:
                 raise ValueError(
                     f"recorder {self._entity_id!r} already has a metric named {name!r}"
                 )
+            self._check_exposition_clash(metric)
             self._registered[name] = metric
             if state not in _ACTIVE:
                 self._processor.routes.add(metric)  # not processing: nobody else reads
@@ -539,6 +543,25 @@ class MetricsRecorder:
                 # Ordered with events through the buffer; the owning loop applies it,
                 # at its next tick: nothing waits for it (a read after it is urgent).
                 self._push_control(partial(self._processor.routes.add, metric), urgent=False)
+
+    def _check_exposition_clash(self, metric: Metric) -> None:
+        """Refuse a built-in metric whose exposed samples would clash with another's here
+        (``a.b`` and ``a_b``; counter ``jobs`` and gauge ``jobs_total``): the exposition
+        would have to leave one out. Call with the lifecycle lock held."""
+        if not isinstance(metric, BuiltinMetric):
+            return  # a user metric's kind is known only from its snapshots
+        from ..export.prometheus_text import exposed_sample_names  # export imports us
+
+        names = exposed_sample_names(metric.kind, metric.metric_name, metric.unit)
+        taken = self._exposed_names
+        for sample_name in names:
+            other = taken.get(sample_name)
+            if other is not None:
+                raise ValueError(
+                    f"recorder {self._entity_id!r}: metric {metric.metric_name!r} would be "
+                    f"exposed under the sample name {sample_name!r}, as {other!r} is"
+                )
+        taken.update(dict.fromkeys(names, metric.metric_name))
 
     def _add_in_place(self, metric: Metric) -> bool:
         """Add ``metric`` to the routes right here if the recorder is idle: under the

@@ -176,24 +176,28 @@ def test_a_metric_own_recorder_label_is_renamed_under_a_runtime(runtime: Metrics
     )  # no clash on its own
 
 
-def test_one_name_with_two_kinds_in_two_recorders_is_refused(runtime: MetricsRuntime) -> None:
+def test_one_name_with_two_kinds_in_two_recorders_leaves_the_second_out(
+    runtime: MetricsRuntime,
+) -> None:
     runtime.create_recorder("api").register_metric(Counter("jobs", event=Request))
     runtime.create_recorder("worker").register_metric(Gauge("jobs", event=Reading, value="celsius"))
-    with pytest.raises(
-        ValueError,
-        match=r"'jobs' is a gauge in recorder 'worker' but a counter in metric 'jobs' of "
-        r"recorder 'api'",
-    ):
-        render_prometheus(runtime, include_stats=False)
+    runtime.create_recorder("other").register_metric(Counter("other", event=Request))
+    for scrape in (1, 2):  # the runtime counts across its renders
+        text = render_prometheus(runtime, include_stats=False)
+        assert 'jobs_total{recorder="api"} 0.0' in text
+        assert 'recorder="worker"' not in text
+        assert 'other_total{recorder="other"} 0.0' in text
+        assert f'mvx_exposition_problems_total{{problem="name_clash"}} {scrape}.0' in text
 
 
-def test_names_clashing_across_recorders_are_refused(runtime: MetricsRuntime) -> None:
+def test_names_clashing_across_recorders_leave_the_second_out(runtime: MetricsRuntime) -> None:
     runtime.create_recorder("api").register_metric(Counter("jobs", event=Request))
     runtime.create_recorder("worker").register_metric(
         Gauge("jobs_total", event=Reading, value="celsius")
     )
-    with pytest.raises(ValueError, match="both expose samples named 'jobs_total'"):
-        render_prometheus(runtime, include_stats=False)
+    text = render_prometheus(runtime, include_stats=False)
+    assert 'jobs_total{recorder="api"} 0.0' in text and "# TYPE jobs_total gauge" not in text
+    assert 'mvx_exposition_problems_total{problem="name_clash"} 1.0' in text
 
 
 def test_help_and_unit_come_from_the_first_recorder_that_sets_them(
