@@ -1,8 +1,11 @@
 """A minimal HTTP/1.1 server for ``GET /metrics``, run on an asyncio loop (the runtime's).
 
 It answers one request per connection and closes it, which is all a Prometheus scraper
-needs, and keeps the server small enough to read in one sitting. Every read is bounded
-in size and time, so a slow or broken client cannot hold a connection forever.
+needs, and keeps the server small enough to read in one sitting. Every read and write is
+bounded in size and time, so a slow or broken client cannot hold a connection forever:
+a client that stops reading a large response is cut off after ``WRITE_TIMEOUT``, and
+:meth:`MetricsHTTPServer.close` (the runtime's shutdown) aborts every connection still
+open rather than wait for them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ Renderer = Callable[[str | None], Awaitable[tuple[bytes, str]]]
 MAX_REQUEST_HEAD = 16 * 1024
 #: Seconds a client has to send its request head.
 REQUEST_TIMEOUT = 10.0
+#: Seconds a client has to take the whole response (it is in the socket's buffers).
+WRITE_TIMEOUT = 10.0
+#: Seconds a connection may take to close once the response is written.
+CLOSE_TIMEOUT = 1.0
 METRICS_PATH = "/metrics"
 
 
@@ -44,6 +51,8 @@ class MetricsHTTPServer:
     def __init__(self, render: Renderer) -> None:
         self._render = render
         self._server: asyncio.Server | None = None
+        #: Connections being served, aborted by close().
+        self._connections: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen on ``host:port`` (port 0: any free port); return the bound address."""
@@ -54,25 +63,43 @@ class MetricsHTTPServer:
         return str(address[0]), int(address[1])
 
     async def close(self) -> None:
-        """Stop listening and wait for the connections in progress to end."""
+        """Stop listening and abort the connections still open: a scraper that does not
+        read must not hold up the shutdown."""
         server, self._server = self._server, None
         if server is not None:
             server.close()
-            await server.wait_closed()
+            for writer in list(self._connections):
+                writer.transport.abort()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await server.wait_closed()
 
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        self._connections.add(writer)
         try:
             status, headers, body, head_only = await self._respond(reader)
             _write_response(writer, status, headers, body, head_only)
-            await writer.drain()
+            async with asyncio.timeout(WRITE_TIMEOUT):
+                await writer.drain()
+        except TimeoutError:
+            logger.warning(
+                "GET %s: the client did not take the response within %ss; cut off",
+                METRICS_PATH,
+                WRITE_TIMEOUT,
+            )
+            writer.transport.abort()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away: nobody to answer
         finally:
+            self._connections.discard(writer)
             writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+            try:
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await writer.wait_closed()
+            except (ConnectionError, TimeoutError):
+                writer.transport.abort()
 
     async def _respond(
         self, reader: asyncio.StreamReader
