@@ -52,6 +52,11 @@ class OwnerHop(Protocol):
     #: delivers a real Ctrl-C there: its callbacks and system tasks are KI-protected).
     exceptions_reach_host: bool
 
+    def is_owner(self) -> bool:
+        """True when called from the owning loop's thread. Thread identity, not its id:
+        the OS reuses the ids of threads that ended, and a new thread must not pass for
+        a dead owner."""
+
     def call_soon(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the owning loop soon; safe from any thread.
 

@@ -133,18 +133,30 @@ class AsyncioOwnerHop:
     """Owner hop for an asyncio loop; uvloop loops are asyncio loops too."""
 
     library = "asyncio"
-    exceptions_reach_host = True
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, thread_id: int) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        thread: threading.Thread,
+        *,
+        exceptions_reach_host: bool = True,
+    ) -> None:
         self.loop = loop
-        self.thread_id = thread_id
+        self.thread = thread
+        self.thread_id = thread.ident or threading.get_ident()
+        #: False for the runtime's loop: its host is the runtime, which metric code must
+        #: not take down (see ``OwnerHop.exceptions_reach_host``).
+        self.exceptions_reach_host = exceptions_reach_host
         # Strong references: asyncio keeps only weak ones to tasks, and a collected
         # task (a hook, a drain) would silently stop a recorder.
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
     def current(cls) -> AsyncioOwnerHop:
-        return cls(asyncio.get_running_loop(), threading.get_ident())
+        return cls(asyncio.get_running_loop(), threading.current_thread())
+
+    def is_owner(self) -> bool:
+        return threading.current_thread() is self.thread
 
     def call_soon(self, callback: Callable[[], object]) -> None:
         loop = self.loop

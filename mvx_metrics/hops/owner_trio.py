@@ -84,14 +84,18 @@ class TrioOwnerHop:
     library = "trio"
     exceptions_reach_host = False
 
-    def __init__(self, token: trio.lowlevel.TrioToken, thread_id: int) -> None:
+    def __init__(self, token: trio.lowlevel.TrioToken, thread: threading.Thread) -> None:
         self.token = token
-        self.thread_id = thread_id
+        self.thread = thread
+        self.thread_id = thread.ident or threading.get_ident()
         self._finished = False
 
     @classmethod
     def current(cls) -> TrioOwnerHop:
-        return cls(trio.lowlevel.current_trio_token(), threading.get_ident())
+        return cls(trio.lowlevel.current_trio_token(), threading.current_thread())
+
+    def is_owner(self) -> bool:
+        return threading.current_thread() is self.thread
 
     def call_soon(self, callback: Callable[[], object]) -> None:
         try:

@@ -96,7 +96,7 @@ def resolve(fut: Completion[T], fn: Callable[[], T]) -> None:
 def run_on_owner(hop: OwnerHop, fn: Callable[[], T]) -> Completion[T]:
     """Run ``fn`` on the owning loop: inline on its thread, else scheduled there."""
     fut: Completion[T] = Completion()
-    if threading.get_ident() == hop.thread_id:
+    if hop.is_owner():
         resolve(fut, fn)
         return fut
     try:
@@ -126,7 +126,7 @@ def spawn_on_owner(
     def spawn() -> None:
         hop.spawn(runner, name)
 
-    if threading.get_ident() == hop.thread_id:
+    if hop.is_owner():
         spawn()
         return fut
     try:
@@ -140,13 +140,13 @@ def wait_blocking(
     fut: Completion[T],
     *,
     timeout: float,
-    owner_thread_id: int | None,
+    owner: OwnerHop | None,
     deadlock_error: ErrorFactory,
     timeout_error: ErrorFactory,
     what: str,
 ) -> T:
     """Block the calling thread until ``fut`` resolves, at most ``timeout`` seconds."""
-    if not fut.done() and owner_thread_id == threading.get_ident():
+    if not fut.done() and owner is not None and owner.is_owner():
         # Only the loop running in this very thread could resolve fut, and we would be
         # blocking that loop: fail now instead of hanging until the timeout.
         raise deadlock_error(what)

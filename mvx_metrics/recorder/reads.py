@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import enum
 import os
-import threading
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Final, TypeVar
@@ -71,12 +70,12 @@ class ReadPath:
     thousands of recorders, and every object each one keeps costs memory and collector
     time."""
 
-    __slots__ = ("_entity_id", "_handoff", "_owner_thread_id", "_pid", "_processor", "_recorder")
+    __slots__ = ("_entity_id", "_handoff", "_hop", "_pid", "_processor", "_recorder")
 
     def __init__(self, recorder: MetricsRecorder) -> None:
         self._recorder = recorder
         self._entity_id = recorder._entity_id
-        self._owner_thread_id = recorder._hop.thread_id
+        self._hop = recorder._hop
         self._handoff = recorder._handoff
         self._processor = recorder._processor
         # A forked child has a copy of the recorder but not its owning loop's thread.
@@ -88,7 +87,7 @@ class ReadPath:
     def blocking(self, fn: Callable[[], T], timeout: float | None, what: str) -> T:
         """Run ``fn`` after every event accepted so far is applied; block for its result."""
         wait_for = check_timeout(timeout, "timeout", self._recorder._timeout)
-        if threading.get_ident() == self._owner_thread_id:
+        if self._hop.is_owner():
             return self._inline(fn, what)
         result = self.in_place(fn)
         if result is not BUSY:
@@ -100,7 +99,7 @@ class ReadPath:
         return wait_blocking(
             fut,
             timeout=wait_for,
-            owner_thread_id=self._owner_thread_id,
+            owner=self._hop,
             deadlock_error=MetricsRecorderDeadlockError,
             timeout_error=self._timeout_error,
             what=what,
@@ -110,7 +109,7 @@ class ReadPath:
         """The async form of :meth:`blocking`, for asyncio or trio code on any thread."""
         wait_for = check_timeout(timeout, "timeout", self._recorder._timeout)
         if (
-            threading.get_ident() == self._owner_thread_id
+            self._hop.is_owner()
             and self._state_of() is _S.RUNNING
             and self._processor.can_drain_now()
         ):

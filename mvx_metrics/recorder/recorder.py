@@ -272,7 +272,7 @@ class MetricsRecorder:
         """The credits ran out: get more, or apply the overflow policy. True: a slot was
         obtained; False: the event was dropped."""
         handoff = self._handoff
-        foreign = threading.get_ident() != self._hop.thread_id
+        foreign = not self._hop.is_owner()
         if handoff.issue_credits(may_press=foreign):
             return True
         policy = self._overflow_policy
@@ -324,9 +324,7 @@ class MetricsRecorder:
         self._state = new
 
     def _handle(self, op: Operation, completion: Completion[None]) -> WaitHandle:
-        return WaitHandle(
-            op, completion, owner_thread_id=self._hop.thread_id, default_timeout=self._timeout
-        )
+        return WaitHandle(op, completion, owner=self._hop, default_timeout=self._timeout)
 
     def start(self) -> WaitHandle:
         """Start processing. Joins a start in flight; a STOPPED recorder starts again."""

@@ -13,6 +13,7 @@ from ..errors import (
     MetricsRecorderTimeoutError,
     MetricsRecorderUnexpectedError,
 )
+from ..hops import OwnerHop
 from ..hops.waiting import Completion, wait_async, wait_blocking
 
 __all__ = ["OpResult", "Operation", "WaitHandle"]
@@ -64,19 +65,19 @@ class WaitHandle:
     wait, never the operation.
     """
 
-    __slots__ = ("_completion", "_default_timeout", "_owner_thread_id", "op")
+    __slots__ = ("_completion", "_default_timeout", "_owner", "op")
 
     def __init__(
         self,
         op: Operation,
         completion: Completion[None],
         *,
-        owner_thread_id: int | None,
+        owner: OwnerHop | None,
         default_timeout: float,
     ) -> None:
         self.op = op
         self._completion = completion
-        self._owner_thread_id = owner_thread_id
+        self._owner = owner
         self._default_timeout = default_timeout
 
     def done(self) -> bool:
@@ -90,7 +91,7 @@ class WaitHandle:
             wait_blocking(
                 self._completion,
                 timeout=self._default_timeout if timeout is None else timeout,
-                owner_thread_id=self._owner_thread_id,
+                owner=self._owner,
                 deadlock_error=_deadlock,
                 timeout_error=_timeout,
                 what=f"recorder {self.op.lower()}",

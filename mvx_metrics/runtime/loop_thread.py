@@ -44,9 +44,20 @@ class LoopThread:
     ``atexit`` hook is what processes the last events before that happens.
     """
 
-    def __init__(self, name: str, loop_factory: LoopFactory) -> None:
+    def __init__(
+        self,
+        name: str,
+        loop_factory: LoopFactory,
+        on_death: Callable[[BaseException], None] | None = None,
+    ) -> None:
         self._name = name
         self._loop_factory = loop_factory
+        #: Called in the thread when its loop ends other than by stop(), with the cause,
+        #: before the loop's tasks are cancelled (recorders then end CANCELLED).
+        self._on_death = on_death
+        #: Why the loop ended without stop(), once it has; None while it runs.
+        self.died: BaseException | None = None
+        self._stopping = False
         self._ready = threading.Event()
         self._hop: AsyncioOwnerHop | None = None
         self._error: BaseException | None = None
@@ -97,7 +108,7 @@ class LoopThread:
             return wait_blocking(
                 fut,
                 timeout=timeout,
-                owner_thread_id=self.hop.thread_id,
+                owner=self.hop,
                 deadlock_error=MetricsRuntimeDeadlockError,
                 timeout_error=lambda w: MetricsRuntimeTimeoutError(
                     f"{w}() did not complete within {timeout}s", details={"operation": w}
@@ -121,10 +132,15 @@ class LoopThread:
             self._ready.set()
             return
         asyncio.set_event_loop(loop)
-        self._hop = AsyncioOwnerHop(loop, threading.get_ident())
+        # Metric code must not end the runtime's thread: see exceptions_reach_host.
+        self._hop = AsyncioOwnerHop(loop, threading.current_thread(), exceptions_reach_host=False)
         loop.call_soon(self._ready.set)
         try:
             loop.run_forever()
+            if not self._stopping:
+                raise RuntimeError("the runtime's event loop stopped without shutdown()")
+        except BaseException as exc:  # SystemExit, a crash: the thread must say why
+            self._died(exc)
         finally:
             try:
                 self._cancel_leftover_tasks(loop)
@@ -132,6 +148,19 @@ class LoopThread:
             finally:
                 asyncio.set_event_loop(None)
                 loop.close()
+
+    def _died(self, exc: BaseException) -> None:
+        self.died = exc
+        logger.error("runtime thread %r: its event loop died: %r", self._name, exc)
+        if self._on_death is not None:
+            try:
+                self._on_death(exc)
+            except Exception:
+                logger.exception("runtime thread %r: reporting its death failed", self._name)
+
+    def is_dead(self) -> bool:
+        """True once the loop has ended other than by :meth:`stop`."""
+        return self.died is not None
 
     @staticmethod
     def _cancel_leftover_tasks(loop: asyncio.AbstractEventLoop) -> None:
@@ -143,6 +172,7 @@ class LoopThread:
 
     def stop(self, timeout: float) -> bool:
         """Stop the loop and join the thread; False if it did not end in time."""
+        self._stopping = True
         hop = self._hop
         if hop is not None and hop.is_alive():
             try:

@@ -113,6 +113,8 @@ class MetricsRuntime:
         # (bounded by their timeout) and then find the work done.
         self._lifecycle_lock = threading.Lock()
         self._loop_thread: LoopThread | None = None
+        # Why the loop thread died, if it did (FAILURE); see _loop_died.
+        self._loop_failure: BaseException | None = None
         self._recorders = HostedRecorders()
         # /metrics servers started by serve_http(); touched on the loop thread only.
         self._http_servers: list[MetricsHTTPServer] = []
@@ -177,7 +179,7 @@ class MetricsRuntime:
                     details={"state": str(self._state)},
                 )
             self._move_to(_S.STARTING)
-            loop_thread = LoopThread(self._thread_name, self._loop_factory)
+            loop_thread = LoopThread(self._thread_name, self._loop_factory, self._loop_died)
             self._loop_thread = loop_thread
             try:
                 loop_thread.start(wait_for)
@@ -302,18 +304,35 @@ class MetricsRuntime:
         self._refuse_in_forked_child(what)
         loop_thread = self._loop_thread
         if loop_thread is None or self._state not in (_S.RUNNING, _S.STOPPING):
-            raise MetricsRuntimeInvalidStateError(
-                f"{what}() needs a running runtime; state is {self._state}",
-                details={"operation": what, "state": str(self._state)},
-            )
+            raise self._state_error(what, "a running")
         return loop_thread.run(coro_fn, timeout, what)
 
     def _require_running(self, what: str) -> None:
         if self._state is not _S.RUNNING:
-            raise MetricsRuntimeInvalidStateError(
-                f"{what}() needs a RUNNING runtime; state is {self._state}",
+            raise self._state_error(what, "a RUNNING")
+
+    def _state_error(self, what: str, needed: str) -> MetricsRuntimeInvalidStateError:
+        failure = self._loop_failure
+        if failure is not None:
+            return MetricsRuntimeInvalidStateError(
+                f"{what}(): the runtime's loop thread died ({failure!r}); shut it down and "
+                "start a new MetricsRuntime",
+                reason="loop_died",
                 details={"operation": what, "state": str(self._state)},
+                cause=failure,
             )
+        return MetricsRuntimeInvalidStateError(
+            f"{what}() needs {needed} runtime; state is {self._state}",
+            details={"operation": what, "state": str(self._state)},
+        )
+
+    def _loop_died(self, exc: BaseException) -> None:
+        """In the dying loop thread: FAILURE at once, so that every call from now on
+        fails with the cause instead of waiting for a loop that is gone. Not under the
+        lifecycle lock, which a shutdown joining this very thread may hold."""
+        self._loop_failure = exc
+        if self._state in (_S.RUNNING, _S.STOPPING):
+            self._move_to(_S.FAILURE)
 
     # --- recorders ----------------------------------------------------------------------
 

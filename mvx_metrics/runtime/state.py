@@ -31,8 +31,9 @@ _S = RuntimeState
 _ALLOWED: dict[RuntimeState, frozenset[RuntimeState]] = {
     _S.VIRGIN: frozenset({_S.STARTING, _S.CLOSED}),
     _S.STARTING: frozenset({_S.RUNNING, _S.FAILURE}),
-    _S.RUNNING: frozenset({_S.STOPPING}),
-    _S.STOPPING: frozenset({_S.CLOSED}),
+    # FAILURE from RUNNING or STOPPING: the loop thread died (see LoopThread.died).
+    _S.RUNNING: frozenset({_S.STOPPING, _S.FAILURE}),
+    _S.STOPPING: frozenset({_S.CLOSED, _S.FAILURE}),
     _S.CLOSED: frozenset(),
     _S.FAILURE: frozenset({_S.CLOSED}),
 }
