@@ -3,6 +3,7 @@ refused at once and counted; the recorder keeps running (issue 9, items 1 and 7)
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from mvx_metrics import (
     MetricEvent,
     MetricsRecorder,
     MetricsRecorderDeadlockError,
+    MetricsRecorderTimeoutError,
     MetricsRuntime,
     MetricsRuntimeDeadlockError,
     RecorderState,
@@ -148,3 +150,35 @@ def test_a_snapshot_in_place_that_waits_for_a_loop_is_refused_at_once(
         assert isinstance(error, MetricsRecorderDeadlockError | MetricsRuntimeDeadlockError)
         assert "in place" in str(error)
     assert other.get_metric_snapshots(timeout=TIMEOUT) == {"count": {"count": 2}}
+
+
+class Blocking(Metric):
+    """A snapshot() that blocks until released; taken on the owning loop."""
+
+    snapshot_on_owner_loop = True
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    @property
+    def metric_name(self) -> str:
+        return "blocking"
+
+    def handle_event(self, event: MetricEvent) -> bool:
+        return True
+
+    def snapshot(self) -> dict[str, Any]:
+        self.release.wait(TIMEOUT)
+        return {}
+
+
+def test_a_read_times_out_on_a_snapshot_taken_on_the_owning_loop(runtime: MetricsRuntime) -> None:
+    recorder = runtime.create_recorder("slow-snapshot")
+    metric = Blocking()
+    recorder.register_metric(metric)
+    try:
+        with pytest.raises(MetricsRecorderTimeoutError):
+            recorder.get_metric_snapshots(timeout=0.2)
+    finally:
+        metric.release.set()
+    assert recorder.get_metric_snapshots(timeout=TIMEOUT) == {"blocking": {}}
