@@ -22,6 +22,9 @@ No other module of the package may use ``call_soon_threadsafe``,
 
 from __future__ import annotations
 
+import enum
+import os
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -32,15 +35,32 @@ import sniffio
 from ..errors import MetricsRecorderLoopUnavailableError
 from .host_end import HostEndWatcher
 
-__all__ = ["OwnerGoneError", "OwnerHop", "bind_owner", "binding_to"]
+__all__ = ["HopBase", "OwnerGoneError", "OwnerHop", "Reach", "bind_owner", "binding_to"]
 
 
 class OwnerGoneError(RuntimeError):
     """The owning loop is closed or finished: nothing can be scheduled on it any more."""
 
 
+class Reach(enum.Enum):
+    """Whether the caller can have work done on an owning loop, and why not: the one
+    answer every caller acts on (see :meth:`OwnerHop.reach`)."""
+
+    #: The caller runs on the owning loop's thread: it must not wait for that loop.
+    OWNER = "owner"
+    #: Another thread of the owner's process, while the loop runs: submit, then wait.
+    REACHABLE = "reachable"
+    #: The loop is closed or its run has finished: nothing will run there any more.
+    GONE = "gone"
+    #: This process is a fork of the owner's: the loop's thread does not exist here.
+    FORKED = "forked"
+
+
 class OwnerHop(Protocol):
     """How to reach one owning event loop."""
+
+    #: The process the owning loop runs in.
+    pid: int
 
     #: "asyncio" (uvloop included) or "trio".
     library: str
@@ -56,6 +76,9 @@ class OwnerHop(Protocol):
         """True when called from the owning loop's thread. Thread identity, not its id:
         the OS reuses the ids of threads that ended, and a new thread must not pass for
         a dead owner."""
+
+    def reach(self) -> Reach:
+        """Whether (and how) the calling thread can reach the owning loop right now."""
 
     def call_soon(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the owning loop soon; safe from any thread.
@@ -83,6 +106,31 @@ class OwnerHop(Protocol):
 
     def forget_host_end(self, watcher: HostEndWatcher) -> None:
         """Undo :meth:`when_host_ends` (the recorder ended by itself)."""
+
+
+class HopBase:
+    """What every backend's hop shares: who the owner is, and whether it can be reached."""
+
+    thread: threading.Thread
+    pid: int
+
+    def __init__(self, thread: threading.Thread) -> None:
+        self.thread = thread
+        self.thread_id = thread.ident or threading.get_ident()
+        self.pid = os.getpid()
+
+    def is_owner(self) -> bool:
+        return threading.current_thread() is self.thread
+
+    def is_alive(self) -> bool:
+        raise NotImplementedError
+
+    def reach(self) -> Reach:
+        if os.getpid() != self.pid:
+            return Reach.FORKED
+        if not self.is_alive():
+            return Reach.GONE
+        return Reach.OWNER if self.is_owner() else Reach.REACHABLE
 
 
 #: A hop bound explicitly by :func:`binding_to`, which ``bind_owner`` returns as is.

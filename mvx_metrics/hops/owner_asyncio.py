@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from . import OwnerGoneError
+from . import HopBase, OwnerGoneError
 from .host_end import HostEndWatcher, HostEndWatchers
 from .polling import Poller, Pollers
 
@@ -129,7 +129,7 @@ _sentinels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sentinel] = (
 )
 
 
-class AsyncioOwnerHop:
+class AsyncioOwnerHop(HopBase):
     """Owner hop for an asyncio loop; uvloop loops are asyncio loops too."""
 
     library = "asyncio"
@@ -141,9 +141,8 @@ class AsyncioOwnerHop:
         *,
         exceptions_reach_host: bool = True,
     ) -> None:
+        super().__init__(thread)
         self.loop = loop
-        self.thread = thread
-        self.thread_id = thread.ident or threading.get_ident()
         #: False for the runtime's loop: its host is the runtime, which metric code must
         #: not take down (see ``OwnerHop.exceptions_reach_host``).
         self.exceptions_reach_host = exceptions_reach_host
@@ -154,9 +153,6 @@ class AsyncioOwnerHop:
     @classmethod
     def current(cls) -> AsyncioOwnerHop:
         return cls(asyncio.get_running_loop(), threading.current_thread())
-
-    def is_owner(self) -> bool:
-        return threading.current_thread() is self.thread
 
     def call_soon(self, callback: Callable[[], object]) -> None:
         loop = self.loop

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from . import OwnerGoneError
+from . import HopBase, OwnerGoneError
 from .host_end import HostEndWatcher, HostEndWatchers
 from .polling import Poller, Pollers
 
@@ -78,24 +78,20 @@ _sentinels: weakref.WeakKeyDictionary[trio.lowlevel.TrioToken, _Sentinel] = (
 )
 
 
-class TrioOwnerHop:
+class TrioOwnerHop(HopBase):
     """Owner hop for a trio run, through its ``TrioToken``."""
 
     library = "trio"
     exceptions_reach_host = False
 
     def __init__(self, token: trio.lowlevel.TrioToken, thread: threading.Thread) -> None:
+        super().__init__(thread)
         self.token = token
-        self.thread = thread
-        self.thread_id = thread.ident or threading.get_ident()
         self._finished = False
 
     @classmethod
     def current(cls) -> TrioOwnerHop:
         return cls(trio.lowlevel.current_trio_token(), threading.current_thread())
-
-    def is_owner(self) -> bool:
-        return threading.current_thread() is self.thread
 
     def call_soon(self, callback: Callable[[], object]) -> None:
         try:

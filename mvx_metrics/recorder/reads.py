@@ -31,6 +31,7 @@ from ..errors import (
     MetricsRecorderTimeoutError,
     MetricsRecorderUnexpectedError,
 )
+from ..hops import Reach
 from ..hops.waiting import (
     Completion,
     checkpoint_if_trio,
@@ -70,7 +71,7 @@ class ReadPath:
     thousands of recorders, and every object each one keeps costs memory and collector
     time."""
 
-    __slots__ = ("_entity_id", "_handoff", "_hop", "_pid", "_processor", "_recorder")
+    __slots__ = ("_entity_id", "_handoff", "_hop", "_processor", "_recorder")
 
     def __init__(self, recorder: MetricsRecorder) -> None:
         self._recorder = recorder
@@ -78,8 +79,6 @@ class ReadPath:
         self._hop = recorder._hop
         self._handoff = recorder._handoff
         self._processor = recorder._processor
-        # A forked child has a copy of the recorder but not its owning loop's thread.
-        self._pid = os.getpid()
 
     def _state_of(self) -> RecorderState:
         return self._recorder._state
@@ -92,7 +91,7 @@ class ReadPath:
         result = self.in_place(fn)
         if result is not BUSY:
             return result
-        self._refuse_in_forked_child(what)
+        self._refuse_unreachable(what)
         fut = self._submit(fn)
         if fut is None:
             return self._direct(fn)
@@ -118,7 +117,7 @@ class ReadPath:
         if result is not BUSY:
             await checkpoint_if_trio()
             return result
-        self._refuse_in_forked_child(what)
+        self._refuse_unreachable(what)
         fut = self._submit(fn)
         if fut is None:
             return self._direct(fn)
@@ -160,25 +159,32 @@ class ReadPath:
                 details={"entity_id": self._entity_id},
             )
 
-    def _refuse_in_forked_child(self, what: str) -> None:
+    def _refuse_unreachable(self, what: str) -> None:
         """Fail at once, rather than at the timeout, where the owning loop cannot answer."""
         if self._state_of() in ACTIVE:
-            error = self.forked_error(what)
+            error = self.unreachable_error(what)
             if error is not None:
                 raise error
 
-    def forked_error(self, what: str) -> MetricsRecorderLoopUnavailableError | None:
-        """The error for ``what`` in a forked child, where the owning loop does not run;
-        None in the process that created the recorder."""
-        pid = os.getpid()
-        if pid == self._pid:
-            return None
-        return MetricsRecorderLoopUnavailableError(
-            f"recorder {self._entity_id!r}: {what} needs its owning loop, which runs in "
-            f"process {self._pid}; this process ({pid}) is a fork of it",
-            reason="forked",
-            details={"entity_id": self._entity_id, "operation": what, "pid": pid},
-        )
+    def unreachable_error(self, what: str) -> MetricsRecorderLoopUnavailableError | None:
+        """The error for ``what`` when the owning loop cannot be reached from here (a
+        forked child, a closed loop); None when it can."""
+        reach = self._hop.reach()
+        if reach is Reach.FORKED:
+            pid = os.getpid()
+            return MetricsRecorderLoopUnavailableError(
+                f"recorder {self._entity_id!r}: {what} needs its owning loop, which runs in "
+                f"process {self._hop.pid}; this process ({pid}) is a fork of it",
+                reason="forked",
+                details={"entity_id": self._entity_id, "operation": what, "pid": pid},
+            )
+        if reach is Reach.GONE:
+            return MetricsRecorderLoopUnavailableError(
+                f"recorder {self._entity_id!r}: {what} needs its owning loop, which is closed",
+                reason="loop_closed",
+                details={"entity_id": self._entity_id, "operation": what},
+            )
+        return None
 
     def _direct(self, fn: Callable[[], T]) -> T:
         """``fn()`` while nothing processes. The guard still matters: events that

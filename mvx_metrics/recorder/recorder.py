@@ -328,9 +328,9 @@ class MetricsRecorder:
 
     def start(self) -> WaitHandle:
         """Start processing. Joins a start in flight; a STOPPED recorder starts again."""
-        forked = self._reads.forked_error("start")
-        if forked is not None:  # the owning loop runs in the parent: fail now, not at a timeout
-            return self._handle(Operation.START, failed(forked))
+        unreachable = self._reads.unreachable_error("start")
+        if unreachable is not None:  # forked, or the loop closed: fail now, not at a timeout
+            return self._handle(Operation.START, failed(unreachable))
         with self._lifecycle_lock:
             state = self._state
             if state is _RUNNING:
@@ -372,9 +372,9 @@ class MetricsRecorder:
             if state is _S.VIRGIN:
                 self._move_to(_S.STOPPED)
                 return self._handle(Operation.STOP, completed(None))
-            forked = self._reads.forked_error("stop")
-            if forked is not None:  # as in start()
-                return self._handle(Operation.STOP, failed(forked))
+            unreachable = self._reads.unreachable_error("stop")
+            if unreachable is not None:  # as in start()
+                return self._handle(Operation.STOP, failed(unreachable))
             if state is not _S.STARTING and state is not _RUNNING:
                 return self._handle(Operation.STOP, failed(self._invalid_state("stop", state)))
             self._move_to(_S.STOPPING)

@@ -3,12 +3,15 @@ cleanly; a thread that reuses the dead owner's id is not taken for it (issue 9, 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
 
 from mvx_metrics import (
+    MetricsRecorder,
     MetricsRecorderError,
+    MetricsRecorderLoopUnavailableError,
     MetricsRuntime,
     MetricsRuntimeInvalidStateError,
     RecorderState,
@@ -74,3 +77,38 @@ def test_a_new_thread_with_the_dead_owners_id_is_not_the_owner() -> None:
             break
     assert any(reused for reused, _ in seen), "no thread id was reused: nothing was tested"
     assert not any(owner for _, owner in seen)
+
+
+def test_a_recorder_whose_loop_was_closed_under_it_fails_reads_at_once() -> None:
+    loop = asyncio.new_event_loop()
+    recorder = loop.run_until_complete(_started_recorder())
+    loop.close()  # closed without cancelling its tasks: no sentinel ran
+    assert recorder.state is RecorderState.RUNNING
+    recorder.register_event(event=Saved())  # accepted, pending: counted, never lost silently
+    errors: list[BaseException] = []
+
+    def from_another_thread() -> None:  # on the dead loop's own thread reads apply inline
+        for read in (
+            lambda: recorder.get_metric_snapshots(timeout=60),
+            lambda: recorder.flush(timeout=60),
+        ):
+            try:
+                read()  # at once: it would have waited 60 s before
+            except MetricsRecorderLoopUnavailableError as exc:
+                errors.append(exc)
+        result = recorder.stop().wait(60)
+        assert not result.success and result.error is not None
+        errors.append(result.error)
+
+    reader = threading.Thread(target=from_another_thread)
+    reader.start()
+    reader.join(TIMEOUT)
+    assert [e.reason for e in errors] == ["loop_closed"] * 3  # type: ignore[attr-defined]
+    assert recorder.get_stats().pending == 1
+
+
+async def _started_recorder() -> MetricsRecorder:
+    recorder = MetricsRecorder("closed-under-it")
+    recorder.register_metric(CountingMetric())
+    await recorder.start()
+    return recorder
