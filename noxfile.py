@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
@@ -45,5 +47,9 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks against prometheus_client, the OpenTelemetry SDK and mvx-common 0.3."""
+    if shutil.which("valgrind") is None:
+        # bench_instructions.py counts instructions with callgrind (Debian's package).
+        session.run("apt-get", "update", external=True)
+        session.run("apt-get", "install", "-y", "valgrind", external=True)
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
