@@ -42,7 +42,9 @@ class _Ticker:
 
     def _tick(self) -> None:
         self._handle = None
-        if self._pollers.run():
+        # A poller that rests again during the run re-adds itself, which arms the timer:
+        # arming it a second time here would double the ticks at every such tick.
+        if self._pollers.run() and self._handle is None:
             self._arm()
 
 

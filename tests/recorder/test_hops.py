@@ -25,6 +25,7 @@ from mvx_metrics import (
     MetricsRuntime,
     RecorderState,
 )
+from mvx_metrics.hops import owner_asyncio
 
 from .._support import TIMEOUT, CountingMetric, Saved, run_threads
 
@@ -242,3 +243,24 @@ async def test_runtime_operations_called_from_any_loop_stay_asyncio_on_the_runti
     recorder.register_event(event=Saved())
     assert (await recorder.aget_metric_snapshots()) == {"count": {"count": 1}}
     assert recorder.owner_library == "asyncio"
+
+
+def test_a_poller_that_rests_again_during_a_tick_leaves_one_timer() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        ticker = owner_asyncio._Ticker(loop, 0.005)
+        ticks = 0
+
+        def poller() -> bool:  # as a recorder that applies, then rests POLLING again
+            nonlocal ticks
+            ticks += 1
+            ticker.add(poller)
+            return True
+
+        ticker.add(poller)
+        loop.run_until_complete(asyncio.sleep(0.05))  # about ten ticks of the loop's ticker
+        live = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+        # One timer whatever happened during the ticks: a second per tick would double them.
+        assert ticks >= 2 and len(live) == 1
+    finally:
+        loop.close()
