@@ -462,6 +462,15 @@ def many_mvx(n: int) -> tuple[float, float, float, float]:
         return measure_many(n, create_one)
 
 
+def create_only_mvx(n: int) -> float:
+    """Seconds to create ``n`` recorders with no metrics: the cost of create_recorder."""
+    with MetricsRuntime(namespace="bench-create") as runtime:
+        t0 = time.perf_counter()
+        for i in range(n):
+            runtime.create_recorder(f"r{i}")
+        return time.perf_counter() - t0
+
+
 def many_prometheus(pc: ModuleType, n: int) -> tuple[float, float, float, float]:
     registry = pc.CollectorRegistry()
     counter = pc.Counter("saves", "saves", ["recorder", "outcome"], registry=registry)
@@ -478,9 +487,12 @@ def many_prometheus(pc: ModuleType, n: int) -> tuple[float, float, float, float]
 
 def bench_many(sizes: Sizes, pc: ModuleType | None) -> None:
     n = sizes.recorders
+    gc.collect()
+    create_only = create_only_mvx(n)  # first: before the heap holds the other rows' objects
     per, created, collect, base = many_mvx(n)
     rows = [
         Row("mvx: memory per idle recorder (2 metrics)", _one(per), "bytes"),
+        Row(f"mvx: create {n:,} recorders, no metrics", _one(create_only * 1e3), "ms"),
         Row(f"mvx: create {n:,} recorders, 2 metrics each", _one(created * 1e3), "ms"),
         Row(f"mvx: gc.collect() with {n:,} recorders", _one(collect * 1e3), "ms"),
         Row("mvx: gc.collect() before them", _one(base * 1e3), "ms"),
