@@ -150,3 +150,21 @@ def run_threads(count: int, target: Callable[[int], None]) -> None:
         assert not t.is_alive(), "producer thread hung"
     if errors:
         raise errors[0]
+
+
+def require_tool(name: str, package: str) -> str:
+    """The path of the executable ``name``: a real component a test runs (Debian's
+    ``package``, which ``.ci/run`` installs). Missing, the test fails under CI and is
+    skipped, saying what to install, elsewhere."""
+    import os
+    import shutil
+
+    import pytest
+
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} not found: apt-get install -y {package} (as .ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

@@ -4,6 +4,7 @@ items 2 and 9)."""
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import pytest
@@ -17,7 +18,14 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 from mvx_metrics import Counter, Gauge, Metric, MetricsRuntime
 from mvx_metrics.export import ExpositionProblems, render_runtime_snapshots, render_snapshots
 
+from .._support import require_tool
 from ._support import Reading, Request
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    return require_tool("promtool", "prometheus")
+
 
 #: Any code point, lone surrogates included: what str() of a user's object may give.
 ANY_TEXT = st.text(st.characters(codec=None, categories=None), max_size=12)
@@ -72,6 +80,25 @@ def test_any_text_renders_an_exposition_both_parsers_accept(
         {"a": snapshots, "b": snapshots}, openmetrics=openmetrics
     )
     check_parses(runtime_text, openmetrics=openmetrics)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(snapshots=snapshots())
+def test_any_text_renders_an_exposition_promtool_parses(
+    snapshots: dict[str, dict[str, Any]], promtool: str
+) -> None:
+    text = render_runtime_snapshots({"a": snapshots, "b": snapshots})
+    done = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=text.encode("utf-8"),
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    output = (done.stdout + done.stderr).decode(errors="replace")
+    # Exit 3 is promtool's lint (help text, suffixes: names chosen by hypothesis); 1 with
+    # "parsing error" would be an exposition Prometheus cannot read.
+    assert done.returncode in (0, 3) and "parsing error" not in output, output
 
 
 def test_a_lone_surrogate_is_replaced_and_counted() -> None:
