@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 import trio
+import uvloop
 
 from mvx_metrics import (
     Metric,
@@ -96,10 +97,12 @@ FATAL = pytest.mark.parametrize(
 
 
 def run_host(host: str, main: Callable[[], Awaitable[None]]) -> None:
-    if host == "asyncio":
-        asyncio.run(main())
-    else:
+    if host == "trio":
         trio.run(main)
+        return
+    factory = uvloop.new_event_loop if host == "uvloop" else None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())
 
 
 def check_failed_by(recorder: MetricsRecorder, exc_type: type[BaseException]) -> None:
@@ -111,7 +114,7 @@ def check_failed_by(recorder: MetricsRecorder, exc_type: type[BaseException]) ->
 
 
 @FATAL
-@pytest.mark.parametrize("host", ["asyncio", "trio"])
+@pytest.mark.parametrize("host", ["asyncio", "uvloop", "trio"])
 def test_ctrl_c_and_exit_in_loop_processing_fail_the_recorder(
     exc_type: type[BaseException], host: str
 ) -> None:
@@ -128,7 +131,7 @@ def test_ctrl_c_and_exit_in_loop_processing_fail_the_recorder(
             while recorder.state is RecorderState.RUNNING:  # no read: the loop applies
                 await anyio.sleep(0.001)
 
-    if host == "asyncio":  # asyncio lets them end the loop, as Python means them to
+    if host != "trio":  # asyncio lets them end the loop, as Python means them to
         with pytest.raises(exc_type):
             run_host(host, main)
     else:  # trio would turn them into TrioInternalError: the recorder keeps them
@@ -137,7 +140,7 @@ def test_ctrl_c_and_exit_in_loop_processing_fail_the_recorder(
 
 
 @FATAL
-@pytest.mark.parametrize("host", ["asyncio", "trio"])
+@pytest.mark.parametrize("host", ["asyncio", "uvloop", "trio"])
 def test_ctrl_c_and_exit_in_a_read_applying_inline_reach_the_reader(
     exc_type: type[BaseException], host: str
 ) -> None:
@@ -234,3 +237,21 @@ def test_event_classes_made_on_the_fly_are_not_kept_alive(runtime: MetricsRuntim
     gc.collect()
     assert first is not None and first() is None
     assert recorder.get_metric_snapshots()["count"] == {"count": MAX_CACHED_CLASSES + 50}
+
+
+@FATAL
+def test_ctrl_c_and_exit_from_a_metric_fail_only_its_runtime_recorder(
+    runtime: MetricsRuntime, exc_type: type[BaseException]
+) -> None:
+    bystander = runtime.create_recorder("bystander")
+    bystander.register_metric(CountingMetric())
+    recorder = runtime.create_recorder(f"interrupted-{exc_type.__name__}")
+    recorder.register_metric(Raising(exc_type))
+    recorder.register_event(event=Saved())
+    recorder.register_event(event=Saved())
+    recorder.flush(timeout=TIMEOUT)  # answered at once: the recorder failed
+    check_failed_by(recorder, exc_type)
+    # The runtime's thread keeps running for every other recorder.
+    assert runtime.state.value == "RUNNING"
+    bystander.register_event(event=Saved())
+    assert bystander.get_metric_snapshots(timeout=TIMEOUT) == {"count": {"count": 1}}
