@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["KINDS", "MetricFamily", "Sample", "families_from_snapshots"]
+__all__ = ["KINDS", "MetricFamily", "Sample", "families_from_snapshots", "iter_families"]
 
 logger = logging.getLogger("mvx_metrics.export")
 
@@ -62,17 +62,22 @@ class MetricFamily:
 
 
 def families_from_snapshots(snapshots: Mapping[str, Mapping[str, Any]]) -> list[MetricFamily]:
+    """One family per built-in metric snapshot, in the mapping's order (see
+    :func:`iter_families`)."""
+    return list(iter_families(snapshots))
+
+
+def iter_families(snapshots: Mapping[str, Mapping[str, Any]]) -> Iterator[MetricFamily]:
     """One family per built-in metric snapshot, in the mapping's order.
 
     ``snapshots`` is what ``recorder.get_metric_snapshots()`` returns. Snapshots of
     user-written metrics (no ``kind``, or one not in :data:`KINDS`) are skipped.
     """
-    families: list[MetricFamily] = []
     for name, snapshot in snapshots.items():
         if not isinstance(snapshot, Mapping) or snapshot.get("kind") not in KINDS:
             continue
         try:
-            families.append(_family(snapshot))
+            family = _family(snapshot)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             # A user-written metric borrowing a built-in kind with another shape: skipping it
             # keeps every other metric exported; the log says why this one is missing.
@@ -82,7 +87,11 @@ def families_from_snapshots(snapshots: Mapping[str, Mapping[str, Any]]) -> list[
                 snapshot.get("kind"),
                 exc,
             )
-    return families
+            continue
+        # One at a time: an exporter that renders each family before the next is made
+        # holds one family's samples at once, not every family's (fewer objects that
+        # survive long enough to set off a full garbage collection in the middle).
+        yield family
 
 
 def _family(snapshot: Mapping[str, Any]) -> MetricFamily:

@@ -2,8 +2,10 @@
 
 Mount it where the metrics should be (``/metrics`` usually) in any ASGI server or
 framework. It answers GET and HEAD on every path it is given; the Accept header picks
-Prometheus text 0.0.4 or OpenMetrics. Snapshots are awaited with the async twins, so the
-server's loop is never blocked, whichever thread or loop owns the recorders.
+Prometheus text 0.0.4 or OpenMetrics, Accept-Encoding gzip. The snapshot, the rendering
+and the compression run in a worker thread (see ``scrape``), so the server's loop only
+awaits them, whichever thread or loop owns the recorders; a scrape that cannot finish
+within its ``timeout`` answers 503.
 """
 
 from __future__ import annotations
@@ -36,13 +38,24 @@ def metrics_asgi_app(
             raise ValueError(f"metrics_asgi_app serves HTTP only, not {scope['type']!r}")
         method = scope["method"]
         if method not in ("GET", "HEAD"):
-            await _respond(send, 405, b"use GET or HEAD\n", "text/plain; charset=utf-8", allow=True)
+            await _respond(
+                send,
+                405,
+                b"use GET or HEAD\n",
+                {"Content-Type": "text/plain; charset=utf-8", "Allow": "GET, HEAD"},
+            )
             return
-        accept = _header(scope, b"accept")
-        body, content_type = await scrape_response(
-            source, accept, timeout=timeout, include_stats=include_stats
+        scrape = await scrape_response(
+            source,
+            _header(scope, b"accept"),
+            accept_encoding=_header(scope, b"accept-encoding"),
+            timeout=timeout,
+            include_stats=include_stats,
         )
-        await _respond(send, 200, b"" if method == "HEAD" else body, content_type, length=len(body))
+        body = scrape.body
+        await _respond(
+            send, scrape.status, b"" if method == "HEAD" else body, scrape.headers, len(body)
+        )
 
     return app
 
@@ -55,21 +68,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 async def _respond(
-    send: Send,
-    status: int,
-    body: bytes,
-    content_type: str,
-    *,
-    length: int | None = None,
-    allow: bool = False,
+    send: Send, status: int, body: bytes, headers: dict[str, str], length: int | None = None
 ) -> None:
-    headers = [
-        (b"content-type", content_type.encode("latin-1")),
-        (b"content-length", str(len(body) if length is None else length).encode()),
+    raw = [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
     ]
-    if allow:
-        headers.append((b"allow", b"GET, HEAD"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    raw.append((b"content-length", str(len(body) if length is None else length).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -16,12 +16,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
+from .scrape import Scrape
+
 __all__ = ["MetricsHTTPServer", "Renderer", "check_address"]
 
 logger = logging.getLogger("mvx_metrics.export")
 
-#: Produces the response to a scrape: ``(body, content type)`` for an Accept header.
-Renderer = Callable[[str | None], Awaitable[tuple[bytes, str]]]
+#: Produces the response to a scrape, for its Accept and Accept-Encoding headers.
+Renderer = Callable[[str | None, str | None], Awaitable[Scrape]]
 
 #: The longest request head accepted (request line and headers).
 MAX_REQUEST_HEAD = 16 * 1024
@@ -119,11 +121,11 @@ class MetricsHTTPServer:
             response_headers["Allow"] = "GET, HEAD"
             return status, response_headers, body, False
         try:
-            body, content_type = await self._render(headers.get("accept"))
+            scrape = await self._render(headers.get("accept"), headers.get("accept-encoding"))
         except Exception as exc:
             logger.exception("GET %s failed", METRICS_PATH)
             return _plain(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}\n")
-        return HTTPStatus.OK, {"Content-Type": content_type}, body, method == "HEAD"
+        return HTTPStatus(scrape.status), dict(scrape.headers), scrape.body, method == "HEAD"
 
 
 def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:

@@ -61,7 +61,7 @@ from typing import Any
 
 from ..metrics._format import go_float
 from ..recorder.stats import RecorderStats
-from ..snapshots import KINDS, MetricFamily, Sample, families_from_snapshots
+from ..snapshots import KINDS, MetricFamily, Sample, iter_families
 from .problems import ExpositionProblems, valid_text
 from .recorder_stats import stats_families
 
@@ -229,7 +229,7 @@ def render_snapshots(
     returns, then the recorder's ``stats`` if given; snapshots without a built-in kind are
     skipped."""
     return _render(
-        [(None, families_from_snapshots(snapshots))],
+        [(None, iter_families(snapshots))],
         openmetrics=openmetrics,
         skipped=_count_skipped(snapshots),
         stats=[] if stats is None else [(None, stats_families(stats))],
@@ -248,7 +248,7 @@ def render_runtime_snapshots(
     ``runtime.get_metric_snapshots()`` returns, with a ``recorder`` label on every sample;
     then ``stats`` (``runtime.get_stats()``) for the recorders in ``snapshots``, if given."""
     return _render(
-        [(rid, families_from_snapshots(per_recorder)) for rid, per_recorder in snapshots.items()],
+        [(rid, iter_families(per_recorder)) for rid, per_recorder in snapshots.items()],
         openmetrics=openmetrics,
         skipped=sum(_count_skipped(per_recorder) for per_recorder in snapshots.values()),
         stats=[

@@ -26,7 +26,7 @@ from ..errors import (
     MetricsRuntimeUnexpectedError,
 )
 from ..export.http import MetricsHTTPServer, check_address
-from ..export.scrape import scrape_response
+from ..export.scrape import Scrape, scrape_response
 from ..hops import binding_to
 from ..hops.waiting import checkpoint_if_trio, spawn_on_owner, wait_async
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
@@ -516,9 +516,13 @@ class MetricsRuntime:
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
         self._require_running("serve_http")
 
-        async def scrape(accept: str | None) -> tuple[bytes, str]:
+        async def scrape(accept: str | None, accept_encoding: str | None) -> Scrape:
             return await scrape_response(
-                self, accept, timeout=wait_for, include_stats=include_stats
+                self,
+                accept,
+                accept_encoding=accept_encoding,
+                timeout=wait_for,
+                include_stats=include_stats,
             )
 
         async def start() -> tuple[str, int]:
