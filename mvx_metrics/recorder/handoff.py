@@ -61,7 +61,10 @@ __all__ = ["CREDIT_CHUNK", "PRESS_WAIT_S", "ControlItem", "Handoff", "Intake"]
 #: Free slots handed to producers at a time: the slow path runs once per this many events.
 CREDIT_CHUNK = 128
 #: Longest a producer presses (waits for the owning loop to make progress) per chunk.
-PRESS_WAIT_S = 0.02
+#: Longer than a full garbage collection of a big heap (tens of ms, holding the GIL for
+#: every thread): a press that gave up during one would mark a healthy loop as stalled,
+#: and the events of the burst that follows would be dropped.
+PRESS_WAIT_S = 0.05
 
 
 class Intake(enum.Enum):

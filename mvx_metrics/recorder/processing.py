@@ -353,43 +353,37 @@ class Processor:
         # A built-in metric refusing a value (MetricsError) is routine: its message says it
         # all. Anything else is a bug in a metric, worth its traceback.
         name = _safe_name(metric)
-        count = self.metric_errors[name] = self.metric_errors.get(name, 0) + 1
-        if self.error_policy is MetricErrorPolicy.FAIL:
-            raise MetricsRecorderMetricFailedError(
-                f"metric {name!r} raised on {type(event).__qualname__}",
-                details={"metric": name, "event_type": type(event).__qualname__},
-                cause=exc,
-            ) from exc
-        if count <= _LOGGED_ERRORS_PER_METRIC:
-            logger.warning(
-                "recorder %s: metric %r raised on %s (isolated; error %d, later ones counted "
-                "in get_stats().metric_errors): %s",
-                self.recorder_name,
-                name,
-                type(event).__qualname__,
-                count,
-                exc,
-                exc_info=None if isinstance(exc, MetricsError) else exc,
-            )
+        what = f"metric {name!r} raised on {type(event).__qualname__}"
+        self._count_failure(name, event, exc, what, traceback=not isinstance(exc, MetricsError))
 
     def _routing_failed(self, event: MetricEvent, exc: Exception) -> None:
         """An event whose class could not be looked up (a metaclass whose hash raises):
         processed, applied to nothing, counted under ``ROUTING_ERRORS``."""
-        count = self.metric_errors[ROUTING_ERRORS] = self.metric_errors.get(ROUTING_ERRORS, 0) + 1
+        what = f"an event of class {type(event).__qualname__} cannot be routed"
+        self._count_failure(ROUTING_ERRORS, event, exc, what, traceback=False)
+
+    def _count_failure(
+        self, key: str, event: MetricEvent, exc: BaseException, what: str, *, traceback: bool
+    ) -> None:
+        """Count one failure under ``metric_errors[key]``; raise it under policy FAIL, else
+        log the first few."""
+        count = self.metric_errors[key] = self.metric_errors.get(key, 0) + 1
         if self.error_policy is MetricErrorPolicy.FAIL:
             raise MetricsRecorderMetricFailedError(
-                f"events of class {type(event).__qualname__} cannot be routed",
-                details={"metric": ROUTING_ERRORS, "event_type": type(event).__qualname__},
+                what,
+                details={"metric": key, "event_type": type(event).__qualname__},
                 cause=exc,
             ) from exc
         if count <= _LOGGED_ERRORS_PER_METRIC:
             logger.warning(
-                "recorder %s: an event of class %s cannot be routed (counted in "
-                "get_stats().metric_errors[%r]): %r",
+                "recorder %s: %s (isolated; error %d, later ones counted in "
+                "get_stats().metric_errors[%r]): %s",
                 self.recorder_name,
-                type(event).__qualname__,
-                ROUTING_ERRORS,
+                what,
+                count,
+                key,
                 exc,
+                exc_info=exc if traceback else None,
             )
 
     def _hook_failed(self, metric: Metric, event: MetricEvent, exc: Exception) -> None:

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from ..errors import (
@@ -19,7 +20,7 @@ from ..errors import (
 from ..hops.owner_asyncio import AsyncioOwnerHop
 from ..hops.waiting import spawn_on_owner, wait_blocking
 
-__all__ = ["LoopFactory", "LoopThread", "default_loop_factory"]
+__all__ = ["LoopFactory", "LoopThread", "default_loop_factory", "unexpected_wrapped"]
 
 logger = logging.getLogger("mvx_metrics.runtime")
 
@@ -35,6 +36,21 @@ def default_loop_factory() -> asyncio.AbstractEventLoop:
     except ImportError:
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
+
+
+@contextmanager
+def unexpected_wrapped(what: str) -> Iterator[None]:
+    """Errors of the package, bad arguments and OS errors (a port in use) come out as
+    they are; anything else (a bug in a user's recorder class, say) as
+    ``MetricsRuntimeUnexpectedError`` naming ``what``."""
+    try:
+        yield
+    except (MetricsError, ValueError, TypeError, OSError):
+        raise
+    except Exception as exc:
+        raise MetricsRuntimeUnexpectedError(
+            f"{what}() failed", details={"operation": what}, cause=exc
+        ) from exc
 
 
 class LoopThread:
@@ -104,7 +120,7 @@ class LoopThread:
         are; anything else is wrapped in ``MetricsRuntimeUnexpectedError``.
         """
         fut = spawn_on_owner(self.hop, coro_fn, name=f"mvx-runtime-{what}")
-        try:
+        with unexpected_wrapped(what):
             return wait_blocking(
                 fut,
                 timeout=timeout,
@@ -115,12 +131,6 @@ class LoopThread:
                 ),
                 what=what,
             )
-        except (MetricsError, ValueError, TypeError, OSError):
-            raise
-        except Exception as exc:
-            raise MetricsRuntimeUnexpectedError(
-                f"{what}() failed on the runtime loop", details={"operation": what}, cause=exc
-            ) from exc
 
     def _main(self) -> None:
         try:

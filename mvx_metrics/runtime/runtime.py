@@ -7,8 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -23,7 +22,6 @@ from ..errors import (
     MetricsRuntimeShutdownError,
     MetricsRuntimeStartupError,
     MetricsRuntimeTimeoutError,
-    MetricsRuntimeUnexpectedError,
 )
 from ..export.http import MetricsHTTPServer, check_address
 from ..export.scrape import Scrape, scrape_response
@@ -38,7 +36,7 @@ from ..recorder.recorder import (
 )
 from ..recorder.results import OpResult
 from ..recorder.stats import RecorderStats
-from .loop_thread import LoopFactory, LoopThread, default_loop_factory
+from .loop_thread import LoopFactory, LoopThread, default_loop_factory, unexpected_wrapped
 from .recorders import HostedRecorders
 from .state import RuntimeState, check_transition
 
@@ -379,7 +377,7 @@ class MetricsRuntime:
         assert self._loop_thread is not None
         # Made right here, bound to the runtime's loop: no round trip to it (see
         # HostedRecorders.add).
-        with binding_to(self._loop_thread.hop), _unexpected_wrapped("create_recorder"):
+        with binding_to(self._loop_thread.hop), unexpected_wrapped("create_recorder"):
             recorder = cls(
                 entity_id if entity_id is not None else rid,
                 namespace=namespace if namespace is not None else self._namespace,
@@ -532,20 +530,6 @@ class MetricsRuntime:
             return address
 
         return self._run_on_loop(start, wait_for, "serve_http")
-
-
-@contextmanager
-def _unexpected_wrapped(what: str) -> Iterator[None]:
-    """Errors of the package, bad arguments and OS errors come out as they are; anything
-    else (a bug in a user's recorder class, say) as ``MetricsRuntimeUnexpectedError``."""
-    try:
-        yield
-    except (MetricsError, ValueError, TypeError, OSError):
-        raise
-    except Exception as exc:
-        raise MetricsRuntimeUnexpectedError(
-            f"{what}() failed", details={"operation": what}, cause=exc
-        ) from exc
 
 
 def _or_default(value: T | None, default: T) -> T:
