@@ -14,6 +14,7 @@ sentinel.
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from typing import Protocol
 
@@ -31,21 +32,27 @@ class HostEndWatcher(Protocol):
 class HostEndWatchers:
     """The watchers to tell when one loop's host ends it."""
 
-    __slots__ = ("_watchers",)
+    __slots__ = ("_lock", "_watchers")
 
     def __init__(self) -> None:
         # One weak reference per watcher: the least a weak container can hold.
         self._watchers: weakref.WeakSet[HostEndWatcher] = weakref.WeakSet()
+        # A recorder that fails to start forgets itself from the caller's thread, maybe
+        # while the loop's end is being announced: a set must not change while iterated.
+        self._lock = threading.Lock()
 
     def add(self, watcher: HostEndWatcher) -> None:
-        self._watchers.add(watcher)
+        with self._lock:
+            self._watchers.add(watcher)
 
     def discard(self, watcher: HostEndWatcher) -> None:
-        self._watchers.discard(watcher)
+        with self._lock:
+            self._watchers.discard(watcher)
 
     def fire(self) -> None:
         """Tell every live watcher once; the set is empty afterwards."""
-        watchers, self._watchers = list(self._watchers), weakref.WeakSet()
+        with self._lock:
+            watchers, self._watchers = list(self._watchers), weakref.WeakSet()
         for watcher in watchers:
             try:
                 watcher.host_ended()
