@@ -172,7 +172,11 @@ class Driver:
             return  # the task applies until it rests
         if not self.processor.can_apply_in_callback():
             self._task_active = True
-            self._lifecycle._spawn_guarded(self._drain_task, "drain")
+            try:
+                self._lifecycle._spawn_guarded(self._drain_task, "drain")
+            except RuntimeError:  # trio: the run is ending, its nursery takes no new task
+                self._task_active = False
+                self._lifecycle._host_ended()
             return
         try:
             self.processor.apply_slice()
