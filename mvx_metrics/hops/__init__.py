@@ -33,7 +33,7 @@ from typing import Protocol
 import sniffio
 
 from ..errors import MetricsRecorderLoopUnavailableError
-from .host_end import HostEndWatcher
+from .host_end import HostEndWatcher, HostEndWatchers
 
 __all__ = ["HopBase", "OwnerGoneError", "OwnerHop", "Reach", "bind_owner", "binding_to"]
 
@@ -124,6 +124,20 @@ class HopBase:
 
     def is_alive(self) -> bool:
         raise NotImplementedError
+
+    def _watchers(self, *, create: bool) -> HostEndWatchers | None:
+        """The loop's sentinel's watchers (started on first need when ``create``)."""
+        raise NotImplementedError
+
+    def when_host_ends(self, watcher: HostEndWatcher) -> None:
+        watchers = self._watchers(create=True)
+        assert watchers is not None
+        watchers.add(watcher)
+
+    def forget_host_end(self, watcher: HostEndWatcher) -> None:
+        watchers = self._watchers(create=False)
+        if watchers is not None:
+            watchers.discard(watcher)
 
     def reach(self) -> Reach:
         if os.getpid() != self.pid:

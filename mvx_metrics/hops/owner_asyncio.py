@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from . import HopBase, OwnerGoneError
-from .host_end import HostEndWatcher, HostEndWatchers
+from .host_end import HostEndWatchers
 from .polling import Poller, Pollers
 
 __all__ = ["AsyncioOwnerHop"]
@@ -193,13 +193,8 @@ class AsyncioOwnerHop(HopBase):
             ticker = by_interval[interval] = _Ticker(self.loop, interval)
         ticker.add(poller)
 
-    def when_host_ends(self, watcher: HostEndWatcher) -> None:
+    def _watchers(self, *, create: bool) -> HostEndWatchers | None:
         sentinel = _sentinels.get(self.loop)
-        if sentinel is None:
+        if sentinel is None and create:
             sentinel = _sentinels[self.loop] = _Sentinel(self.loop)
-        sentinel.watchers.add(watcher)
-
-    def forget_host_end(self, watcher: HostEndWatcher) -> None:
-        sentinel = _sentinels.get(self.loop)
-        if sentinel is not None:
-            sentinel.watchers.discard(watcher)
+        return None if sentinel is None else sentinel.watchers

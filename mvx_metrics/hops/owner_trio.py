@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from . import HopBase, OwnerGoneError
-from .host_end import HostEndWatcher, HostEndWatchers
+from .host_end import HostEndWatchers
 from .polling import Poller, Pollers
 
 __all__ = ["TrioOwnerHop"]
@@ -115,13 +115,8 @@ class TrioOwnerHop(HopBase):
             ticker = by_interval[interval] = _Ticker(interval)
         ticker.add(poller)
 
-    def when_host_ends(self, watcher: HostEndWatcher) -> None:
+    def _watchers(self, *, create: bool) -> HostEndWatchers | None:
         sentinel = _sentinels.get(self.token)
-        if sentinel is None:
+        if sentinel is None and create:
             sentinel = _sentinels[self.token] = _Sentinel(self.token)
-        sentinel.watchers.add(watcher)
-
-    def forget_host_end(self, watcher: HostEndWatcher) -> None:
-        sentinel = _sentinels.get(self.token)
-        if sentinel is not None:
-            sentinel.watchers.discard(watcher)
+        return None if sentinel is None else sentinel.watchers

@@ -262,33 +262,17 @@ class Processor:
     def _apply_per_event(self, limit: int) -> None:
         """The exact per-event loop (MetricErrorPolicy.FAIL); the caller holds the guard."""
         popleft = self.handoff.buffer.popleft
-        table = self.routes.table
         events = 0
         try:
             for _ in range(limit):
                 item = popleft()
-                try:
-                    targets = table.get(item.__class__)
-                except Exception as exc:  # see _apply
-                    events += 1
-                    self._routing_failed(item, exc)
+                if item.__class__ is ControlItem:
+                    self.handoff.release(events)  # see _apply
+                    events = 0
+                    item.fn()
                     continue
-                if targets is None:
-                    if item.__class__ is ControlItem:
-                        self.handoff.release(events)  # see _apply
-                        events = 0
-                        item.fn()
-                        table = self.routes.table  # the item may have registered a metric
-                        continue
-                    targets = self.routes.resolve(item.__class__)
-                events += 1
-                for metric in targets:
-                    try:
-                        metric.handle_event(item)
-                    except PROPAGATED_EXCEPTIONS:
-                        raise
-                    except BaseException as exc:  # see PROPAGATED_EXCEPTIONS
-                        self._metric_failed(metric, item, exc)
+                events += 1  # counted even if a metric fails it: it was processed
+                self._apply_one(item)
         finally:
             self.handoff.release(events)
 
@@ -311,7 +295,7 @@ class Processor:
                         events = 0
                         item.fn()
                         continue
-                    changed = self._apply_one_noting_changes(item)
+                    changed = self._apply_one(item)
                 for metric in changed:
                     try:
                         await hook(metric=metric, event=item)
@@ -322,7 +306,7 @@ class Processor:
             self.in_async_batch = False
             self.handoff.release(events)
 
-    def _apply_one_noting_changes(self, item: MetricEvent) -> list[Metric]:
+    def _apply_one(self, item: MetricEvent) -> list[Metric]:
         """Apply one event to its metrics (hold the guard); the metrics it changed."""
         routes = self.routes
         try:

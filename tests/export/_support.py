@@ -104,3 +104,27 @@ def parsed_headers(text: str, *, openmetrics: bool) -> dict[str, tuple[str, str,
 
 def families_by_name(families: Iterable[MetricFamily]) -> Mapping[str, MetricFamily]:
     return {family.name: family for family in families}
+
+
+async def call_asgi(
+    app: Any, method: str = "GET", headers: Mapping[bytes, bytes] | None = None
+) -> dict[str, Any]:
+    """One request to an ASGI app, as a server would make it: status, headers, body."""
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": "/metrics",
+        "query_string": b"",
+        "headers": list((headers or {}).items()),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start, body = sent
+    return {"status": start["status"], "headers": dict(start["headers"]), "body": body["body"]}

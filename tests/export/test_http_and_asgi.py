@@ -14,6 +14,7 @@ from mvx_metrics.export import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 from mvx_metrics.export.asgi import metrics_asgi_app
 
 from .._support import TIMEOUT, Saved
+from ._support import call_asgi
 
 OPENMETRICS_ACCEPT = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
@@ -93,26 +94,6 @@ def test_serve_http_argument_checks_and_a_busy_port(runtime: MetricsRuntime) -> 
             runtime.serve_http(port=taken.getsockname()[1])
 
 
-async def _call_asgi(app: Any, method: str = "GET", accept: str | None = None) -> dict[str, Any]:
-    headers = [(b"accept", accept.encode())] if accept else []
-    scope = {"type": "http", "method": method, "path": "/metrics", "headers": headers}
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    start, body = sent
-    return {
-        "status": start["status"],
-        "headers": dict(start["headers"]),
-        "body": body["body"].decode(),
-    }
-
-
 @pytest.mark.anyio
 async def test_asgi_app_serves_a_direct_mode_recorder_on_any_backend() -> None:
     recorder = MetricsRecorder("asgi")
@@ -120,15 +101,15 @@ async def test_asgi_app_serves_a_direct_mode_recorder_on_any_backend() -> None:
     app = metrics_asgi_app(recorder)
     async with recorder:
         recorder.register_event(event=Saved())
-        response = await _call_asgi(app)
+        response = await call_asgi(app)
         assert response["status"] == 200
         assert response["headers"][b"content-type"] == TEXT_CONTENT_TYPE.encode()
-        assert "saves_total 1.0\n" in response["body"]
-        response = await _call_asgi(app, accept=OPENMETRICS_ACCEPT)
-        assert response["body"].endswith("# EOF\n")
-        head = await _call_asgi(app, method="HEAD")
-        assert head["body"] == "" and int(head["headers"][b"content-length"]) > 0
-        refused = await _call_asgi(app, method="DELETE")
+        assert b"saves_total 1.0\n" in response["body"]
+        response = await call_asgi(app, headers={b"accept": OPENMETRICS_ACCEPT.encode()})
+        assert response["body"].endswith(b"# EOF\n")
+        head = await call_asgi(app, method="HEAD")
+        assert head["body"] == b"" and int(head["headers"][b"content-length"]) > 0
+        refused = await call_asgi(app, method="DELETE")
         assert refused["status"] == 405 and refused["headers"][b"allow"] == b"GET, HEAD"
 
 
@@ -136,8 +117,8 @@ async def test_asgi_app_serves_a_direct_mode_recorder_on_any_backend() -> None:
 async def test_asgi_app_serves_a_runtime_from_another_loop(runtime: MetricsRuntime) -> None:
     recorder = _counting_runtime_recorder(runtime)
     recorder.register_event(event=Saved(outcome="FAILURE"))
-    response = await _call_asgi(metrics_asgi_app(runtime))
-    assert 'saves_total{outcome="FAILURE",recorder="web"} 1.0\n' in response["body"]
+    response = await call_asgi(metrics_asgi_app(runtime))
+    assert b'saves_total{outcome="FAILURE",recorder="web"} 1.0\n' in response["body"]
 
 
 @pytest.mark.anyio

@@ -15,28 +15,9 @@ from mvx_metrics.export import prometheus_text, scrape
 from mvx_metrics.export.asgi import metrics_asgi_app
 
 from .._support import TIMEOUT, Saved, loop_held
+from ._support import call_asgi
 
 pytestmark = pytest.mark.anyio
-
-
-async def call_asgi(app: Any, headers: dict[bytes, bytes] | None = None) -> dict[str, Any]:
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/metrics",
-        "headers": list((headers or {}).items()),
-    }
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    start, body = sent
-    return {"status": start["status"], "headers": dict(start["headers"]), "body": body["body"]}
 
 
 async def test_the_serving_loop_only_awaits_the_rendering(
@@ -65,8 +46,8 @@ async def test_gzip_is_sent_when_the_scraper_accepts_it() -> None:
     app = metrics_asgi_app(recorder)
     async with recorder:
         recorder.register_event(event=Saved())
-        zipped = await call_asgi(app, {b"accept-encoding": b"gzip, deflate"})
-        refused = await call_asgi(app, {b"accept-encoding": b"gzip;q=0, identity"})
+        zipped = await call_asgi(app, headers={b"accept-encoding": b"gzip, deflate"})
+        refused = await call_asgi(app, headers={b"accept-encoding": b"gzip;q=0, identity"})
     assert zipped["headers"][b"content-encoding"] == b"gzip"
     assert b"saves_total 1.0\n" in gzip.decompress(zipped["body"])
     assert int(zipped["headers"][b"content-length"]) == len(zipped["body"])
