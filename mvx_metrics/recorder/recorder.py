@@ -425,8 +425,11 @@ class MetricsRecorder:
         before it is processed. Run ``_on_stopped`` if there is one, then finish."""
         if type(self)._on_stopped is MetricsRecorder._on_stopped:
             self._finish(_S.STOPPED, None)
-        else:
+            return
+        try:
             self._spawn_guarded(self._stop_with_hook, "stop")
+        except RuntimeError:  # trio: the run is ending, its nursery takes no new task
+            self._host_ended()
 
     async def _stop_with_hook(self) -> None:
         try:
