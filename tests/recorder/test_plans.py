@@ -76,6 +76,8 @@ def metric_set() -> list[Metric]:
             max_series=2,
         ),
         Distribution("quantiles", event=Request, value="duration_s", labels=("method",)),
+        # Without labels: count, min and max are kept in locals for a run.
+        Distribution("spread", event=Request, value="duration_s", max_bins=8),
         Counter("others", event=Other, labels=("route",)),
         # A callable value: applied per event, never inlined.
         Gauge("doubled", event=Request, value=lambda e: e.duration_s * 2),
