@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -168,3 +168,22 @@ def require_tool(name: str, package: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def run_host(host: str, main: Callable[[], Awaitable[None]]) -> None:
+    """Run ``main()`` as a whole program would, on a fresh loop of ``host``: "asyncio",
+    "uvloop" or "trio". The loop ends when ``main`` returns, whatever it left running."""
+    if host == "trio":
+        import trio
+
+        trio.run(main)
+        return
+    import asyncio
+
+    factory = None
+    if host == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())

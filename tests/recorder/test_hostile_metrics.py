@@ -6,14 +6,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import pytest
-import trio
-import uvloop
 
 from mvx_metrics import (
     Metric,
@@ -28,7 +25,7 @@ from mvx_metrics import (
 from mvx_metrics.recorder.processing import ROUTING_ERRORS
 from mvx_metrics.recorder.routing import MAX_CACHED_CLASSES
 
-from .._support import TIMEOUT, CountingMetric, Saved, loop_held
+from .._support import TIMEOUT, CountingMetric, Saved, loop_held, run_host
 
 pytestmark = pytest.mark.anyio
 
@@ -96,13 +93,14 @@ FATAL = pytest.mark.parametrize(
 )
 
 
-def run_host(host: str, main: Callable[[], Awaitable[None]]) -> None:
-    if host == "trio":
-        trio.run(main)
-        return
-    factory = uvloop.new_event_loop if host == "uvloop" else None
-    with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(main())
+async def interrupted_recorder(name: str, exc_type: type[BaseException]) -> MetricsRecorder:
+    """A started direct-mode recorder with two events whose metric raises ``exc_type``."""
+    recorder = MetricsRecorder(name)
+    recorder.register_metric(Raising(exc_type))
+    await recorder.start()
+    recorder.register_event(event=Saved())
+    recorder.register_event(event=Saved())
+    return recorder
 
 
 def check_failed_by(recorder: MetricsRecorder, exc_type: type[BaseException]) -> None:
@@ -121,12 +119,8 @@ def test_ctrl_c_and_exit_in_loop_processing_fail_the_recorder(
     recorders: list[MetricsRecorder] = []
 
     async def main() -> None:
-        recorder = MetricsRecorder("interrupted")
+        recorder = await interrupted_recorder("interrupted", exc_type)
         recorders.append(recorder)
-        recorder.register_metric(Raising(exc_type))
-        await recorder.start()
-        recorder.register_event(event=Saved())
-        recorder.register_event(event=Saved())
         with anyio.fail_after(TIMEOUT):
             while recorder.state is RecorderState.RUNNING:  # no read: the loop applies
                 await anyio.sleep(0.001)
@@ -147,12 +141,8 @@ def test_ctrl_c_and_exit_in_a_read_applying_inline_reach_the_reader(
     recorders: list[MetricsRecorder] = []
 
     async def main() -> None:
-        recorder = MetricsRecorder("interrupted-read")
+        recorder = await interrupted_recorder("interrupted-read", exc_type)
         recorders.append(recorder)
-        recorder.register_metric(Raising(exc_type))
-        await recorder.start()
-        recorder.register_event(event=Saved())
-        recorder.register_event(event=Saved())
         with pytest.raises(exc_type):
             await recorder.aflush(timeout=TIMEOUT)  # on the owner: applies inline
         check_failed_by(recorder, exc_type)

@@ -28,7 +28,7 @@ from mvx_metrics import (
     RecorderState,
 )
 
-from .._support import TIMEOUT, CountingMetric, Saved, loop_held, wait_until
+from .._support import TIMEOUT, CountingMetric, Saved, loop_held, run_host, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -319,10 +319,7 @@ def test_a_host_loop_that_ends_without_stop_cancels_the_recorder_keeping_its_eve
             recorder.register_event(event=Saved())
         recorders.append(recorder)  # returns without stop(): the host cancels the task
 
-    if host == "asyncio":
-        asyncio.run(main())
-    else:
-        trio.run(main)
+    run_host(host, main)
     (recorder,) = recorders
     assert recorder.state is RecorderState.CANCELLED
     assert recorder.last_error is not None and recorder.last_error.reason == "cancelled"

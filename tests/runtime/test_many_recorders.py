@@ -8,7 +8,6 @@ import tracemalloc
 from dataclasses import dataclass
 
 import pytest
-import trio
 
 from mvx_metrics import (
     AsyncioMetricsRecorder,
@@ -22,7 +21,7 @@ from mvx_metrics import (
 from mvx_metrics.hops.waiting import run_on_owner
 from mvx_metrics.recorder.handoff import Intake
 
-from .._support import TIMEOUT, CountingMetric, Saved, loop_held, wait_until
+from .._support import TIMEOUT, CountingMetric, Saved, loop_held, run_host, wait_until
 
 
 @dataclass(slots=True)
@@ -140,10 +139,7 @@ def test_the_loop_sentinel_cancels_every_resting_recorder_when_the_host_ends(hos
         # One stops by itself: the sentinel must leave it alone.
         await recorders[0].stop()
 
-    if host == "asyncio":
-        asyncio.run(main())
-    else:
-        trio.run(main)
+    run_host(host, main)
     states = [recorder.state for recorder in recorders]
     assert states == [RecorderState.STOPPED, RecorderState.CANCELLED, RecorderState.CANCELLED]
     assert all(r.get_stats().processed == 1 for r in recorders)
@@ -162,10 +158,7 @@ def test_a_restarted_recorder_is_watched_again(host: str) -> None:
         await recorder.start()  # watched again
         recorder.register_event(event=Saved())
 
-    if host == "asyncio":
-        asyncio.run(main())
-    else:
-        trio.run(main)
+    run_host(host, main)
     (recorder,) = recorders
     assert recorder.state is RecorderState.CANCELLED
     assert recorder.get_metric_snapshots() == {"count": {"count": 2}}
