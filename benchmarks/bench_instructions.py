@@ -22,6 +22,11 @@ imports, setup and the markers themselves cancel out.
    for a label-less ``Counter``, a labelled ``Counter`` plus a ``Histogram``, and a
    ``Distribution``; beside prometheus_client doing the same update in the caller.
 
+3. Many idle recorders: creating N runtime recorders with two metrics each (the loop;
+   the runtime's thread is counted too), then one full ``gc.collect()`` (the "drain");
+   against prometheus_client creating two label children per recorder. The collector's
+   share is what each recorder adds to every full collection of the application.
+
 Every event is built once, outside the loop, and every call is written as an
 application writes it. The garbage collector is off in the children (a collection
 inside a loop would be charged to its calls) and ``PYTHONHASHSEED=0``, so that a run
@@ -133,6 +138,8 @@ class Op:
     drain: str = "pass"  # for peers that update in the caller, nothing is left to do
     check: str = "pass"
     is_async: bool = False
+    #: (N1, N2) for an op whose N counts something heavier than a call (a recorder).
+    sizes: tuple[int, int] | None = None
 
     def source(self) -> str:
         return CHILD.format(
@@ -294,6 +301,64 @@ COMMON_SETUP = """
 """
 
 
+# Many idle recorders: the loop creates N of them, the "drain" is one full collection.
+MANY_N = (1_000, 5_000)
+QUICK_MANY_N = (100, 500)
+
+MVX_MANY_SETUP = """
+    runtime = MetricsRuntime(namespace="bench-many").__enter__()
+"""
+
+MVX_MANY_STMT = """
+    recorder = runtime.create_recorder(f"r{_}")
+    recorder.register_metric(Counter("saves", event=Request, labels=("route",)))
+    recorder.register_metric(
+        Histogram("seconds", event=Request, value="duration_s", buckets=(0.1, 1.0))
+    )
+"""
+
+PROM_MANY_SETUP = """
+    registry = pc.CollectorRegistry()
+    counter = pc.Counter("saves", "saves", ["recorder", "route"], registry=registry)
+    histogram = pc.Histogram(
+        "seconds", "s", ["recorder"], buckets=(0.1, 1.0), registry=registry
+    )
+"""
+
+
+def many_ops(sizes: tuple[int, int]) -> list[Op]:
+    """Creating idle recorders with two metrics each, then one full ``gc.collect()``;
+    against prometheus_client creating two label children per recorder."""
+    return [
+        Op(
+            key="mvx_many",
+            label="mvx_metrics runtime recorder with 2 metrics",
+            module="mvx_metrics",
+            imports=MVX_IMPORTS + ", MetricsRuntime",
+            declarations=MVX_EVENT,
+            setup=MVX_MANY_SETUP,
+            stmt=MVX_MANY_STMT,
+            drain="gc.collect()",
+            check="""
+                snapshots = runtime.get_metric_snapshots()
+                assert len(snapshots) == n, len(snapshots)
+                assert all(len(metrics) == 2 for metrics in snapshots.values()), snapshots
+            """,
+            sizes=sizes,
+        ),
+        Op(
+            key="prom_many",
+            label="prometheus_client 2 label children",
+            module="prometheus_client",
+            imports="import prometheus_client as pc",
+            setup=PROM_MANY_SETUP,
+            stmt='counter.labels(f"r{_}", "/")\nhistogram.labels(f"r{_}")',
+            drain="gc.collect()",
+            sizes=sizes,
+        ),
+    ]
+
+
 def all_ops() -> dict[str, Op]:
     # The longest children first, so that the last ones to finish are short ones.
     ops = [
@@ -349,6 +414,7 @@ def all_ops() -> dict[str, Op]:
             "counter.inc()",
             'assert registry.get_sample_value("requests_total") == n',
         ),
+        *many_ops(MANY_N),
     ]
     return {op.key: op for op in ops}
 
@@ -440,19 +506,22 @@ def count_all(ops: Sequence[Op], sizes: tuple[int, int]) -> dict[str, Count]:
         for op in ops:
             scripts[op.key].write_text(op.source())
         try:
-            for future in [pool.submit(dry_run, scripts[op.key], sizes[0], env) for op in ops]:
+            n_of = {op.key: op.sizes or sizes for op in ops}
+            for future in [
+                pool.submit(dry_run, scripts[op.key], n_of[op.key][0], env) for op in ops
+            ]:
                 future.result()
             runs = {
                 (op.key, n): pool.submit(count_once, scripts[op.key], n, env)
                 for op in ops
-                for n in sizes
+                for n in n_of[op.key]
             }
             return {
                 op.key: Count(
                     op.key,
                     op.label,
-                    sizes,
-                    (runs[op.key, sizes[0]].result(), runs[op.key, sizes[1]].result()),
+                    n_of[op.key],
+                    tuple(runs[op.key, n].result() for n in n_of[op.key]),  # type: ignore[arg-type]
                 )
                 for op in ops
             }
@@ -559,6 +628,26 @@ def print_processing(counts: dict[str, Count]) -> None:
                 f"{'  ' + prom.label:{width}}  {prom.caller:>8,.0f}  {'-':>8}  {prom.caller:>8,.0f}"
                 "  1.00x"
             )
+
+
+def print_many(counts: dict[str, Count]) -> None:
+    ours, theirs = counts.get("mvx_many"), counts.get("prom_many")
+    if ours is None:
+        return
+    print(
+        "\n== 3. many idle recorders: instructions per recorder to create it (2 metrics,\n"
+        "in the runtime; both threads), and its share of one full gc.collect(); against\n"
+        "prometheus_client creating 2 label children (lower is better)"
+    )
+    print(f"{'':36}  {'create':>9}  {'gc.collect()':>12}")
+    for count in (ours, theirs):
+        if count is not None:
+            print(f"{count.label:36}  {count.caller:>9,.0f}  {count.owner:>12,.0f}")
+    if theirs is not None:
+        print(
+            f"{'ratio':36}  {ours.caller / theirs.caller:>8.2f}x  "
+            f"{ours.owner / theirs.owner:>11.2f}x"
+        )
 
 
 def print_register_check(counts: dict[str, Count]) -> None:
@@ -740,6 +829,7 @@ def main() -> int:
     print(f"counted in {time.perf_counter() - t0:.1f} s; every child's checks passed")
     print_hot_path(counts)
     print_processing(counts)
+    print_many(counts)
     print_register_check(counts)
     print_missing_peers(missing, quick)
     return write_outputs(counts, sizes, quick)

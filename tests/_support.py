@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from mvx_metrics import Metric, MetricEvent, MetricsRuntime
+from mvx_metrics import Metric, MetricEvent, MetricsRecorder, MetricsRuntime
 from mvx_metrics.hops.waiting import run_on_owner
 
 #: Upper bound for anything in a test that could hang.
@@ -100,6 +100,26 @@ class FailingEveryNth(Metric):
 
     def snapshot(self) -> dict[str, Any]:
         return {"count": self.count, "seen": self.seen}
+
+
+class _CountingWaker:
+    """Stands in as a hand-off's waker: counts each wake-up, then sends it on."""
+
+    def __init__(self, recorder: MetricsRecorder) -> None:
+        self.recorder = recorder
+        self.count = 0
+
+    def _wake_owner(self) -> None:
+        self.count += 1
+        self.recorder._wake_owner()
+
+
+def count_wakes(recorder: MetricsRecorder) -> _CountingWaker:
+    """Count the wake-ups of ``recorder``'s owner (each one a hop to its loop) in
+    ``.count``."""
+    waker = _CountingWaker(recorder)
+    recorder._handoff.waker = waker
+    return waker
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:

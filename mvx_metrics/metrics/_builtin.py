@@ -76,10 +76,15 @@ class BuiltinMetric(Metric, Generic[S]):
         if not self._name:
             raise ValueError("argument 'name' must not be blank")
         self.event_types: tuple[type[MetricEvent], ...] | None = check_event_types(event)
-        self._value: ValueReader | None = None if value is None else ValueReader(self._name, value)
+        reader = None if value is None else ValueReader(self._name, value)
         #: The value getter itself, called straight from handle_event.
-        self._get: Callable[[Any], object] | None = None if self._value is None else self._value.get
-        self._labels = LabelReader(self._name, labels, self.reserved_labels)
+        self._get: Callable[[Any], object] | None = None if reader is None else reader.get
+        # The reader is rebuilt from these for error reports (`_value`) rather than kept:
+        # one object fewer per metric for the garbage collector to traverse.
+        self._value_spec: str | Callable[[Any], object] | None = (
+            None if reader is None else reader.attribute or reader.get
+        )
+        self._labels = LabelReader.for_metric(self._name, labels, self.reserved_labels)
         self._description = _check_text(description, "description")
         self._unit = _check_text(unit, "unit")
         max_series = check_positive_int(max_series, "max_series", DEFAULT_MAX_SERIES)
@@ -166,10 +171,11 @@ class BuiltinMetric(Metric, Generic[S]):
         value or labels come from a callable (which must be called once per event)."""
         if type(self).handle_event is not kind.handle_event or self._labels.fn is not None:
             return None
-        if self._value is not None and self._value.attribute is None:
+        spec = self._value_spec
+        if spec is not None and not isinstance(spec, str):
             return None
         return Fragment(
-            value=None if self._value is None else self._value.attribute,
+            value=spec,
             labels=self._labels.names,
             check=check,
             apply=apply,
@@ -177,6 +183,12 @@ class BuiltinMetric(Metric, Generic[S]):
             finish=finish,
             bindings=bindings or {},
         )
+
+    @property
+    def _value(self) -> ValueReader | None:
+        """Where the value comes from, for error reports and generated code."""
+        spec = self._value_spec
+        return None if spec is None else ValueReader(self._name, spec)
 
     def _series_key_getter(self) -> Callable[[Hashable], S | None]:
         """The admitted series by key (``dict.get`` of the table), for generated code."""

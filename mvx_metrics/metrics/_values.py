@@ -175,6 +175,19 @@ class LabelReader:
         # A tuple of str: the collector stops tracking it, where a frozenset stays tracked.
         self._reserved: tuple[str, ...] = tuple(reserved)
 
+    @classmethod
+    def for_metric(cls, metric: str, spec: object, reserved: Iterable[str] = ()) -> LabelReader:
+        """The reader for ``spec``: a new one, or for no labels the one shared reader.
+
+        A reader without labels never reads an event nor reports an error (the only
+        uses of ``metric`` and ``reserved``), so every label-less metric can share one:
+        a runtime may hold thousands of idle metrics, each one more object for the
+        garbage collector to traverse.
+        """
+        if isinstance(spec, tuple | list) and not spec:
+            return _NO_LABELS
+        return cls(metric, spec, reserved)
+
     def key_from_callable(self, event: MetricEvent) -> Hashable:
         """Compute the series key for a label callable (labels=callable only)."""
         assert self.fn is not None
@@ -272,3 +285,7 @@ def _check_label_name(name: str, reserved: Iterable[str]) -> None:
         )
     if name in reserved:
         raise ValueError(f"label name {name!r} is reserved by this metric kind")
+
+
+#: The reader of every metric without labels (see LabelReader.for_metric).
+_NO_LABELS = LabelReader("", ())

@@ -54,9 +54,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from itertools import repeat
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["CREDIT_CHUNK", "PRESS_WAIT_S", "ControlItem", "Handoff", "Intake"]
+__all__ = ["CREDIT_CHUNK", "PRESS_WAIT_S", "ControlItem", "Handoff", "Intake", "Waker"]
 
 #: Free slots handed to producers at a time: the slow path runs once per this many events.
 CREDIT_CHUNK = 128
@@ -102,6 +102,12 @@ _WAKE_ON_APPEND = frozenset({Intake.PARKED, Intake.STOPPED, Intake.FAILED})
 _RESTING = frozenset({Intake.POLLING, Intake.PARKED, Intake.STOPPED, Intake.FAILED})
 
 
+class Waker(Protocol):
+    """Whoever schedules the owner-side wake-up (the recorder)."""
+
+    def _wake_owner(self) -> None: ...
+
+
 class ControlItem:
     """A callable run on the owning loop in buffer order; its class never routes to metrics."""
 
@@ -125,7 +131,6 @@ class Handoff:
         "_stalled_at",
         "_unissued",
         "_wake_token",
-        "append",
         "blocked_producers",
         "buffer",
         "capacity",
@@ -134,30 +139,29 @@ class Handoff:
         "mode",
         "pressing",
         "processed",
-        "take_credit",
-        "wake",
         "wake_on_append",
+        "waker",
     )
 
-    def __init__(self, capacity: int, wake: Callable[[], None]) -> None:
+    def __init__(self, capacity: int, waker: Waker) -> None:
         self.capacity = capacity
         self.buffer: deque[Any] = deque()
         #: Free slots handed out to producers (see "Slots" above); empty at first.
         self.credits: list[None] = []
         # Free slots not handed out; changed under `_lock`.
         self._unissued = capacity
-        # Bound methods, looked up once: the hot path calls them per event.
-        self.append = self.buffer.append
-        self.take_credit = self.credits.pop
         self.mode = Intake.AWAITING_START
         #: True while an append must wake the owner: set by the owner as it rests,
         #: cleared by the first producer that claims the wake-up.
         self.wake_on_append = False
-        #: Holds one token while a wake-up may be sent; whoever pops it sends it. Only
-        #: the owner adds it back, and only when it is missing.
-        self._wake_token: list[None] = []
-        #: Schedules the owner-side wake-up; supplied by the recorder.
-        self.wake = wake
+        #: Holds one token (key 0) while a wake-up may be sent; whoever pops it sends it.
+        #: Only the owner adds it back, and only when it is missing. A dict rather than a
+        #: list: ``dict.pop`` is as atomic, and a dict of atomic values is not tracked by
+        #: the garbage collector (a list always is; a runtime may hold many recorders).
+        self._wake_token: dict[int, None] = {}
+        #: Schedules the owner-side wake-up: the recorder (not a bound method of it,
+        #: which would be one more object per recorder for the collector).
+        self.waker = waker
         #: Events processed; changed by the owning loop under `_lock`.
         self.processed = 0
         self._dropped: dict[str, int] = {}
@@ -188,10 +192,10 @@ class Handoff:
         """Called by a producer that appended and saw ``wake_on_append``: wake the owner, once."""
         self.wake_on_append = False
         try:
-            self._wake_token.pop()
-        except IndexError:
+            self._wake_token.pop(0)
+        except KeyError:
             return  # another producer's wake-up is already on its way
-        self.wake()
+        self.waker._wake_owner()
 
     def claim_wake_urgently(self) -> None:
         """After appending something that must not wait for a tick (a read, a flush)."""
@@ -202,14 +206,14 @@ class Handoff:
         """Owner, before resting in ``mode``. True: rest. False: work came and no wake-up
         is on its way for it; the owner is BUSY again and must apply it."""
         if not self._wake_token:
-            self._wake_token.append(None)
+            self._wake_token[0] = None
         self.move_to(mode)
         self.wake_on_append = mode in _WAKE_ON_APPEND
         if not self.buffer:
             return True
         try:
-            self._wake_token.pop()
-        except IndexError:
+            self._wake_token.pop(0)
+        except KeyError:
             return True  # a producer claimed it: its wake-up arrives at once
         self.wake_on_append = False
         self.move_to(Intake.BUSY if mode in (Intake.POLLING, Intake.PARKED) else mode)
@@ -306,7 +310,7 @@ class Handoff:
             try:
                 while True:
                     try:
-                        self.take_credit()
+                        self.credits.pop()
                         return True
                     except IndexError:
                         pass

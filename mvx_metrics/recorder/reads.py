@@ -31,7 +31,7 @@ from ..errors import (
     MetricsRecorderTimeoutError,
     MetricsRecorderUnexpectedError,
 )
-from ..hops import Reach
+from ..hops import OwnerHop, Reach
 from ..hops.waiting import (
     Completion,
     checkpoint_if_trio,
@@ -44,6 +44,8 @@ from .policies import PROPAGATED_EXCEPTIONS
 from .state import RecorderState
 
 if TYPE_CHECKING:
+    from .handoff import Handoff
+    from .processing import Processor
     from .recorder import MetricsRecorder
 
 __all__ = ["BUSY", "ReadPath"]
@@ -71,14 +73,29 @@ class ReadPath:
     thousands of recorders, and every object each one keeps costs memory and collector
     time."""
 
-    __slots__ = ("_entity_id", "_handoff", "_hop", "_processor", "_recorder")
+    # Only the recorder: its parts are looked up through it on each read rather than kept
+    # here too, since every field of every recorder's parts is one more visit for each
+    # full garbage collection, and reads are not the hot path.
+    __slots__ = ("_recorder",)
 
     def __init__(self, recorder: MetricsRecorder) -> None:
         self._recorder = recorder
-        self._entity_id = recorder._entity_id
-        self._hop = recorder._hop
-        self._handoff = recorder._handoff
-        self._processor = recorder._processor
+
+    @property
+    def _entity_id(self) -> str:
+        return self._recorder._entity_id
+
+    @property
+    def _hop(self) -> OwnerHop:
+        return self._recorder._hop
+
+    @property
+    def _handoff(self) -> Handoff:
+        return self._recorder._handoff
+
+    @property
+    def _processor(self) -> Processor:
+        return self._recorder._processor
 
     def _state_of(self) -> RecorderState:
         return self._recorder._state

@@ -126,7 +126,7 @@ class MetricsRecorder:
         )
 
         self._hop = bind_owner(require=self._required_library)
-        self._handoff = Handoff(capacity, self._wake_owner)
+        self._handoff = Handoff(capacity, self)
         cls = type(self)
         self._processor = Processor(
             self._handoff,
@@ -229,11 +229,11 @@ class MetricsRecorder:
             return
         handoff = self._handoff
         try:
-            handoff.take_credit()
+            handoff.credits.pop()
         except IndexError:
             if not self._make_room():
                 return
-        handoff.append(event)
+        handoff.buffer.append(event)
         if handoff.wake_on_append:
             handoff.claim_wake()
 
@@ -253,11 +253,11 @@ class MetricsRecorder:
         if state is _S.STARTING or state is _RUNNING:
             handoff = self._handoff
             try:
-                handoff.take_credit()
+                handoff.credits.pop()
             except IndexError:
                 if not self._make_room():
                     return
-            handoff.append(event)
+            handoff.buffer.append(event)
             # Still checked: the owner may have parked since we read the state.
             if handoff.wake_on_append:
                 handoff.claim_wake()
@@ -310,7 +310,7 @@ class MetricsRecorder:
         urgent item (a read, a stop) wakes a polling owner at once rather than at its
         next tick; any item wakes a parked one."""
         handoff = self._handoff
-        handoff.append(ControlItem(fn))
+        handoff.buffer.append(ControlItem(fn))
         if urgent:
             handoff.claim_wake_urgently()
         elif handoff.wake_on_append:

@@ -337,10 +337,10 @@ def test_an_event_that_raced_with_stop_is_still_applied(runtime: MetricsRuntime)
     # What a producer that passed the RUNNING check just before stop() does next:
     handoff = recorder._handoff
     try:
-        handoff.take_credit()
+        handoff.credits.pop()
     except IndexError:
         assert handoff.issue_credits(may_press=False)
-    handoff.append(Saved())
+    handoff.buffer.append(Saved())
     if handoff.wake_on_append:
         handoff.claim_wake()
     wait_until(lambda: recorder.get_stats().pending == 0)

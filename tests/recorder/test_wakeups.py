@@ -16,23 +16,17 @@ from mvx_metrics import MetricsRecorder, MetricsRuntime, OverflowPolicy
 from mvx_metrics.recorder.driving import PARK_AFTER_S
 from mvx_metrics.recorder.handoff import CREDIT_CHUNK, Intake
 
-from .._support import TIMEOUT, CountingMetric, Saved, loop_held, run_threads, wait_until
+from .._support import (
+    TIMEOUT,
+    CountingMetric,
+    Saved,
+    count_wakes,
+    loop_held,
+    run_threads,
+    wait_until,
+)
 
 PAYLOAD = bytes(4096)
-
-
-def count_wakes(recorder: MetricsRecorder) -> list[int]:
-    """Count the wake-ups of ``recorder``'s owner (each one a hop to its loop)."""
-    wakes = [0]
-    handoff = recorder._handoff
-    original = handoff.wake
-
-    def counting() -> None:
-        wakes[0] += 1
-        original()
-
-    handoff.wake = counting
-    return wakes
 
 
 def test_events_spaced_by_work_wake_the_owner_about_once_per_quiet_spell(
@@ -52,7 +46,7 @@ def test_events_spaced_by_work_wake_the_owner_about_once_per_quiet_spell(
     assert recorder.get_metric_snapshots() == {"count": {"count": n}}
     # A producer never wakes a polling owner; only one that parked after PARK_AFTER_S of
     # quiet, and the flush above. (One wake-up per batch would be hundreds.)
-    assert wakes[0] <= 2 + elapsed / PARK_AFTER_S
+    assert wakes.count <= 2 + elapsed / PARK_AFTER_S
 
 
 def test_a_read_right_after_register_event_does_not_wait_for_the_tick(
