@@ -639,13 +639,14 @@ def print_many(counts: dict[str, Count]) -> None:
         "in the runtime; both threads), and its share of one full gc.collect(); against\n"
         "prometheus_client creating 2 label children (lower is better)"
     )
-    print(f"{'':36}  {'create':>9}  {'gc.collect()':>12}")
-    for count in (ours, theirs):
-        if count is not None:
-            print(f"{count.label:36}  {count.caller:>9,.0f}  {count.owner:>12,.0f}")
+    rows = [count for count in (ours, theirs) if count is not None]
+    width = max(len(count.label) for count in rows)
+    print(f"{'':{width}}  {'create':>9}  {'gc.collect()':>12}")
+    for count in rows:
+        print(f"{count.label:{width}}  {count.caller:>9,.0f}  {count.owner:>12,.0f}")
     if theirs is not None:
         print(
-            f"{'ratio':36}  {ours.caller / theirs.caller:>8.2f}x  "
+            f"{'ratio':{width}}  {ours.caller / theirs.caller:>8.2f}x  "
             f"{ours.owner / theirs.owner:>11.2f}x"
         )
 
