@@ -10,7 +10,16 @@ from typing import Any
 
 from ._format import go_float
 
-__all__ = ["ADD_CHECK", "ADD_STATEMENTS", "QuantileSketch", "check_quantile", "nearest_rank"]
+__all__ = [
+    "ADD_CHECK",
+    "ADD_STATEMENTS",
+    "MAX_SCALE",
+    "QuantileSketch",
+    "check_quantile",
+    "downscale",
+    "nearest_rank",
+    "scale_for",
+]
 
 _LOG = math.log
 _CEIL = math.ceil
@@ -56,9 +65,14 @@ def nearest_rank(q: float, count: int) -> int:
 class QuantileSketch:
     """Approximate quantiles of a stream of finite floats, in bounded memory, mergeable.
 
-    Values are counted in logarithmically spaced buckets: with ``a = relative_accuracy``
-    and ``gamma = (1 + a) / (1 - a)``, a positive ``x`` goes to bucket
-    ``k = ceil(log_gamma(x))``, which covers ``(gamma**(k-1), gamma**k]``; negative values
+    Values are counted in logarithmically spaced buckets of growth ``gamma = 2**(2**-scale)``,
+    the base-2 exponential layout that Prometheus native histograms (``schema``) and
+    OpenTelemetry exponential histograms (``scale``) use, so that both can be exported
+    bucket for bucket (:meth:`buckets`). ``scale`` is the coarsest whose error bound
+    ``(gamma - 1) / (gamma + 1)`` is at most ``a = relative_accuracy`` (6 for the default
+    0.01, a bound of 0.54%); see :func:`scale_for`. A positive ``x`` goes to bucket
+    ``k = ceil(log_gamma(x))``, which covers ``(gamma**(k-1), gamma**k]`` (a Prometheus
+    native histogram's bucket ``k``; OpenTelemetry's index ``k - 1``); negative values
     go to a separate store by ``|x|``, and zeros to a zero count. A quantile is answered
     with the bucket's midpoint ``2 * gamma**k / (gamma + 1)`` (sign restored), clamped to
     the observed ``[min, max]``; the lowest and highest ranks return ``min`` and ``max``.
@@ -76,7 +90,8 @@ class QuantileSketch:
     values are then the lowest values of the stream, reported too high; the bound still
     holds for every ``q`` whose rank exceeds :attr:`collapsed` -- the upper quantiles,
     those latency metrics care about. With ``a = 0.01`` and 2048 buckets that takes a
-    value range wider than 10**17 (for one sign), so ordinary data never collapses.
+    value range wider than 10**9 (for one sign), so ordinary latencies (a microsecond to a
+    quarter of an hour) never collapse.
 
     :meth:`merge` adds another sketch of the same ``relative_accuracy``; merging keeps the
     guarantee (the merged sketch answers as a sketch of the concatenated streams would).
@@ -98,6 +113,7 @@ class QuantileSketch:
         "_neg",
         "_pos",
         "_relative_accuracy",
+        "_scale",
         "_sum",
         "_zero",
     )
@@ -119,10 +135,10 @@ class QuantileSketch:
         a = float(relative_accuracy)
         self._relative_accuracy = a
         self._max_bins = max_bins
-        self._gamma = (1.0 + a) / (1.0 - a)
-        # log1p keeps precision for small a, where gamma is close to 1.
-        self._log_gamma = math.log1p(2.0 * a / (1.0 - a))
-        self._inv_log_gamma = 1.0 / self._log_gamma
+        scale = self._scale = scale_for(a)
+        self._log_gamma = _LN2 * 2.0**-scale
+        self._gamma = math.exp(self._log_gamma)
+        self._inv_log_gamma = 2.0**scale / _LN2
         self._pos: dict[int, int] = {}
         self._neg: dict[int, int] = {}
         self._zero = 0
@@ -141,6 +157,18 @@ class QuantileSketch:
     def relative_accuracy(self) -> float:
         """The relative-error bound ``a`` of every quantile."""
         return self._relative_accuracy
+
+    @property
+    def scale(self) -> int:
+        """The bucket layout: buckets grow by ``2**(2**-scale)`` (see the class docs)."""
+        return self._scale
+
+    def buckets(self) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
+        """``(zero_count, positive, negative)``: the counts per bucket, as ``(k, count)``
+        pairs in ascending ``k``, where bucket ``k`` holds the values whose magnitude is
+        in ``(gamma**(k-1), gamma**k]``. After a collapse (see "Memory") the merged
+        values sit in the bucket they were merged into."""
+        return self._zero, sorted(self._pos.items()), sorted(self._neg.items())
 
     @property
     def max_bins(self) -> int:
@@ -399,14 +427,21 @@ class QuantileSketch:
             self._collapse()
 
     def to_dict(self, quantiles: Iterable[float]) -> dict[str, Any]:
-        """``count``, ``sum``, ``min``, ``max`` and ``quantiles`` as a JSON-friendly dict."""
+        """``count``, ``sum``, ``min``, ``max``, ``quantiles`` and the buckets as a
+        JSON-friendly dict: ``zero_count``, and ``positive_buckets`` and
+        ``negative_buckets`` as ``[k, count]`` pairs in ascending ``k`` (see
+        :meth:`buckets`), from which exporters build native histograms."""
         qs = list(quantiles)
+        zero, positive, negative = self.buckets()
         return {
             "count": self._count,
             "sum": self._sum,
             "min": self.min,
             "max": self.max,
             "quantiles": dict(zip(map(go_float, qs), self.quantiles(qs), strict=True)),
+            "zero_count": zero,
+            "positive_buckets": [list(pair) for pair in positive],
+            "negative_buckets": [list(pair) for pair in negative],
         }
 
     def __repr__(self) -> str:
@@ -414,6 +449,48 @@ class QuantileSketch:
             f"QuantileSketch(relative_accuracy={self._relative_accuracy}, "
             f"count={self._count}, bins={self.bins})"
         )
+
+
+#: The finest layout offered: OpenTelemetry allows scales up to 20; Prometheus native
+#: histograms go to 8, and an exporter merges finer buckets down (see ``downscale``).
+MAX_SCALE = 20
+_LN2 = math.log(2.0)
+
+
+def scale_for(relative_accuracy: float) -> int:
+    """The coarsest base-2 scale whose error bound is at most ``relative_accuracy``.
+
+    Bucket growth at scale ``s`` is ``gamma = 2**(2**-s)``, and answering a bucket's
+    midpoint errs by at most ``(gamma - 1) / (gamma + 1)``. Scales below -4 (buckets
+    growing 65,536-fold) are not offered: no error bound needs them.
+    """
+    for scale in range(-4, MAX_SCALE + 1):
+        if _bound(scale) <= relative_accuracy:
+            return scale
+    raise ValueError(
+        f"argument 'relative_accuracy' must be at least that of scale {MAX_SCALE}, "
+        f"{_bound(MAX_SCALE):.3g}; got {relative_accuracy}"
+    )
+
+
+def _bound(scale: int) -> float:
+    """The error bound of scale ``scale``: ``(gamma - 1) / (gamma + 1)``."""
+    gamma = math.pow(2.0, math.ldexp(1.0, -scale))
+    return (gamma - 1.0) / (gamma + 1.0)
+
+
+def downscale(pairs: Iterable[tuple[int, int]], by: int) -> list[tuple[int, int]]:
+    """Buckets ``(k, count)`` of scale ``s`` merged into those of scale ``s - by``.
+
+    Bucket ``k`` covers ``(gamma**(k-1), gamma**k]``; ``2**by`` neighbours make one
+    bucket of the coarser scale, whose index is ``ceil(k / 2**by)``.
+    """
+    merged: dict[int, int] = {}
+    step = 1 << by
+    for k, count in pairs:
+        coarse = -((-k) // step)
+        merged[coarse] = merged.get(coarse, 0) + count
+    return sorted(merged.items())
 
 
 def check_quantile(q: object) -> None:

@@ -29,7 +29,10 @@ class Distribution(BuiltinMetric[QuantileSketch]):
     :class:`~mvx_metrics.MetricValueError`, leaving the state unchanged.
 
     Snapshot series carry ``count``, ``sum``, ``min``, ``max`` and ``quantiles`` keyed by
-    the Prometheus text of each ``q`` ("0.5", "0.99"). An empty series (the label-less one
+    the Prometheus text of each ``q`` ("0.5", "0.99"), and the sketch's buckets
+    (``zero_count``, ``positive_buckets``, ``negative_buckets``) in the base-2 layout of
+    the snapshot's ``scale``, which exporters send as a Prometheus native histogram or an
+    OpenTelemetry exponential histogram. An empty series (the label-less one
     before its first event) reports ``min``, ``max`` and every quantile as ``None``
     (JSON ``null``); exporters write NaN, as Prometheus client libraries do for empty
     summaries. The label name ``quantile`` is reserved. Labels and overflow work as for
@@ -56,6 +59,7 @@ class Distribution(BuiltinMetric[QuantileSketch]):
         # Checked by building a throw-away sketch, before any series exists.
         probe = QuantileSketch(relative_accuracy, max_bins=max_bins)
         self._inv_log_gamma = probe._inv_log_gamma
+        self._scale = probe.scale
         self._relative_accuracy = float(relative_accuracy)
         self._max_bins = max_bins
         self._quantiles = check_quantiles(quantiles)
@@ -73,6 +77,11 @@ class Distribution(BuiltinMetric[QuantileSketch]):
     def relative_accuracy(self) -> float:
         """The relative-error bound of every reported quantile."""
         return self._relative_accuracy
+
+    @property
+    def scale(self) -> int:
+        """The sketch's base-2 bucket layout (see :class:`~mvx_metrics.QuantileSketch`)."""
+        return self._scale
 
     @property
     def quantiles(self) -> tuple[float, ...]:
@@ -112,7 +121,7 @@ class Distribution(BuiltinMetric[QuantileSketch]):
         return state.to_dict(self._quantiles)
 
     def _extra_snapshot(self) -> dict[str, Any]:
-        return {"relative_accuracy": self._relative_accuracy}
+        return {"relative_accuracy": self._relative_accuracy, "scale": self._scale}
 
 
 def check_quantiles(quantiles: object) -> tuple[float, ...]:

@@ -70,13 +70,17 @@ def check_buckets(buckets: object) -> tuple[float, ...]:
 
 
 class _Buckets:
-    """One series: non-cumulative counts per bucket (the last one is +Inf) and the sum."""
+    """One series: non-cumulative counts per bucket (the last one is +Inf), the sum, and
+    the smallest and largest values (±inf while empty), which OpenTelemetry's histogram
+    data points carry."""
 
-    __slots__ = ("counts", "sum")
+    __slots__ = ("counts", "max", "min", "sum")
 
     def __init__(self, size: int) -> None:
         self.counts = [0] * size
         self.sum = 0.0
+        self.min = _INF
+        self.max = -_INF
 
 
 class Histogram(BuiltinMetric[_Buckets]):
@@ -90,9 +94,9 @@ class Histogram(BuiltinMetric[_Buckets]):
     :class:`~mvx_metrics.MetricValueError` (an infinite value would make ``sum`` infinite
     for good), leaving the state unchanged.
 
-    Snapshot series carry ``count``, ``sum`` and ``buckets``: cumulative counts keyed by the
-    ``le`` text prometheus_client writes ("0.005", "1.0", "+Inf"), ending in "+Inf", and
-    ``count == buckets["+Inf"]`` always. The label name ``le`` is reserved. Labels and
+    Snapshot series carry ``count``, ``sum``, ``min`` and ``max`` (None while empty) and
+    ``buckets``: cumulative counts keyed by the ``le`` text prometheus_client writes
+    ("0.005", "1.0", "+Inf"), ending in "+Inf", and ``count == buckets["+Inf"]`` always. The label name ``le`` is reserved. Labels and
     overflow work as for :class:`~mvx_metrics.Counter`.
     """
 
@@ -146,11 +150,20 @@ class Histogram(BuiltinMetric[_Buckets]):
         state = self._single or self._series_for(event)
         state.counts[bisect_left(self._bounds, value)] += 1  # type: ignore[call-overload]
         state.sum += value  # type: ignore[operator]
+        if value < state.min:  # type: ignore[operator]
+            state.min = value  # type: ignore[assignment]
+        if value > state.max:  # type: ignore[operator]
+            state.max = value  # type: ignore[assignment]
         return True
 
     def fragment(self) -> Fragment | None:
-        """Count into the bucket found by bisection, add to the sum."""
-        apply = ("{s}.counts[bisect_left({bounds}, {v})] += 1", "{s}.sum += {v}")
+        """Count into the bucket found by bisection, add to the sum, keep min and max."""
+        apply = (
+            "{s}.counts[bisect_left({bounds}, {v})] += 1",
+            "{s}.sum += {v}",
+            "if {v} < {s}.min: {s}.min = {v}",
+            "if {v} > {s}.max: {s}.max = {v}",
+        )
         return self._fragment(Histogram, FINITE, apply, bindings={"bounds": self._bounds})
 
     def _new_state(self) -> _Buckets:
@@ -158,8 +171,11 @@ class Histogram(BuiltinMetric[_Buckets]):
 
     def _state_snapshot(self, state: _Buckets) -> dict[str, Any]:
         cumulative = list(accumulate(state.counts))
+        count = cumulative[-1]
         return {
-            "count": cumulative[-1],
+            "count": count,
             "sum": state.sum,
+            "min": float(state.min) if count else None,
+            "max": float(state.max) if count else None,
             "buckets": dict(zip(self._le, cumulative, strict=True)),
         }

@@ -33,6 +33,7 @@ def test_an_empty_series_reports_none_for_min_max_and_quantiles() -> None:
         "description": "",
         "unit": "",
         "relative_accuracy": 0.01,
+        "scale": 6,
         "series": [
             {
                 "labels": {},
@@ -41,6 +42,9 @@ def test_an_empty_series_reports_none_for_min_max_and_quantiles() -> None:
                 "min": None,
                 "max": None,
                 "quantiles": {"0.5": None, "0.9": None, "0.99": None},
+                "zero_count": 0,
+                "positive_buckets": [],
+                "negative_buckets": [],
             }
         ],
         "overflow_events": 0,

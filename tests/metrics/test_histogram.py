@@ -23,6 +23,8 @@ def test_values_are_counted_cumulatively_by_upper_bound() -> None:
         "labels": {},
         "count": 8,
         "sum": pytest.approx(25.0001),
+        "min": -4.0,
+        "max": 11.0,
         "buckets": {"1.0": 3, "2.5": 5, "10.0": 7, "+Inf": 8},
     }
     assert list(series["buckets"])[-1] == "+Inf"
@@ -114,6 +116,8 @@ def test_labelled_series_and_json_round_trip() -> None:
         "labels": {"route": "/b"},
         "count": 1,
         "sum": 5.0,
+        "min": 5.0,
+        "max": 5.0,
         "buckets": {"0.1": 0, "1.0": 0, "+Inf": 1},
     }
 

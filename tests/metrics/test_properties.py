@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mvx_metrics import Counter, Distribution, Histogram, QuantileSketch, UpDownCounter
-from mvx_metrics.metrics._sketch import nearest_rank
+from mvx_metrics.metrics._sketch import downscale, nearest_rank
 
 from ._events import Anything
 
@@ -159,3 +159,50 @@ def test_when_memory_runs_short_ranks_above_the_collapsed_ones_keep_the_bound(
         # q * n may round to a neighbouring rank; compare with the rank the sketch uses.
         exact = exact_quantile(values, q)
         assert within_bound(merged.quantile(q), exact, accuracy), (rank, merged.collapsed)
+
+
+@given(st.lists(finite, max_size=60), accuracies)
+def test_sketch_buckets_follow_the_base_2_exponential_layout(
+    values: list[float], accuracy: float
+) -> None:
+    # What Prometheus native histograms and OpenTelemetry exponential histograms read:
+    # bucket k holds magnitudes in (gamma**(k-1), gamma**k], gamma = 2**(2**-scale).
+    sketch = QuantileSketch(accuracy)
+    expected: dict[tuple[int, int], int] = defaultdict(int)
+    for value in values:
+        sketch.add(value)
+        if value == 0:
+            continue
+        alone = QuantileSketch(accuracy)
+        alone.add(value)
+        _, positive, negative = alone.buckets()
+        ((k, count),) = positive or negative
+        assert count == 1 and bool(positive) == (value > 0)
+        expected[1 if value > 0 else -1, k] += 1
+        # log(|v|) in ((k - 1) * log(gamma), k * log(gamma)], up to float rounding.
+        position = math.log(abs(value)) * 2.0**sketch.scale / math.log(2.0)
+        assert k - 1 - 1e-9 <= position <= k + 1e-9
+    gamma = 2.0 ** (2.0**-sketch.scale)
+    coarser = gamma**2
+    assert (gamma - 1) / (gamma + 1) <= accuracy < (coarser - 1) / (coarser + 1)
+    zero, positive, negative = sketch.buckets()
+    assert zero == values.count(0)
+    got = {(1, k): c for k, c in positive} | {(-1, k): c for k, c in negative}
+    assert got == expected
+    assert [k for k, _ in positive] == sorted(k for k, _ in positive)
+
+
+@given(st.lists(st.tuples(st.integers(-5000, 5000), st.integers(1, 9)), unique_by=lambda p: p[0]))
+def test_downscaling_merges_neighbours_into_the_coarser_bucket_holding_them(
+    pairs: list[tuple[int, int]],
+) -> None:
+    pairs.sort()
+    for by in (1, 2, 3):
+        merged = downscale(pairs, by)
+        assert sum(c for _, c in merged) == sum(c for _, c in pairs)
+        step = 2**by
+        for k, _ in pairs:
+            # (g**(k-1), g**k] at scale s lies inside (G**(j-1), G**j] at s - by, G = g**step.
+            j = math.ceil(k / step)
+            assert (j - 1) * step <= k - 1 and k <= j * step
+            assert j in dict(merged)
