@@ -8,6 +8,7 @@ Migrating from mvx-common 0.3: change ``from mvx.common.metrics import ...`` to
 ``from mvx_metrics.compat import ...`` (see docs/migration.md).
 """
 
+from . import _process  # noqa: F401 (its start time must precede every metric)
 from .errors import MetricsError as MetricsError
 from .errors import MetricsMetricError as MetricsMetricError
 from .errors import MetricsRecorderCancelledError as MetricsRecorderCancelledError

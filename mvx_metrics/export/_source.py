@@ -7,11 +7,12 @@ from typing import Any, TypeAlias
 
 from ..recorder.protocol import MetricsRecorderProto
 from ..recorder.recorder import MetricsRecorder
+from ..recorder.stats import RecorderStats
 from ..runtime.runtime import MetricsRuntime
 from ..snapshots import MetricFamily, families_from_snapshots
 from .recorder_stats import recorder_stats, with_stats
 
-__all__ = ["Source", "check_source", "read_source"]
+__all__ = ["Source", "check_source", "read_snapshots", "read_source"]
 
 #: A runtime (every recorder, each labelled with its id) or a single recorder.
 Source: TypeAlias = MetricsRuntime | MetricsRecorderProto
@@ -21,27 +22,35 @@ def read_source(
     source: Source, timeout: float | None, *, include_stats: bool = True
 ) -> list[tuple[str | None, list[MetricFamily]]]:
     """One snapshot of ``source`` as ``[(recorder_id, families)]``, each recorder's stats
-    families after its metrics unless ``include_stats`` is False.
+    families after its metrics unless ``include_stats`` is False (see
+    :func:`read_snapshots`)."""
+    return [
+        (rid, with_stats(families_from_snapshots(snapshots), stats))
+        for rid, snapshots, stats in read_snapshots(source, timeout, include_stats=include_stats)
+    ]
+
+
+def read_snapshots(
+    source: Source, timeout: float | None, *, include_stats: bool = True
+) -> list[tuple[str | None, Mapping[str, Mapping[str, Any]], RecorderStats | None]]:
+    """One snapshot of ``source`` as ``[(recorder_id, {metric_name: snapshot}, stats)]``;
+    ``stats`` is None when not asked for (or the recorder has none).
 
     ``recorder_id`` is None for a recorder, the runtime's id for each of its recorders.
     Exactly one ``get_metric_snapshots`` call on ``source``: a runtime snapshots all its
-    recorders in one go, so the families of different recorders are from the same moment.
-    Stats are read after it, so that they account for every event in the snapshot.
+    recorders in one go, so the snapshots of different recorders are from the same
+    moment. Stats are read after it, so that they account for every event in the snapshot.
     """
     if isinstance(source, MetricsRuntime):
         nested = source.get_metric_snapshots(timeout=timeout)
         stats = source.get_stats() if include_stats else {}
-        return [
-            (rid, with_stats(families_from_snapshots(snaps), stats.get(rid)))
-            for rid, snaps in nested.items()
-        ]
+        return [(rid, snaps, stats.get(rid)) for rid, snaps in nested.items()]
     snapshots: Mapping[str, Mapping[str, Any]]
     if isinstance(source, MetricsRecorder):
         snapshots = source.get_metric_snapshots(timeout=timeout)
     else:  # another MetricsRecorderProto: its get_metric_snapshots takes no timeout
         snapshots = source.get_metric_snapshots()
-    families = families_from_snapshots(snapshots)
-    return [(None, with_stats(families, recorder_stats(source) if include_stats else None))]
+    return [(None, snapshots, recorder_stats(source) if include_stats else None)]
 
 
 def check_source(source: object) -> Source:
