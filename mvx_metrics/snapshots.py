@@ -21,7 +21,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["KINDS", "MetricFamily", "Sample", "families_from_snapshots", "iter_families"]
+__all__ = [
+    "KINDS",
+    "MetricFamily",
+    "NativeHistogram",
+    "Sample",
+    "families_from_snapshots",
+    "iter_families",
+]
 
 logger = logging.getLogger("mvx_metrics.export")
 
@@ -44,6 +51,26 @@ class Sample:
 
 
 @dataclass(frozen=True, slots=True)
+class NativeHistogram:
+    """One distribution series' sketch buckets, for formats with exponential histograms
+    (Prometheus native histograms): bucket ``k`` holds magnitudes in
+    ``(2**(2**-schema))**(k-1)`` to ``(2**(2**-schema))**k``, upper bound included."""
+
+    #: The series labels, as in :attr:`Sample.labels` (without ``quantile``).
+    labels: Labels
+    count: int
+    sum: float
+    #: The base-2 layout (the sketch's ``scale``).
+    schema: int
+    #: Values that are exactly zero.
+    zero_count: int
+    #: ``(k, count)`` in ascending ``k``, for positive values and for negative ones by
+    #: magnitude.
+    positive: tuple[tuple[int, int], ...]
+    negative: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class MetricFamily:
     """All the samples of one metric, with what exporters need to write its header."""
 
@@ -59,6 +86,9 @@ class MetricFamily:
     samples: tuple[Sample, ...]
     #: Events applied to the overflow series (labels all ``"__overflow__"``).
     overflow_events: int = 0
+    #: For a ``distribution`` whose snapshot has its buckets: one per series, in the
+    #: order of the samples' series.
+    histograms: tuple[NativeHistogram, ...] = ()
 
 
 def families_from_snapshots(snapshots: Mapping[str, Mapping[str, Any]]) -> list[MetricFamily]:
@@ -97,12 +127,17 @@ def iter_families(snapshots: Mapping[str, Mapping[str, Any]]) -> Iterator[Metric
 def _family(snapshot: Mapping[str, Any]) -> MetricFamily:
     kind = snapshot["kind"]
     samples: list[Sample] = []
+    histograms: list[NativeHistogram] = []
+    # A distribution snapshot of a user's metric may lack the buckets: quantiles only.
+    native = kind == "distribution" and "scale" in snapshot
     for series in snapshot["series"]:
         labels: Labels = tuple((str(k), str(v)) for k, v in series["labels"].items())
         if kind == "histogram":
             samples.extend(_histogram_samples(labels, series))
         elif kind == "distribution":
             samples.extend(_distribution_samples(labels, series))
+            if native:
+                histograms.append(_native(labels, int(snapshot["scale"]), series))
         else:
             samples.append(Sample("", labels, _number(series["value"])))
     return MetricFamily(
@@ -112,6 +147,19 @@ def _family(snapshot: Mapping[str, Any]) -> MetricFamily:
         unit=str(snapshot.get("unit", "")),
         samples=tuple(samples),
         overflow_events=int(snapshot.get("overflow_events", 0)),
+        histograms=tuple(histograms),
+    )
+
+
+def _native(labels: Labels, schema: int, series: Mapping[str, Any]) -> NativeHistogram:
+    return NativeHistogram(
+        labels=labels,
+        count=int(series["count"]),
+        sum=_number(series["sum"]),
+        schema=schema,
+        zero_count=int(series["zero_count"]),
+        positive=tuple((int(k), int(c)) for k, c in series["positive_buckets"]),
+        negative=tuple((int(k), int(c)) for k, c in series["negative_buckets"]),
     )
 
 

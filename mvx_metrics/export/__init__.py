@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .negotiation import OPENMETRICS_CONTENT_TYPE as OPENMETRICS_CONTENT_TYPE
+from .negotiation import PROTOBUF_CONTENT_TYPE as PROTOBUF_CONTENT_TYPE
 from .negotiation import TEXT_CONTENT_TYPE as TEXT_CONTENT_TYPE
 from .negotiation import choose_format as choose_format
 from .problems import ExpositionProblems as ExpositionProblems
@@ -30,6 +31,7 @@ from .recorder_stats import stats_families as stats_families
 
 __all__ = [
     "OPENMETRICS_CONTENT_TYPE",
+    "PROTOBUF_CONTENT_TYPE",
     "RECORDER_LABEL",
     "STATS_FAMILY_NAMES",
     "TEXT_CONTENT_TYPE",

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,8 +270,9 @@ def _count_skipped(snapshots: Mapping[str, Any]) -> int:
 
 
 @dataclass(slots=True)
-class _Block:
-    """One HELP/TYPE block: a family, merged across recorders, with its sample lines."""
+class Block:
+    """One HELP/TYPE block: a family, merged across recorders, with its entries (sample
+    lines for text; encoded series for protobuf)."""
 
     name: str
     kind: str
@@ -279,7 +280,40 @@ class _Block:
     unit: str
     #: ``(recorder_id, metric_name)`` of each family merged in, for error messages.
     origins: list[tuple[str | None, str]]
-    lines: list[str] = field(default_factory=list)
+    lines: list[Any] = field(default_factory=list)
+
+
+#: Makes a family's entries (``_sample_lines`` for text): called with the exposed name,
+#: the family, its recorder id and the problems; raises ``LeftOut`` to leave it out.
+Entries = Callable[[str, MetricFamily, str | None, ExpositionProblems], list[Any]]
+
+
+def group_families(
+    sources: Iterable[tuple[str | None, Iterable[MetricFamily]]],
+    *,
+    stats: Iterable[tuple[str | None, Iterable[MetricFamily]]] = (),
+    problems: ExpositionProblems,
+    entries: Entries,
+) -> list[Block]:
+    """The blocks of an exposition, in order: the families of every source, then the
+    stats, then the exposition's own problems family. A family that cannot be exposed
+    faithfully is left out whole and counted in ``problems``; the rest is served."""
+    blocks: dict[str, Block] = {}
+    # Every sample name a block may use -> that block's name: clashes are refused before
+    # they reach a scraper, which would otherwise keep one series and drop the other.
+    taken: dict[str, str] = {}
+    for recorder, families in (*sources, *stats):
+        for family in families:
+            try:
+                _add_family(blocks, taken, recorder, family, problems, entries)
+            except LeftOut as exc:  # counted and logged; the rest is served
+                problems.note(exc.reason, str(exc))
+    for family in problems.families():
+        try:
+            _add_family(blocks, taken, None, family, problems, entries)
+        except LeftOut:  # a user's metric took the name: it wins
+            pass
+    return list(blocks.values())
 
 
 def _render(
@@ -291,23 +325,9 @@ def _render(
     problems: ExpositionProblems | None,
 ) -> str:
     problems = ExpositionProblems() if problems is None else problems
-    blocks: dict[str, _Block] = {}
-    # Every sample name a block may use -> that block's name: clashes are refused before
-    # they reach a scraper, which would otherwise keep one series and drop the other.
-    taken: dict[str, str] = {}
-    for recorder, families in (*sources, *stats):
-        for family in families:
-            try:
-                _add_family(blocks, taken, recorder, family, problems)
-            except _LeftOut as exc:  # counted and logged; the rest is served
-                problems.note(exc.reason, str(exc))
-    for family in problems.families():
-        try:
-            _add_family(blocks, taken, None, family, problems)
-        except _LeftOut:  # a user's metric took the name: it wins
-            pass
+    blocks = group_families(sources, stats=stats, problems=problems, entries=_sample_lines)
     out: list[str] = []
-    for block in blocks.values():
+    for block in blocks:
         out.extend(_header(block, problems, openmetrics=openmetrics))
         out.extend(block.lines)
     if openmetrics:
@@ -318,7 +338,7 @@ def _render(
     return "".join(out)
 
 
-class _LeftOut(ValueError):
+class LeftOut(ValueError):
     """A family that cannot be exposed faithfully; ``reason`` is one of
     :data:`.problems.LEFT_OUT_REASONS`."""
 
@@ -328,42 +348,43 @@ class _LeftOut(ValueError):
 
 
 def _add_family(
-    blocks: dict[str, _Block],
+    blocks: dict[str, Block],
     taken: dict[str, str],
     recorder: str | None,
     family: MetricFamily,
     problems: ExpositionProblems,
+    entries: Entries,
 ) -> None:
-    """Add ``family`` to the blocks, whole or not at all (``_LeftOut``)."""
+    """Add ``family`` to the blocks, whole or not at all (``LeftOut``)."""
     if family.kind not in PROMETHEUS_TYPES:
-        raise _LeftOut(
-            "unknown_kind", f"{_where(recorder, family.name)} has an unknown kind {family.kind!r}"
+        raise LeftOut(
+            "unknown_kind", f"{where(recorder, family.name)} has an unknown kind {family.kind!r}"
         )
     name = exposed_name(family)
-    lines = _sample_lines(name, family, recorder, problems)
+    lines = entries(name, family, recorder, problems)
     block = blocks.get(name)
     if block is None:
         for suffix in RESERVED_SUFFIXES[PROMETHEUS_TYPES[family.kind]]:
             other = taken.get(name + suffix)
             if other is not None:
-                raise _LeftOut(
+                raise LeftOut(
                     "name_clash",
-                    f"{_where(recorder, family.name)} and {_origins(blocks[other])} "
+                    f"{where(recorder, family.name)} and {origins(blocks[other])} "
                     f"both expose samples named {name + suffix!r}",
                 )
         for suffix in RESERVED_SUFFIXES[PROMETHEUS_TYPES[family.kind]]:
             taken[name + suffix] = name
-        block = blocks[name] = _Block(name, family.kind, family.description, family.unit, [])
+        block = blocks[name] = Block(name, family.kind, family.description, family.unit, [])
     elif recorder is None or any(rid == recorder for rid, _ in block.origins):
-        raise _LeftOut(
+        raise LeftOut(
             "name_clash",
-            f"{_where(recorder, family.name)} and {_origins(block)} are both exposed as {name!r}",
+            f"{where(recorder, family.name)} and {origins(block)} are both exposed as {name!r}",
         )
     elif block.kind != family.kind:
-        raise _LeftOut(
+        raise LeftOut(
             "name_clash",
             f"metric {name!r} is a {family.kind} in recorder {recorder!r} but a {block.kind} "
-            f"in {_origins(block)}",
+            f"in {origins(block)}",
         )
     block.description = block.description or family.description
     block.unit = block.unit or family.unit
@@ -371,11 +392,11 @@ def _add_family(
     block.lines.extend(lines)
 
 
-def _header(block: _Block, problems: ExpositionProblems, *, openmetrics: bool) -> list[str]:
+def _header(block: Block, problems: ExpositionProblems, *, openmetrics: bool) -> list[str]:
     kind = PROMETHEUS_TYPES[block.kind]
     # 0.0.4 has no type-level name for a counter: its metadata names the sample.
     name = block.name + "_total" if kind == "counter" and not openmetrics else block.name
-    description = valid_text(block.description, f"the description of {_origins(block)}", problems)
+    description = valid_text(block.description, f"the description of {origins(block)}", problems)
     lines = [
         f"# HELP {name} {escape_help(description, openmetrics=openmetrics)}\n",
         f"# TYPE {name} {kind}\n",
@@ -398,7 +419,7 @@ def _sample_lines(
         series = line[: line.rindex(" ")]
         if series in seen:
             problems.note(
-                "duplicate_series", f"{_where(recorder, family.name)} repeats series {series!r}"
+                "duplicate_series", f"{where(recorder, family.name)} repeats series {series!r}"
             )
             continue
         seen.add(series)
@@ -416,9 +437,9 @@ def _sample_line(
     try:
         labels = sorted(series_labels(sample.labels, recorder).items())
     except ValueError as exc:
-        raise _LeftOut(
+        raise LeftOut(
             "label_clash",
-            f"{_where(recorder, family.name)} has labels {[k for k, _ in sample.labels]}: {exc}",
+            f"{where(recorder, family.name)} has labels {[k for k, _ in sample.labels]}: {exc}",
         ) from None
     sample_name = name + ("_total" if family.kind == "counter" else sample.suffix)
     value = format_value(sample.value)
@@ -432,12 +453,12 @@ def _sample_line(
 
 
 def _label_of(recorder: str | None, family: MetricFamily, label: str) -> str:
-    return f"a value of label {label!r} of {_where(recorder, family.name)}"
+    return f"a value of label {label!r} of {where(recorder, family.name)}"
 
 
-def _where(recorder: str | None, metric: str) -> str:
+def where(recorder: str | None, metric: str) -> str:
     return f"metric {metric!r}" + (f" of recorder {recorder!r}" if recorder is not None else "")
 
 
-def _origins(block: _Block) -> str:
-    return " and ".join(_where(rid, metric) for rid, metric in block.origins)
+def origins(block: Block) -> str:
+    return " and ".join(where(rid, metric) for rid, metric in block.origins)

@@ -26,6 +26,7 @@ import anyio.to_thread
 from ..errors import MetricsRecorderTimeoutError, MetricsRuntimeTimeoutError
 from .negotiation import choose_format
 from .problems import problems_of
+from .prometheus_protobuf import render_protobuf_runtime_snapshots, render_protobuf_snapshots
 from .prometheus_text import render_runtime_snapshots, render_snapshots
 from .recorder_stats import recorder_stats
 
@@ -95,21 +96,23 @@ def _scrape(
     problems = problems_of(source)  # counted across the source's scrapes
     snapshots: Any = source.get_metric_snapshots(timeout=timeout)
     # Stats read after the snapshots, so that they account for every event in them.
+    body: bytes
     if isinstance(source, MetricsRuntime):
-        text = render_runtime_snapshots(
-            snapshots,
-            openmetrics=openmetrics,
-            stats=source.get_stats() if include_stats else None,
-            problems=problems,
-        )
+        stats = source.get_stats() if include_stats else None
+        if fmt == "protobuf":
+            body = render_protobuf_runtime_snapshots(snapshots, stats=stats, problems=problems)
+        else:
+            body = render_runtime_snapshots(
+                snapshots, openmetrics=openmetrics, stats=stats, problems=problems
+            ).encode("utf-8")
     else:
-        text = render_snapshots(
-            snapshots,
-            openmetrics=openmetrics,
-            stats=recorder_stats(source) if include_stats else None,
-            problems=problems,
-        )
-    body = text.encode("utf-8")
+        one = recorder_stats(source) if include_stats else None
+        if fmt == "protobuf":
+            body = render_protobuf_snapshots(snapshots, stats=one, problems=problems)
+        else:
+            body = render_snapshots(
+                snapshots, openmetrics=openmetrics, stats=one, problems=problems
+            ).encode("utf-8")
     headers = {"Content-Type": content_type}
     if compress:
         body = gzip.compress(body, compresslevel=6)
