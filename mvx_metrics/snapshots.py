@@ -23,6 +23,7 @@ from typing import Any
 
 __all__ = [
     "KINDS",
+    "Exemplar",
     "MetricFamily",
     "NativeHistogram",
     "Sample",
@@ -39,6 +40,26 @@ Labels = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
+class Exemplar:
+    """One event's exemplar: its labels (a trace id, say), the value it added or
+    observed, and when (see ``metrics/_exemplars.py``)."""
+
+    labels: Labels
+    value: float
+    #: Unix time in seconds.
+    timestamp: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The snapshot form: ``{"labels": {...}, "value": ..., "timestamp": ...}``."""
+        return {"labels": dict(self.labels), "value": self.value, "timestamp": self.timestamp}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Exemplar:
+        labels = tuple((str(k), str(v)) for k, v in data["labels"].items())
+        return cls(labels, _number(data["value"]), _number(data["timestamp"]))
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One exposed number: ``family.name + suffix``, its labels (in order) and its value."""
 
@@ -48,6 +69,8 @@ class Sample:
     labels: Labels
     #: The value as a float (NaN for an empty distribution's quantiles).
     value: float
+    #: A counter's or histogram bucket's latest exemplar, if it keeps them and has one.
+    exemplar: Exemplar | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +162,15 @@ def _family(snapshot: Mapping[str, Any]) -> MetricFamily:
             if native:
                 histograms.append(_native(labels, int(snapshot["scale"]), series))
         else:
-            samples.append(Sample("", labels, _number(series["value"])))
+            exemplar = series.get("exemplar")
+            samples.append(
+                Sample(
+                    "",
+                    labels,
+                    _number(series["value"]),
+                    None if exemplar is None else Exemplar.from_dict(exemplar),
+                )
+            )
     return MetricFamily(
         name=str(snapshot["name"]),
         kind=kind,
@@ -164,8 +195,15 @@ def _native(labels: Labels, schema: int, series: Mapping[str, Any]) -> NativeHis
 
 
 def _histogram_samples(labels: Labels, series: Mapping[str, Any]) -> Iterable[Sample]:
+    exemplars = series.get("exemplars", {})
     for le, count in series["buckets"].items():
-        yield Sample("_bucket", (*labels, ("le", le)), _number(count))
+        exemplar = exemplars.get(le)
+        yield Sample(
+            "_bucket",
+            (*labels, ("le", le)),
+            _number(count),
+            None if exemplar is None else Exemplar.from_dict(exemplar),
+        )
     yield Sample("_count", labels, _number(series["count"]))
     yield Sample("_sum", labels, _number(series["sum"]))
 

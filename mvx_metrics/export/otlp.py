@@ -238,8 +238,13 @@ class _Converter:
     ) -> NumberDataPoint:
         from opentelemetry.sdk.metrics.export import NumberDataPoint
 
+        exemplar = series.get("exemplar")
         return NumberDataPoint(
-            self._attributes(series, rid), self.start, self.now, _number(series["value"])
+            self._attributes(series, rid),
+            self.start,
+            self.now,
+            _number(series["value"]),
+            exemplars=[] if exemplar is None else [_exemplar(exemplar)],
         )
 
     def _histogram_point(
@@ -268,6 +273,7 @@ class _Converter:
             explicit_bounds=bounds,
             min=float(series["min"]),
             max=float(series["max"]),
+            exemplars=[_exemplar(e) for e in series.get("exemplars", {}).values()],
         )
 
     def _exponential_point(
@@ -361,6 +367,42 @@ def _number(value: object) -> int | float:
             return float(value)
         except OverflowError:  # an exact total past the float range
             return math.inf if value > 0 else -math.inf
+    return value
+
+
+def _exemplar(data: Mapping[str, Any]) -> Any:
+    """A snapshot exemplar as the SDK's: ``trace_id`` and ``span_id`` labels holding hex
+    ids become the exemplar's own ids (what backends link to traces); other labels are
+    its filtered attributes."""
+    from opentelemetry.sdk.metrics import Exemplar
+
+    attributes = {str(k): str(v) for k, v in data["labels"].items()}
+    trace_id = _hex_id(attributes, "trace_id", 32)
+    span_id = _hex_id(attributes, "span_id", 16)
+    if trace_id is None or span_id is None:  # OTLP sends ids only as a pair
+        if trace_id is not None:
+            attributes["trace_id"] = f"{trace_id:032x}"
+        if span_id is not None:
+            attributes["span_id"] = f"{span_id:016x}"
+        trace_id = span_id = None
+    return Exemplar(
+        attributes,
+        _number(data["value"]),
+        int(float(data["timestamp"]) * 1e9),
+        span_id=span_id,
+        trace_id=trace_id,
+    )
+
+
+def _hex_id(attributes: dict[str, str], key: str, digits: int) -> int | None:
+    text = attributes.get(key, "")
+    if len(text) != digits:
+        return None
+    try:
+        value = int(text, 16)
+    except ValueError:
+        return None
+    del attributes[key]
     return value
 
 

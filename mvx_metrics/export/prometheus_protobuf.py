@@ -27,7 +27,7 @@ from typing import Any
 
 from ..metrics._sketch import downscale
 from ..recorder.stats import RecorderStats
-from ..snapshots import MetricFamily, NativeHistogram, iter_families
+from ..snapshots import Exemplar, MetricFamily, NativeHistogram, iter_families
 from .negotiation import PROTOBUF_CONTENT_TYPE
 from .problems import ExpositionProblems, valid_text
 from .prometheus_text import (
@@ -35,6 +35,7 @@ from .prometheus_text import (
     LeftOut,
     group_families,
     origins,
+    sanitize_label_name,
     series_labels,
     where,
 )
@@ -157,7 +158,10 @@ def _series(family: MetricFamily) -> Iterable[tuple[tuple[tuple[str, str], ...],
         return
     field = 3 if family.kind == "counter" else 2  # Metric.counter / Metric.gauge
     for sample in family.samples:
-        yield sample.labels, _bytes(field, _double(1, sample.value)), False
+        value = _double(1, sample.value)
+        if sample.exemplar is not None:  # Counter.exemplar
+            value += _bytes(2, _exemplar(sample.exemplar))
+        yield sample.labels, _bytes(field, value), False
 
 
 def _grouped(family: MetricFamily) -> Iterable[tuple[tuple[tuple[str, str], ...], bytes, bool]]:
@@ -176,8 +180,11 @@ def _grouped(family: MetricFamily) -> Iterable[tuple[tuple[tuple[str, str], ...]
             parts = []
         else:
             bound = float(dict(sample.labels)[extra_label])
-            if family.kind == "histogram":  # Bucket{cumulative_count, upper_bound}
-                parts.append(_bytes(3, _uint(1, int(sample.value)) + _double(2, bound)))
+            if family.kind == "histogram":  # Bucket{cumulative_count, upper_bound, exemplar}
+                bucket = _uint(1, int(sample.value)) + _double(2, bound)
+                if sample.exemplar is not None:
+                    bucket += _bytes(3, _exemplar(sample.exemplar))
+                parts.append(_bytes(3, bucket))
             else:  # Quantile{quantile, value}
                 parts.append(_bytes(3, _double(1, bound) + _double(2, sample.value)))
 
@@ -207,6 +214,17 @@ def _native_histogram(histogram: NativeHistogram) -> bytes:
         if deltas:
             body += _bytes(deltas_field, b"".join(_zigzag_varint(d) for d in deltas))
     return body
+
+
+def _exemplar(exemplar: Exemplar) -> bytes:
+    """Exemplar{label, value, timestamp (google.protobuf.Timestamp{seconds, nanos})}."""
+    labels = b"".join(
+        _bytes(1, _string(1, sanitize_label_name(k)) + _string(2, v)) for k, v in exemplar.labels
+    )
+    seconds = int(exemplar.timestamp // 1)
+    nanos = round((exemplar.timestamp - seconds) * 1e9)
+    timestamp = _uint(1, seconds) + _uint(2, min(nanos, 999_999_999))
+    return labels + _double(2, exemplar.value) + _bytes(3, timestamp)
 
 
 def _spans_and_deltas(

@@ -61,7 +61,7 @@ from typing import Any
 
 from ..metrics._format import go_float
 from ..recorder.stats import RecorderStats
-from ..snapshots import KINDS, MetricFamily, Sample, iter_families
+from ..snapshots import KINDS, Exemplar, MetricFamily, Sample, iter_families
 from .problems import ExpositionProblems, valid_text
 from .recorder_stats import stats_families
 
@@ -325,7 +325,8 @@ def _render(
     problems: ExpositionProblems | None,
 ) -> str:
     problems = ExpositionProblems() if problems is None else problems
-    blocks = group_families(sources, stats=stats, problems=problems, entries=_sample_lines)
+    entries = _openmetrics_sample_lines if openmetrics else _sample_lines
+    blocks = group_families(sources, stats=stats, problems=problems, entries=entries)
     out: list[str] = []
     for block in blocks:
         out.extend(_header(block, problems, openmetrics=openmetrics))
@@ -408,32 +409,47 @@ def _header(block: Block, problems: ExpositionProblems, *, openmetrics: bool) ->
 
 
 def _sample_lines(
-    name: str, family: MetricFamily, recorder: str | None, problems: ExpositionProblems
+    name: str,
+    family: MetricFamily,
+    recorder: str | None,
+    problems: ExpositionProblems,
+    *,
+    openmetrics: bool = False,
 ) -> list[str]:
     """The family's sample lines; a series whose labels repeat another's is left out (a
-    scraper would keep one of them, or refuse the whole exposition)."""
+    scraper would keep one of them, or refuse the whole exposition). OpenMetrics lines
+    carry their exemplar, if any."""
     lines: list[str] = []
     seen: set[str] = set()
     for sample in family.samples:
-        line = _sample_line(name, family, sample, recorder, problems)
-        series = line[: line.rindex(" ")]
+        series = _series_text(name, family, sample, recorder, problems)
         if series in seen:
             problems.note(
                 "duplicate_series", f"{where(recorder, family.name)} repeats series {series!r}"
             )
             continue
         seen.add(series)
-        lines.append(line)
+        tail = ""
+        if openmetrics and sample.exemplar is not None:
+            tail = _exemplar_text(sample.exemplar, recorder, family, problems)
+        lines.append(f"{series} {format_value(sample.value)}{tail}\n")
     return lines
 
 
-def _sample_line(
+def _openmetrics_sample_lines(
+    name: str, family: MetricFamily, recorder: str | None, problems: ExpositionProblems
+) -> list[str]:
+    return _sample_lines(name, family, recorder, problems, openmetrics=True)
+
+
+def _series_text(
     name: str,
     family: MetricFamily,
     sample: Sample,
     recorder: str | None,
     problems: ExpositionProblems,
 ) -> str:
+    """``name{labels}``: a sample line up to its value."""
     try:
         labels = sorted(series_labels(sample.labels, recorder).items())
     except ValueError as exc:
@@ -442,14 +458,30 @@ def _sample_line(
             f"{where(recorder, family.name)} has labels {[k for k, _ in sample.labels]}: {exc}",
         ) from None
     sample_name = name + ("_total" if family.kind == "counter" else sample.suffix)
-    value = format_value(sample.value)
     if not labels:
-        return f"{sample_name} {value}\n"
-    text = ",".join(
+        return sample_name
+    return f"{sample_name}{{{_label_text(labels, recorder, family, problems)}}}"
+
+
+def _label_text(
+    labels: Iterable[tuple[str, str]],
+    recorder: str | None,
+    family: MetricFamily,
+    problems: ExpositionProblems,
+) -> str:
+    return ",".join(
         f'{key}="{escape_label_value(valid_text(val, _label_of(recorder, family, key), problems))}"'
         for key, val in labels
     )
-    return f"{sample_name}{{{text}}} {value}\n"
+
+
+def _exemplar_text(
+    exemplar: Exemplar, recorder: str | None, family: MetricFamily, problems: ExpositionProblems
+) -> str:
+    """`` # {labels} value timestamp``, as OpenMetrics writes an exemplar."""
+    labels = [(sanitize_label_name(key), value) for key, value in exemplar.labels]
+    text = _label_text(labels, recorder, family, problems)
+    return f" # {{{text}}} {format_value(exemplar.value)} {exemplar.timestamp:.3f}"
 
 
 def _label_of(recorder: str | None, family: MetricFamily, label: str) -> str:

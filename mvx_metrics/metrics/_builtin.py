@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 from .._validation import check_id, check_positive_int
 from ..events import MetricEvent
+from ._exemplars import ExemplarReader
 from ._fragment import Fragment
 from ._series import DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE, SeriesTable
 from ._values import LabelReader, ValueReader, as_number
@@ -58,6 +59,8 @@ class BuiltinMetric(Metric, Generic[S]):
     value_required: ClassVar[bool] = True
     #: Label names this kind uses itself in exposition (``le``, ``quantile``).
     reserved_labels: ClassVar[tuple[str, ...]] = ()
+    #: Whether the kind keeps exemplars (``exemplar=``; see ``_exemplars.py``).
+    takes_exemplars: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -69,7 +72,12 @@ class BuiltinMetric(Metric, Generic[S]):
         description: str = "",
         unit: str = "",
         max_series: int = DEFAULT_MAX_SERIES,
+        exemplar: str | Callable[[Any], Mapping[str, object] | None] | None = None,
     ) -> None:
+        if exemplar is not None and not self.takes_exemplars:
+            raise TypeError(f"{type(self).__name__} takes no exemplar (Counter and Histogram do)")
+        #: Where exemplars come from, or None (see ``_exemplars.py``).
+        self._exemplar = None if exemplar is None else ExemplarReader(exemplar)
         if value is None and self.value_required:
             raise TypeError("argument 'value' is required: an attribute name or a callable")
         self._name = check_id(name, "name")
@@ -171,6 +179,8 @@ class BuiltinMetric(Metric, Generic[S]):
         value or labels come from a callable (which must be called once per event)."""
         if type(self).handle_event is not kind.handle_event or self._labels.fn is not None:
             return None
+        if self._exemplar is not None:  # read per event, with the event's own time
+            return None
         spec = self._value_spec
         if spec is not None and not isinstance(spec, str):
             return None
@@ -247,6 +257,7 @@ class BuiltinMetric(Metric, Generic[S]):
             "description": self._description,
             "unit": self._unit,
             **self._extra_snapshot(),
+            **({} if self._exemplar is None else {"exemplars_dropped": self._exemplar.dropped}),
             "series": series,
             "overflow_events": table.overflow_events,
         }

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..events import MetricEvent
 from ._builtin import MAX_FLOAT, BuiltinMetric
+from ._exemplars import ExemplarCell
 from ._fragment import FINITE, Fragment
 from ._series import NumberCell
 
@@ -28,10 +29,17 @@ class Counter(BuiltinMetric[NumberCell]):
     ``max_series`` label sets get their own series, later ones share one overflow series
     whose labels all read ``"__overflow__"`` (counted in the snapshot's
     ``overflow_events``). Snapshot series carry ``value``.
+
+    ``exemplar`` (an attribute name such as ``"trace_id"``, or a callable returning a
+    mapping of labels) keeps each series' latest exemplar, shown in OpenMetrics, the
+    protobuf format and OTLP; snapshot series then carry ``exemplar`` (``labels``,
+    ``value``, ``timestamp``) once they have one, and the snapshot
+    ``exemplars_dropped``. Events of such a counter are applied one at a time.
     """
 
     kind = "counter"
     value_required = False
+    takes_exemplars = True
 
     def handle_event(self, event: MetricEvent) -> bool:
         """Add the event's increment (or 1) to its series; True when applied."""
@@ -53,6 +61,10 @@ class Counter(BuiltinMetric[NumberCell]):
         # cached label-less series.
         cell = self._single or self._series_for(event)
         cell.value += increment  # type: ignore[operator]
+        if self._exemplar is not None:
+            exemplar = self._exemplar.read(event, increment)  # type: ignore[arg-type]
+            if exemplar is not None:
+                cell.exemplar = exemplar  # type: ignore[attr-defined]
         return True
 
     def fragment(self) -> Fragment | None:
@@ -69,9 +81,11 @@ class Counter(BuiltinMetric[NumberCell]):
         return self._fragment(Counter, check, ("{s}.value += {v}",))
 
     def _new_state(self) -> NumberCell:
-        return NumberCell()
+        return NumberCell() if self._exemplar is None else ExemplarCell()
 
     def _state_snapshot(self, state: NumberCell) -> dict[str, Any]:
+        if isinstance(state, ExemplarCell) and state.exemplar is not None:
+            return {"value": state.value, "exemplar": state.exemplar.to_dict()}
         return {"value": state.value}
 
 

@@ -9,6 +9,7 @@ from itertools import accumulate, pairwise
 from typing import Any, ClassVar
 
 from ..events import MetricEvent
+from ..snapshots import Exemplar
 from ._builtin import MAX_FLOAT, BuiltinMetric
 from ._format import go_float
 from ._fragment import FINITE, Fragment
@@ -83,6 +84,16 @@ class _Buckets:
         self.max = -_INF
 
 
+class _ExemplarBuckets(_Buckets):
+    """A series that also keeps each bucket's latest exemplar."""
+
+    __slots__ = ("exemplars",)
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.exemplars: list[Exemplar | None] = [None] * size
+
+
 class Histogram(BuiltinMetric[_Buckets]):
     """Counts each event's value into explicit buckets, as a Prometheus histogram.
 
@@ -96,12 +107,15 @@ class Histogram(BuiltinMetric[_Buckets]):
 
     Snapshot series carry ``count``, ``sum``, ``min`` and ``max`` (None while empty) and
     ``buckets``: cumulative counts keyed by the ``le`` text prometheus_client writes
-    ("0.005", "1.0", "+Inf"), ending in "+Inf", and ``count == buckets["+Inf"]`` always. The label name ``le`` is reserved. Labels and
+    ("0.005", "1.0", "+Inf"), ending in "+Inf", and ``count == buckets["+Inf"]`` always.
+    With ``exemplar`` (as for :class:`~mvx_metrics.Counter`), each bucket keeps its latest
+    exemplar: series carry ``exemplars`` keyed by ``le``. The label name ``le`` is reserved. Labels and
     overflow work as for :class:`~mvx_metrics.Counter`.
     """
 
     kind = "histogram"
     reserved_labels: ClassVar[tuple[str, ...]] = ("le",)
+    takes_exemplars = True
 
     def __init__(
         self,
@@ -114,6 +128,7 @@ class Histogram(BuiltinMetric[_Buckets]):
         description: str = "",
         unit: str = "",
         max_series: int = DEFAULT_MAX_SERIES,
+        exemplar: str | Callable[[Any], Mapping[str, object] | None] | None = None,
     ) -> None:
         # Set before the base constructor, which creates the label-less series.
         self._bounds: tuple[float, ...] = check_buckets(buckets)
@@ -126,6 +141,7 @@ class Histogram(BuiltinMetric[_Buckets]):
             description=description,
             unit=unit,
             max_series=max_series,
+            exemplar=exemplar,
         )
 
     @property
@@ -148,8 +164,13 @@ class Histogram(BuiltinMetric[_Buckets]):
         ):
             value = self._number(event, value, negative=True, infinite=False)
         state = self._single or self._series_for(event)
-        state.counts[bisect_left(self._bounds, value)] += 1  # type: ignore[call-overload]
+        index = bisect_left(self._bounds, value)  # type: ignore[call-overload]
+        state.counts[index] += 1
         state.sum += value  # type: ignore[operator]
+        if self._exemplar is not None:
+            exemplar = self._exemplar.read(event, value)  # type: ignore[arg-type]
+            if exemplar is not None:
+                state.exemplars[index] = exemplar  # type: ignore[attr-defined]
         if value < state.min:  # type: ignore[operator]
             state.min = value  # type: ignore[assignment]
         if value > state.max:  # type: ignore[operator]
@@ -167,7 +188,8 @@ class Histogram(BuiltinMetric[_Buckets]):
         return self._fragment(Histogram, FINITE, apply, bindings={"bounds": self._bounds})
 
     def _new_state(self) -> _Buckets:
-        return _Buckets(len(self._bounds) + 1)
+        size = len(self._bounds) + 1
+        return _Buckets(size) if self._exemplar is None else _ExemplarBuckets(size)
 
     def _state_snapshot(self, state: _Buckets) -> dict[str, Any]:
         cumulative = list(accumulate(state.counts))
@@ -178,4 +200,16 @@ class Histogram(BuiltinMetric[_Buckets]):
             "min": float(state.min) if count else None,
             "max": float(state.max) if count else None,
             "buckets": dict(zip(self._le, cumulative, strict=True)),
+            **self._exemplars_snapshot(state),
+        }
+
+    def _exemplars_snapshot(self, state: _Buckets) -> dict[str, Any]:
+        if not isinstance(state, _ExemplarBuckets):
+            return {}
+        return {
+            "exemplars": {
+                le: exemplar.to_dict()
+                for le, exemplar in zip(self._le, state.exemplars, strict=True)
+                if exemplar is not None
+            }
         }

@@ -1,8 +1,8 @@
 """An independent decoder of the Prometheus protobuf exposition, for the tests.
 
 The message classes are made by the protobuf runtime from a descriptor of
-prometheus/client_model's ``metrics.proto`` (the fields the exposition uses), written out
-here: what we encode by hand is decoded by Google's implementation.
+prometheus/client_model's ``metrics.proto`` (the fields the exposition uses; ``Timestamp`` stands in
+for ``google.protobuf.Timestamp``, which has the same fields), written out here: what we encode by hand is decoded by Google's implementation.
 """
 
 from __future__ import annotations
@@ -21,8 +21,20 @@ _MESSAGES: dict[str, list[tuple[str, int, int, int, str | None]]] = {
         ("name", 1, _F.TYPE_STRING, _OPTIONAL, None),
         ("value", 2, _F.TYPE_STRING, _OPTIONAL, None),
     ],
+    "Timestamp": [
+        ("seconds", 1, _F.TYPE_INT64, _OPTIONAL, None),
+        ("nanos", 2, _F.TYPE_INT32, _OPTIONAL, None),
+    ],
+    "Exemplar": [
+        ("label", 1, _F.TYPE_MESSAGE, _REPEATED, "LabelPair"),
+        ("value", 2, _F.TYPE_DOUBLE, _OPTIONAL, None),
+        ("timestamp", 3, _F.TYPE_MESSAGE, _OPTIONAL, "Timestamp"),
+    ],
     "Gauge": [("value", 1, _F.TYPE_DOUBLE, _OPTIONAL, None)],
-    "Counter": [("value", 1, _F.TYPE_DOUBLE, _OPTIONAL, None)],
+    "Counter": [
+        ("value", 1, _F.TYPE_DOUBLE, _OPTIONAL, None),
+        ("exemplar", 2, _F.TYPE_MESSAGE, _OPTIONAL, "Exemplar"),
+    ],
     "Quantile": [
         ("quantile", 1, _F.TYPE_DOUBLE, _OPTIONAL, None),
         ("value", 2, _F.TYPE_DOUBLE, _OPTIONAL, None),
@@ -35,6 +47,7 @@ _MESSAGES: dict[str, list[tuple[str, int, int, int, str | None]]] = {
     "Bucket": [
         ("cumulative_count", 1, _F.TYPE_UINT64, _OPTIONAL, None),
         ("upper_bound", 2, _F.TYPE_DOUBLE, _OPTIONAL, None),
+        ("exemplar", 3, _F.TYPE_MESSAGE, _OPTIONAL, "Exemplar"),
     ],
     "BucketSpan": [
         ("offset", 1, _F.TYPE_SINT32, _OPTIONAL, None),
