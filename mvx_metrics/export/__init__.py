@@ -1,33 +1,43 @@
-"""Export: Prometheus text (0.0.4) and OpenMetrics 1.0 from a recorder or a runtime.
+"""Export: metrics of a recorder or a runtime, on their way out of the process.
 
-Everything here is pure text from snapshots; prometheus_client is not imported (it is an
-optional dependency). See :mod:`mvx_metrics.export.prometheus_text` for the format rules.
+Three layers, each importing only those below it:
+
+- :mod:`mvx_metrics.exposition` (pure): snapshot values to Prometheus text, OpenMetrics
+  or protobuf, and the choice of format; it never reads a recorder or a runtime;
+- :mod:`._source`: the one module that knows "a runtime or a recorder" and reads one
+  consistent snapshot of either (blocking; async callers run it in a worker thread);
+- the transports and bridges: :mod:`.scrape` (one scrape, off the serving loop) under
+  :mod:`.http` (``runtime.serve_http()``) and :mod:`.asgi`; :mod:`.otlp` (native
+  OpenTelemetry); :mod:`.otel_bridge` and :mod:`.prometheus_client_bridge`.
+
+This package's names re-export the exposition's public ones, plus
+:func:`render_prometheus`. prometheus_client and OpenTelemetry are never imported here
+(they are optional dependencies).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from .negotiation import OPENMETRICS_CONTENT_TYPE as OPENMETRICS_CONTENT_TYPE
-from .negotiation import PROTOBUF_CONTENT_TYPE as PROTOBUF_CONTENT_TYPE
-from .negotiation import TEXT_CONTENT_TYPE as TEXT_CONTENT_TYPE
-from .negotiation import choose_format as choose_format
-from .problems import ExpositionProblems as ExpositionProblems
-from .problems import problems_of
-from .prometheus_text import RECORDER_LABEL as RECORDER_LABEL
-from .prometheus_text import escape_help as escape_help
-from .prometheus_text import escape_label_value as escape_label_value
-from .prometheus_text import exposed_name as exposed_name
-from .prometheus_text import format_value as format_value
-from .prometheus_text import render_families as render_families
-from .prometheus_text import render_families_by_recorder as render_families_by_recorder
-from .prometheus_text import render_runtime_snapshots as render_runtime_snapshots
-from .prometheus_text import render_snapshots as render_snapshots
-from .prometheus_text import sanitize_label_name as sanitize_label_name
-from .prometheus_text import sanitize_metric_name as sanitize_metric_name
-from .recorder_stats import STATS_FAMILY_NAMES as STATS_FAMILY_NAMES
-from .recorder_stats import recorder_stats
-from .recorder_stats import stats_families as stats_families
+from ..exposition.negotiation import OPENMETRICS_CONTENT_TYPE as OPENMETRICS_CONTENT_TYPE
+from ..exposition.negotiation import PROTOBUF_CONTENT_TYPE as PROTOBUF_CONTENT_TYPE
+from ..exposition.negotiation import TEXT_CONTENT_TYPE as TEXT_CONTENT_TYPE
+from ..exposition.negotiation import choose_format as choose_format
+from ..exposition.problems import ExpositionProblems as ExpositionProblems
+from ..exposition.problems import problems_of
+from ..exposition.prometheus_text import RECORDER_LABEL as RECORDER_LABEL
+from ..exposition.prometheus_text import escape_help as escape_help
+from ..exposition.prometheus_text import escape_label_value as escape_label_value
+from ..exposition.prometheus_text import exposed_name as exposed_name
+from ..exposition.prometheus_text import format_value as format_value
+from ..exposition.prometheus_text import render_families as render_families
+from ..exposition.prometheus_text import render_families_by_recorder as render_families_by_recorder
+from ..exposition.prometheus_text import render_read
+from ..exposition.prometheus_text import render_runtime_snapshots as render_runtime_snapshots
+from ..exposition.prometheus_text import render_snapshots as render_snapshots
+from ..exposition.prometheus_text import sanitize_label_name as sanitize_label_name
+from ..exposition.prometheus_text import sanitize_metric_name as sanitize_metric_name
+from ..exposition.recorder_stats import STATS_FAMILY_NAMES as STATS_FAMILY_NAMES
+from ..exposition.recorder_stats import stats_families as stats_families
+from ._source import Source, check_source, read_snapshots
 
 __all__ = [
     "OPENMETRICS_CONTENT_TYPE",
@@ -52,30 +62,16 @@ __all__ = [
 ]
 
 
-def render_prometheus(source: Any, *, openmetrics: bool = False, include_stats: bool = True) -> str:
-    """Exposition text for a recorder (``{metric_name: snapshot}``) or a ``MetricsRuntime``
-    (every recorder, each sample labelled ``recorder="<id>"``); OpenMetrics if asked.
+def render_prometheus(
+    source: Source, *, openmetrics: bool = False, include_stats: bool = True
+) -> str:
+    """Exposition text for a recorder or a ``MetricsRuntime`` (every recorder, each sample
+    labelled ``recorder="<id>"``); OpenMetrics if asked.
 
     Each recorder's stats follow its metrics (``mvx_recorder_events_dropped_total`` and
-    the rest, see :mod:`mvx_metrics.export.recorder_stats`) unless ``include_stats`` is
-    False."""
-    # Imported here, not at module level: the runtime may import this package (to serve
-    # /metrics), and a module-level import back into it would be circular.
-    from ..runtime import MetricsRuntime
-
-    problems = problems_of(source)  # counted across the source's renders and scrapes
-    if isinstance(source, MetricsRuntime):
-        snapshots = source.get_metric_snapshots()
-        return render_runtime_snapshots(
-            snapshots,
-            openmetrics=openmetrics,
-            stats=source.get_stats() if include_stats else None,
-            problems=problems,
-        )
-    snapshots = source.get_metric_snapshots()
-    return render_snapshots(
-        snapshots,
-        openmetrics=openmetrics,
-        stats=recorder_stats(source) if include_stats else None,
-        problems=problems,
-    )
+    the rest, see :mod:`mvx_metrics.exposition.recorder_stats`) unless ``include_stats``
+    is False. A blocking read (the source's default timeout): call it from a plain thread
+    or sync code, not from a recorder's own loop."""
+    read = read_snapshots(check_source(source), None, include_stats=include_stats)
+    # Problems are counted across the source's renders and scrapes.
+    return render_read(read, openmetrics=openmetrics, problems=problems_of(source))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
+from ..exposition.recorder_stats import recorder_stats, with_stats
 from ..recorder.protocol import MetricsRecorderProto
 from ..recorder.recorder import MetricsRecorder
 from ..recorder.stats import RecorderStats
 from ..runtime.runtime import MetricsRuntime
 from ..snapshots import MetricFamily, families_from_snapshots
-from .recorder_stats import recorder_stats, with_stats
 
 __all__ = ["Source", "check_source", "read_snapshots", "read_source"]
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .scrape import ScrapeSource, scrape_response
+from ._source import Source
+from .scrape import scrape_response
 
 __all__ = ["metrics_asgi_app"]
 
@@ -25,7 +26,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def metrics_asgi_app(
-    source: ScrapeSource, *, timeout: float | None = None, include_stats: bool = True
+    source: Source, *, timeout: float | None = None, include_stats: bool = True
 ) -> ASGIApp:
     """An ASGI 3 app exposing ``source`` (a recorder or a ``MetricsRuntime``), with the
     recorders' stats after the metrics unless ``include_stats`` is False."""

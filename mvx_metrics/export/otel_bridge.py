@@ -61,10 +61,10 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from ..exposition.prometheus_text import series_labels
 from ..recorder.recorder import DEFAULT_TIMEOUT
 from ..snapshots import MetricFamily
 from ._source import Source, check_source, read_source
-from .prometheus_text import series_labels
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation

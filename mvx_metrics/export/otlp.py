@@ -48,12 +48,12 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _process
 from .._validation import check_timeout
+from ..exposition.prometheus_text import series_labels
+from ..exposition.recorder_stats import stats_families
 from ..metrics._sketch import downscale
 from ..recorder.stats import RecorderStats
 from ._source import Source, check_source, read_snapshots
 from .otel_bridge import otel_instrument_name, require_opentelemetry
-from .prometheus_text import series_labels
-from .recorder_stats import stats_families
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import (

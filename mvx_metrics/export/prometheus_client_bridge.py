@@ -26,15 +26,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..snapshots import MetricFamily
-from ._source import Source, check_source, read_source
-from .prometheus_text import (
+from ..exposition.prometheus_text import (
     PROMETHEUS_TYPES,
     RESERVED_SUFFIXES,
     exposed_name,
     sanitize_unit,
     series_labels,
 )
+from ..snapshots import MetricFamily
+from ._source import Source, check_source, read_source
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -112,7 +112,7 @@ class MvxCollector:
     def collect(self) -> list[Metric]:
         """One snapshot of the source, as ``prometheus_client`` metric families.
 
-        Names follow :mod:`mvx_metrics.export.prometheus_text` (sanitised, ``_<unit>``
+        Names follow :mod:`mvx_metrics.exposition.prometheus_text` (sanitised, ``_<unit>``
         suffix, counters' ``_total``), so a series has the same name here as on the
         package's own ``/metrics``. What that renderer refuses with ValueError (a name
         with two kinds, two metrics under one name, clashing sample or label names) is

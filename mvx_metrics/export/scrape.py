@@ -16,32 +16,22 @@ sends, gets a gzip body, as prometheus_client does.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
 
 from ..errors import MetricsRecorderTimeoutError, MetricsRuntimeTimeoutError
-from .negotiation import choose_format
-from .problems import problems_of
-from .prometheus_protobuf import render_protobuf_runtime_snapshots, render_protobuf_snapshots
-from .prometheus_text import render_runtime_snapshots, render_snapshots
-from .recorder_stats import recorder_stats
+from ..exposition.negotiation import choose_format
+from ..exposition.problems import problems_of
+from ..exposition.prometheus_protobuf import render_protobuf_read
+from ..exposition.prometheus_text import render_read
+from ._source import Source, read_snapshots
 
-__all__ = ["DEFAULT_SCRAPE_TIMEOUT", "Scrape", "ScrapeSource", "scrape_response"]
+__all__ = ["DEFAULT_SCRAPE_TIMEOUT", "Scrape", "scrape_response"]
 
 #: Seconds a scrape may take when the caller gives no timeout.
 DEFAULT_SCRAPE_TIMEOUT = 10.0
-
-
-class ScrapeSource(Protocol):
-    """A recorder or a ``MetricsRuntime``."""
-
-    def get_metric_snapshots(self, *, timeout: float | None = None) -> Mapping[str, Any]:
-        """Snapshots, read-your-writes."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +46,7 @@ class Scrape:
 
 
 async def scrape_response(
-    source: ScrapeSource,
+    source: Source,
     accept: str | None,
     *,
     accept_encoding: str | None = None,
@@ -86,33 +76,17 @@ async def scrape_response(
 
 
 def _scrape(
-    source: ScrapeSource, accept: str | None, timeout: float, include_stats: bool, compress: bool
+    source: Source, accept: str | None, timeout: float, include_stats: bool, compress: bool
 ) -> Scrape:
     """The whole scrape, in a worker thread."""
-    from ..runtime import MetricsRuntime  # here: the runtime imports this module
-
     fmt, content_type = choose_format(accept)
-    openmetrics = fmt == "openmetrics"
     problems = problems_of(source)  # counted across the source's scrapes
-    snapshots: Any = source.get_metric_snapshots(timeout=timeout)
-    # Stats read after the snapshots, so that they account for every event in them.
-    body: bytes
-    if isinstance(source, MetricsRuntime):
-        stats = source.get_stats() if include_stats else None
-        if fmt == "protobuf":
-            body = render_protobuf_runtime_snapshots(snapshots, stats=stats, problems=problems)
-        else:
-            body = render_runtime_snapshots(
-                snapshots, openmetrics=openmetrics, stats=stats, problems=problems
-            ).encode("utf-8")
+    read = read_snapshots(source, timeout, include_stats=include_stats)
+    if fmt == "protobuf":
+        body = render_protobuf_read(read, problems=problems)
     else:
-        one = recorder_stats(source) if include_stats else None
-        if fmt == "protobuf":
-            body = render_protobuf_snapshots(snapshots, stats=one, problems=problems)
-        else:
-            body = render_snapshots(
-                snapshots, openmetrics=openmetrics, stats=one, problems=problems
-            ).encode("utf-8")
+        text = render_read(read, openmetrics=fmt == "openmetrics", problems=problems)
+        body = text.encode("utf-8")
     headers = {"Content-Type": content_type}
     if compress:
         body = gzip.compress(body, compresslevel=6)

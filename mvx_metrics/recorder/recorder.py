@@ -39,6 +39,7 @@ from ..errors import (
     MetricsRecorderUnexpectedError,
 )
 from ..events import MetricEvent
+from ..exposition.prometheus_text import exposed_sample_names
 from ..hops import OwnerGoneError, bind_owner
 from ..hops.waiting import Completion, completed, failed
 from ..metrics._builtin import BuiltinMetric
@@ -551,8 +552,6 @@ class MetricsRecorder:
         would have to leave one out. Call with the lifecycle lock held."""
         if not isinstance(metric, BuiltinMetric):
             return  # a user metric's kind is known only from its snapshots
-        from ..export.prometheus_text import exposed_sample_names  # export imports us
-
         names = exposed_sample_names(metric.kind, metric.metric_name, metric.unit)
         taken = self._exposed_names
         for sample_name in names:

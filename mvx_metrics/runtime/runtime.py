@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._validation import check_delay, check_enum, check_id, check_positive_int, check_timeout
 from ..errors import (
@@ -23,8 +23,6 @@ from ..errors import (
     MetricsRuntimeStartupError,
     MetricsRuntimeTimeoutError,
 )
-from ..export.http import MetricsHTTPServer, check_address
-from ..export.scrape import Scrape, scrape_response
 from ..hops import binding_to
 from ..hops.waiting import checkpoint_if_trio, spawn_on_owner, wait_async
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
@@ -39,6 +37,9 @@ from ..recorder.stats import RecorderStats
 from .loop_thread import LoopFactory, LoopThread, default_loop_factory, unexpected_wrapped
 from .recorders import HostedRecorders
 from .state import RuntimeState, check_transition
+
+if TYPE_CHECKING:
+    from ..export.http import MetricsHTTPServer
 
 __all__ = ["MetricsRuntime"]
 
@@ -510,6 +511,10 @@ class MetricsRuntime:
         picks a free port. The server stops with the runtime. Call it again to listen on
         more addresses.
         """
+        # Here, not at module level: export reads runtimes, so it imports this module.
+        from ..export.http import MetricsHTTPServer, check_address
+        from ..export.scrape import Scrape, scrape_response
+
         host, port = check_address(host, port)
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
         self._require_running("serve_http")

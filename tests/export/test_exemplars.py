@@ -12,7 +12,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from mvx_metrics import Counter, Distribution, Gauge, Histogram, MetricEvent, MetricsRuntime
 from mvx_metrics.export import render_snapshots
 from mvx_metrics.export.otlp import metrics_data
-from mvx_metrics.export.prometheus_protobuf import render_protobuf_snapshots
+from mvx_metrics.exposition.prometheus_protobuf import render_protobuf_snapshots
 from mvx_metrics.metrics._exemplars import MAX_EXEMPLAR_CHARS
 
 from ._prometheus_proto import labels_of, parse_delimited

@@ -20,7 +20,7 @@ from mvx_metrics import (
     QuantileSketch,
 )
 from mvx_metrics.export import PROTOBUF_CONTENT_TYPE, choose_format
-from mvx_metrics.export.prometheus_protobuf import (
+from mvx_metrics.exposition.prometheus_protobuf import (
     ZERO_THRESHOLD,
     render_protobuf_runtime_snapshots,
     render_protobuf_snapshots,

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from mvx_metrics import Counter, MetricsRecorder, MetricsRuntime
-from mvx_metrics.export import prometheus_text, scrape
+from mvx_metrics.export import scrape
 from mvx_metrics.export.asgi import metrics_asgi_app
+from mvx_metrics.exposition import prometheus_text
 
 from .._support import TIMEOUT, Saved, loop_held
 from ._support import call_asgi
@@ -24,13 +25,13 @@ async def test_the_serving_loop_only_awaits_the_rendering(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rendered_in: list[int] = []
-    render = prometheus_text.render_snapshots
+    render = prometheus_text.render_read
 
     def recording(*args: Any, **kwargs: Any) -> str:
         rendered_in.append(threading.get_ident())
         return render(*args, **kwargs)
 
-    monkeypatch.setattr(scrape, "render_snapshots", recording)
+    monkeypatch.setattr(scrape, "render_read", recording)
     recorder = MetricsRecorder("off-loop")
     recorder.register_metric(Counter("saves", event=Saved))
     async with recorder:

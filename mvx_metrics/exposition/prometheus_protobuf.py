@@ -33,6 +33,7 @@ from .problems import ExpositionProblems, valid_text
 from .prometheus_text import (
     Block,
     LeftOut,
+    Read,
     group_families,
     origins,
     sanitize_label_name,
@@ -45,6 +46,7 @@ __all__ = [
     "MAX_SCHEMA",
     "PROTOBUF_CONTENT_TYPE",
     "ZERO_THRESHOLD",
+    "render_protobuf_read",
     "render_protobuf_runtime_snapshots",
     "render_protobuf_snapshots",
 ]
@@ -89,6 +91,17 @@ def render_protobuf_runtime_snapshots(
             for rid in snapshots
             if stats is not None and rid in stats
         ],
+        problems=problems,
+    )
+
+
+def render_protobuf_read(read: Read, *, problems: ExpositionProblems | None = None) -> bytes:
+    """The delimited protobuf exposition of one read of a recorder or a runtime (see
+    :func:`.prometheus_text.render_read`)."""
+    read = list(read)
+    return _render(
+        [(rid, iter_families(snapshots)) for rid, snapshots, _ in read],
+        stats=[(rid, stats_families(stats)) for rid, _, stats in read if stats is not None],
         problems=problems,
     )
 

@@ -31,7 +31,7 @@ Two formats: the Prometheus text format 0.0.4 and OpenMetrics 1.0 (terminated by
   says how many in a last comment line, which scrapers ignore, for a human reading
   ``/metrics`` to find out why a metric is missing; OpenMetrics allows no free comments,
   so there they are skipped silently.
-- Recorder stats (``get_stats()``, see :mod:`mvx_metrics.export.recorder_stats`) are
+- Recorder stats (``get_stats()``, see :mod:`mvx_metrics.exposition.recorder_stats`) are
   written after the metrics when given. A stats family that would clash with a metric's
   names is left out, with a warning: the metric wins.
 - Runtime snapshots: each recorder's samples get a ``recorder="<id>"`` label, and a family
@@ -75,6 +75,7 @@ __all__ = [
     "format_value",
     "render_families",
     "render_families_by_recorder",
+    "render_read",
     "render_runtime_snapshots",
     "render_snapshots",
     "sanitize_label_name",
@@ -256,6 +257,26 @@ def render_runtime_snapshots(
             for rid in snapshots
             if stats is not None and rid in stats
         ],
+        problems=problems,
+    )
+
+
+#: What :func:`mvx_metrics.export._source.read_snapshots` gives: per recorder, its id
+#: (None for a lone recorder: no ``recorder`` label), its snapshots and its stats.
+Read = Iterable[tuple[str | None, Mapping[str, Mapping[str, Any]], RecorderStats | None]]
+
+
+def render_read(
+    read: Read, *, openmetrics: bool = False, problems: ExpositionProblems | None = None
+) -> str:
+    """Exposition text for one read of a recorder or a runtime: each recorder's metrics
+    (labelled with its id unless it is None), then the stats of those that have them."""
+    read = list(read)
+    return _render(
+        [(rid, iter_families(snapshots)) for rid, snapshots, _ in read],
+        openmetrics=openmetrics,
+        skipped=sum(_count_skipped(snapshots) for _, snapshots, _ in read),
+        stats=[(rid, stats_families(stats)) for rid, _, stats in read if stats is not None],
         problems=problems,
     )
 
