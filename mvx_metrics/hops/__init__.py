@@ -71,6 +71,9 @@ class OwnerHop(Protocol):
     #: trio turns any into ``TrioInternalError`` and so must never see one (and never
     #: delivers a real Ctrl-C there: its callbacks and system tasks are KI-protected).
     exceptions_reach_host: bool
+    #: True when the host ends its recorders itself as the loop ends (the runtime): no
+    #: sentinel need watch for it, nor a weak reference per recorder.
+    host_stops_recorders: bool
 
     def is_owner(self) -> bool:
         """True when called from the owning loop's thread. Thread identity, not its id:
@@ -113,6 +116,7 @@ class HopBase:
 
     thread: threading.Thread
     pid: int
+    host_stops_recorders = False
 
     def __init__(self, thread: threading.Thread) -> None:
         self.thread = thread
@@ -130,6 +134,8 @@ class HopBase:
         raise NotImplementedError
 
     def when_host_ends(self, watcher: HostEndWatcher) -> None:
+        if self.host_stops_recorders:
+            return
         watchers = self._watchers(create=True)
         assert watchers is not None
         watchers.add(watcher)

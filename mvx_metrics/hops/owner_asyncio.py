@@ -142,12 +142,15 @@ class AsyncioOwnerHop(HopBase):
         thread: threading.Thread,
         *,
         exceptions_reach_host: bool = True,
+        host_stops_recorders: bool = False,
     ) -> None:
         super().__init__(thread)
         self.loop = loop
         #: False for the runtime's loop: its host is the runtime, which metric code must
         #: not take down (see ``OwnerHop.exceptions_reach_host``).
         self.exceptions_reach_host = exceptions_reach_host
+        #: True for the runtime's loop (see ``OwnerHop.host_stops_recorders``).
+        self.host_stops_recorders = host_stops_recorders
         # Strong references: asyncio keeps only weak ones to tasks, and a collected
         # task (a hook, a drain) would silently stop a recorder.
         self._tasks: set[asyncio.Task[None]] = set()

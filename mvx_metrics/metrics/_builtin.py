@@ -61,6 +61,9 @@ class BuiltinMetric(Metric, Generic[S]):
     reserved_labels: ClassVar[tuple[str, ...]] = ()
     #: Whether the kind keeps exemplars (``exemplar=``; see ``_exemplars.py``).
     takes_exemplars: ClassVar[bool] = False
+    #: Where exemplars come from, or None (see ``_exemplars.py``); set per instance only
+    #: when given, so that metrics without exemplars do not carry the field.
+    _exemplar: ExemplarReader | None = None
 
     def __init__(
         self,
@@ -76,8 +79,8 @@ class BuiltinMetric(Metric, Generic[S]):
     ) -> None:
         if exemplar is not None and not self.takes_exemplars:
             raise TypeError(f"{type(self).__name__} takes no exemplar (Counter and Histogram do)")
-        #: Where exemplars come from, or None (see ``_exemplars.py``).
-        self._exemplar = None if exemplar is None else ExemplarReader(exemplar)
+        if exemplar is not None:  # else the class's None: one field fewer per metric
+            self._exemplar = ExemplarReader(exemplar)
         if value is None and self.value_required:
             raise TypeError("argument 'value' is required: an attribute name or a callable")
         self._name = check_id(name, "name")

@@ -146,7 +146,6 @@ class MetricsRecorder:
             lifecycle=self,
         )
         self._state = RecorderState.VIRGIN
-        self._reads = ReadPath(self)
         # Serialises state moves and registrations made from any thread. Never taken on
         # the hot path: register_event reads _state without it.
         self._lifecycle_lock = threading.Lock()
@@ -156,6 +155,12 @@ class MetricsRecorder:
         # Sample names the built-in metrics here are exposed under -> metric name.
         self._exposed_names: dict[str, str] = {}
         self._last_error: MetricsError | None = None
+
+    @property
+    def _reads(self) -> ReadPath:
+        """The read path, made per read (reads are not the hot path) rather than kept:
+        one object fewer per recorder for every full garbage collection to traverse."""
+        return ReadPath(self)
 
     # --- identity and configuration -----------------------------------------------------
 

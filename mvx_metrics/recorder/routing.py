@@ -14,7 +14,8 @@ MAX_CACHED_CLASSES = 1024
 
 
 class Routes:
-    """The owner-side list of active metrics and a cache from event class to its metrics.
+    """The owner-side list of active metrics and a cache from event class to its metrics
+    (the processor's base class: see ``processing.py``).
 
     Lookups cost one dict access per event whatever the number of metrics that ignore the
     event's class. The cache is rebuilt lazily, per class, after each registration.

@@ -65,9 +65,14 @@ class LoopThread:
         name: str,
         loop_factory: LoopFactory,
         on_death: Callable[[BaseException], None] | None = None,
+        on_end: Callable[[], None] | None = None,
     ) -> None:
         self._name = name
         self._loop_factory = loop_factory
+        #: Called on the loop as it ends (by stop() or dying), before its leftover tasks
+        #: are cancelled: the runtime ends its recorders there, as a host ending a loop
+        #: would (see ``hops/host_end.py``), without a watcher per recorder.
+        self._on_end = on_end
         #: Called in the thread when its loop ends other than by stop(), with the cause,
         #: before the loop's tasks are cancelled (recorders then end CANCELLED).
         self._on_death = on_death
@@ -142,8 +147,14 @@ class LoopThread:
             self._ready.set()
             return
         asyncio.set_event_loop(loop)
-        # Metric code must not end the runtime's thread: see exceptions_reach_host.
-        self._hop = AsyncioOwnerHop(loop, threading.current_thread(), exceptions_reach_host=False)
+        # Metric code must not end the runtime's thread (see exceptions_reach_host); the
+        # runtime ends its recorders itself when this loop ends (``on_end``).
+        self._hop = AsyncioOwnerHop(
+            loop,
+            threading.current_thread(),
+            exceptions_reach_host=False,
+            host_stops_recorders=True,
+        )
         loop.call_soon(self._ready.set)
         try:
             loop.run_forever()
@@ -153,6 +164,7 @@ class LoopThread:
             self._died(exc)
         finally:
             try:
+                self._end_on_loop(loop)
                 self._cancel_leftover_tasks(loop)
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
@@ -171,6 +183,20 @@ class LoopThread:
     def is_dead(self) -> bool:
         """True once the loop has ended other than by :meth:`stop`."""
         return self.died is not None
+
+    def _end_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run ``on_end`` inside the loop (its callbacks may schedule more)."""
+        on_end = self._on_end
+        if on_end is None:
+            return
+
+        async def end() -> None:
+            try:
+                on_end()
+            except Exception:
+                logger.exception("runtime thread %r: ending its recorders failed", self._name)
+
+        loop.run_until_complete(end())
 
     @staticmethod
     def _cancel_leftover_tasks(loop: asyncio.AbstractEventLoop) -> None:

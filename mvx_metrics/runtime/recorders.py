@@ -4,6 +4,7 @@ and read together on its loop."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,8 @@ from ..recorder.state import RecorderState
 from ..recorder.stats import RecorderStats
 
 __all__ = ["HostedRecorders"]
+
+logger = logging.getLogger("mvx_metrics.runtime")
 
 Snapshots = dict[str, dict[str, Mapping[str, Any]]]
 
@@ -71,6 +74,15 @@ class HostedRecorders:
                 details={"recorder_id": rid},
                 cause=result.error,
             )
+
+    def host_ended(self) -> None:
+        """On the runtime's loop as it ends: every recorder still active applies what it
+        holds and ends CANCELLED, as any recorder whose host ends its loop does."""
+        for recorder in list(self.by_id.values()):
+            try:
+                recorder._host_ended()
+            except Exception:  # one recorder's failure must not keep the others running
+                logger.exception("recorder %r: ending with the runtime's loop failed", recorder)
 
     def remove(self, rid: str) -> AsyncioMetricsRecorder:
         with self._lock:

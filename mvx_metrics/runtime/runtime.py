@@ -178,7 +178,12 @@ class MetricsRuntime:
                     details={"state": str(self._state)},
                 )
             self._move_to(_S.STARTING)
-            loop_thread = LoopThread(self._thread_name, self._loop_factory, self._loop_died)
+            loop_thread = LoopThread(
+                self._thread_name,
+                self._loop_factory,
+                on_death=self._loop_died,
+                on_end=self._recorders.host_ended,
+            )
             self._loop_thread = loop_thread
             try:
                 loop_thread.start(wait_for)
