@@ -50,3 +50,22 @@ def test_package_ships_type_information() -> None:
     from importlib.resources import files
 
     assert files("mvx_metrics").joinpath("py.typed").is_file()
+
+
+def test_the_testing_toolkit_exports_documented_names() -> None:
+    import mvx_metrics.testing as testing
+
+    assert sorted(testing.__all__) == testing.__all__
+    assert testing.__all__ == [
+        "Capture",
+        "CapturingRecorder",
+        "MetricNotFoundError",
+        "SeriesNotFoundError",
+        "assert_value",
+        "capture",
+        "diff",
+        "series",
+        "value",
+    ]
+    for name in testing.__all__:
+        assert inspect.getdoc(getattr(testing, name)), f"{name} has no docstring"
