@@ -69,3 +69,11 @@ def test_the_testing_toolkit_exports_documented_names() -> None:
     ]
     for name in testing.__all__:
         assert inspect.getdoc(getattr(testing, name)), f"{name} has no docstring"
+
+
+def test_the_strategies_export_documented_names() -> None:
+    from mvx_metrics.testing import strategies
+
+    assert strategies.__all__ == ["bucket_layouts", "events", "label_values", "metric_values"]
+    for name in strategies.__all__:
+        assert inspect.getdoc(getattr(strategies, name)), f"{name} has no docstring"
