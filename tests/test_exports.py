@@ -77,3 +77,15 @@ def test_the_strategies_export_documented_names() -> None:
     assert strategies.__all__ == ["bucket_layouts", "events", "label_values", "metric_values"]
     for name in strategies.__all__:
         assert inspect.getdoc(getattr(strategies, name)), f"{name} has no docstring"
+
+
+def test_the_exposition_checks_export_documented_names() -> None:
+    from mvx_metrics.testing import exposition
+
+    assert exposition.__all__ == [
+        "assert_exposition_equal",
+        "assert_exposition_valid",
+        "lint_exposition",
+    ]
+    for name in exposition.__all__:
+        assert inspect.getdoc(getattr(exposition, name)), f"{name} has no docstring"
