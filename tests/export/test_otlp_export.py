@@ -139,6 +139,7 @@ def test_every_kind_arrives_in_its_native_otlp_type(
     assert accepted.WhichOneof("data") == "sum"
     assert accepted.sum.data_points[0].as_int == len(VALUES)
     assert metrics["mvx_otel_exports"].sum.data_points[0].as_int == 0  # none before this one
+    export.close()  # the exporter's connection too: no server thread outlives the test
 
 
 def _assert_buckets_hold(scale: int, buckets: Any, values: list[float]) -> None:

@@ -66,14 +66,24 @@ def test_a_new_thread_with_the_dead_owners_id_is_not_the_owner() -> None:
     hop = runtime._loop_thread.hop
     runtime.shutdown(timeout=TIMEOUT)
     seen: list[tuple[bool, bool]] = []  # (has the owner's id, passes for the owner)
-    # Thread ids are reused once a thread ended; try until one gets the owner's.
-    for _ in range(200):
-        worker = threading.Thread(
-            target=lambda: seen.append((threading.get_ident() == hop.thread_id, hop.is_owner()))
-        )
-        worker.start()
-        worker.join(TIMEOUT)
-        if seen[-1][0]:
+
+    # Thread ids are reused once a thread ended, from a cache of stacks. Workers started
+    # together, each holding its stack until all have started, take many cached stacks
+    # at once: the owner's among them, even if other threads (a test server's, say)
+    # ended since and sit above it in the cache.
+    def work(release: threading.Event) -> None:
+        seen.append((threading.get_ident() == hop.thread_id, hop.is_owner()))
+        release.wait(TIMEOUT)
+
+    for _ in range(10):
+        release = threading.Event()
+        workers = [threading.Thread(target=work, args=(release,)) for _ in range(32)]
+        for worker in workers:
+            worker.start()
+        release.set()
+        for worker in workers:
+            worker.join(TIMEOUT)
+        if any(reused for reused, _ in seen):
             break
     assert any(reused for reused, _ in seen), "no thread id was reused: nothing was tested"
     assert not any(owner for _, owner in seen)
