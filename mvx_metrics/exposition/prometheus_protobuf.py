@@ -36,6 +36,7 @@ from .prometheus_text import (
     Read,
     group_families,
     origins,
+    runtime_read,
     sanitize_label_name,
     series_labels,
     where,
@@ -69,11 +70,7 @@ def render_protobuf_snapshots(
     problems: ExpositionProblems | None = None,
 ) -> bytes:
     """The delimited protobuf exposition of ``{metric_name: snapshot}``, then ``stats``."""
-    return _render(
-        [(None, iter_families(snapshots))],
-        stats=[] if stats is None else [(None, stats_families(stats))],
-        problems=problems,
-    )
+    return render_protobuf_read([(None, snapshots, stats)], problems=problems)
 
 
 def render_protobuf_runtime_snapshots(
@@ -84,15 +81,7 @@ def render_protobuf_runtime_snapshots(
 ) -> bytes:
     """The delimited protobuf exposition of ``{recorder_id: {metric_name: snapshot}}``,
     a ``recorder`` label on every series, then ``stats`` for those recorders."""
-    return _render(
-        [(rid, iter_families(per_recorder)) for rid, per_recorder in snapshots.items()],
-        stats=[
-            (rid, stats_families(stats[rid]))
-            for rid in snapshots
-            if stats is not None and rid in stats
-        ],
-        problems=problems,
-    )
+    return render_protobuf_read(runtime_read(snapshots, stats), problems=problems)
 
 
 def render_protobuf_read(read: Read, *, problems: ExpositionProblems | None = None) -> bytes:

@@ -229,13 +229,7 @@ def render_snapshots(
     """Exposition text for ``{metric_name: snapshot}``, as ``recorder.get_metric_snapshots()``
     returns, then the recorder's ``stats`` if given; snapshots without a built-in kind are
     skipped."""
-    return _render(
-        [(None, iter_families(snapshots))],
-        openmetrics=openmetrics,
-        skipped=_count_skipped(snapshots),
-        stats=[] if stats is None else [(None, stats_families(stats))],
-        problems=problems,
-    )
+    return render_read([(None, snapshots, stats)], openmetrics=openmetrics, problems=problems)
 
 
 def render_runtime_snapshots(
@@ -248,22 +242,25 @@ def render_runtime_snapshots(
     """Exposition text for ``{recorder_id: {metric_name: snapshot}}``, as
     ``runtime.get_metric_snapshots()`` returns, with a ``recorder`` label on every sample;
     then ``stats`` (``runtime.get_stats()``) for the recorders in ``snapshots``, if given."""
-    return _render(
-        [(rid, iter_families(per_recorder)) for rid, per_recorder in snapshots.items()],
-        openmetrics=openmetrics,
-        skipped=sum(_count_skipped(per_recorder) for per_recorder in snapshots.values()),
-        stats=[
-            (rid, stats_families(stats[rid]))
-            for rid in snapshots
-            if stats is not None and rid in stats
-        ],
-        problems=problems,
-    )
+    read = runtime_read(snapshots, stats)
+    return render_read(read, openmetrics=openmetrics, problems=problems)
 
 
 #: What :func:`mvx_metrics.export._source.read_snapshots` gives: per recorder, its id
 #: (None for a lone recorder: no ``recorder`` label), its snapshots and its stats.
 Read = Iterable[tuple[str | None, Mapping[str, Mapping[str, Any]], RecorderStats | None]]
+
+
+def runtime_read(
+    snapshots: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    stats: Mapping[str, RecorderStats] | None,
+) -> Read:
+    """A runtime's snapshots and stats (``get_metric_snapshots()``, ``get_stats()``) as
+    one read: each recorder with its own stats, if any."""
+    return [
+        (rid, per_recorder, None if stats is None else stats.get(rid))
+        for rid, per_recorder in snapshots.items()
+    ]
 
 
 def render_read(

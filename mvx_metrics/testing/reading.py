@@ -80,7 +80,7 @@ def value(
             f"metric {metric!r} has no series with labels {wanted}; it has: {have or 'none'}"
         )
     chosen = found[0]
-    key = field or ("value" if "value" in chosen else "count")
+    key = _field_of(chosen, field)
     try:
         return chosen[key]
     except KeyError:
@@ -190,7 +190,7 @@ def _numbers(snapshots: Mapping[str, Any]) -> dict[SeriesKey, float]:
         if not isinstance(snapshot, Mapping):
             continue
         for one in snapshot.get("series", ()):
-            number = one.get("value", one.get("count"))
+            number = one.get(_field_of(one, None))
             if isinstance(number, int | float) and not isinstance(number, bool):
                 labels = tuple(sorted((str(k), str(v)) for k, v in one.get("labels", {}).items()))
                 numbers[name, labels] = number
@@ -206,5 +206,10 @@ def _equal(actual: object, expected: object, rel: float) -> bool:
 
 
 def _shown(one: Mapping[str, Any], field: str | None) -> object:
-    key = field or ("value" if "value" in one else "count")
-    return one.get(key)
+    return one.get(_field_of(one, field))
+
+
+def _field_of(one: Mapping[str, Any], field: str | None) -> str:
+    """The field read from a series: ``field``, else ``value`` (counters, gauges) or
+    ``count`` (histograms, distributions)."""
+    return field or ("value" if "value" in one else "count")
