@@ -107,6 +107,19 @@ class BuiltinMetric(Metric, Generic[S]):
             # is exported (at zero) before its first event.
             self._single = self._table.admit(())
 
+    def _reset_state(self) -> None:
+        """Forget every series, as if no event had been applied (for
+        :meth:`mvx_metrics.testing.CapturingRecorder.reset`; never on a live recorder,
+        whose batch plans hold series). In place: the lookup closure keeps the table."""
+        table = self._table
+        table.series.clear()
+        table.overflow = None
+        table.overflow_events = 0
+        if self._exemplar is not None:
+            self._exemplar.dropped = 0
+        if self._single is not None:
+            self._single = table.admit(())
+
     def _series_for(self, event: MetricEvent) -> S:
         """Find (or admit) the series of an event; valid values only (admit counts overflow).
 
@@ -174,6 +187,7 @@ class BuiltinMetric(Metric, Generic[S]):
         check: str,
         apply: tuple[str, ...],
         *,
+        run: tuple[str, ...] = (),
         init: tuple[str, ...] = (),
         finish: tuple[str, ...] = (),
         bindings: dict[str, object] | None = None,
@@ -192,6 +206,7 @@ class BuiltinMetric(Metric, Generic[S]):
             labels=self._labels.names,
             check=check,
             apply=apply,
+            run=run,
             init=init,
             finish=finish,
             bindings=bindings or {},

@@ -10,7 +10,7 @@ exactly the per-event one.
 
 Templates name their locals in braces, filled in per metric by the planner:
 ``{v}`` the value, ``{s}`` the series state, ``{k}`` a run-length count, ``{t}`` and
-``{u}`` scratch locals, and any key of ``bindings`` (an object the statements use).
+``{u}`` scratch locals, ``{r}`` the length of a run applied at once, and any key of ``bindings`` (an object the statements use).
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ class Fragment:
     check: str
     #: Statements applying the event to series ``{s}``.
     apply: tuple[str, ...]
+    #: Statements applying a run of ``{r}`` events at once, for a kind that reads nothing
+    #: per event (a label-less count); used when every metric of the plan has them.
+    run: tuple[str, ...] = ()
     #: Run before the first event and after the last (a run-length count, say).
     init: tuple[str, ...] = ()
     finish: tuple[str, ...] = ()

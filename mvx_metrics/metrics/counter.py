@@ -71,7 +71,9 @@ class Counter(BuiltinMetric[NumberCell]):
         """Count or add; without value or labels, a run-length count added once per run."""
         if self._get is None and self._single is not None:
             finish = ("{s}.value += {k}",)
-            return self._fragment(Counter, "", ("{k} += 1",), init=("{k} = 0",), finish=finish)
+            return self._fragment(
+                Counter, "", ("{k} += 1",), run=("{k} += {r}",), init=("{k} = 0",), finish=finish
+            )
         if self._get is None:
             return self._fragment(Counter, "", ("{s}.value += 1",))
         check = (

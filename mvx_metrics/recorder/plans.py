@@ -4,12 +4,15 @@ Applying an event the obvious way costs a pop, a routing lookup, and for each me
 call of ``handle_event`` that reads its value and labels again. Most of that is the
 same for every event of a class, so the recorder compiles, per event class, a function
 that applies a whole run of consecutive events of that class to every metric routed to
-it, and pops the run itself:
+it. The processor pops a batch of items out of the hand-off buffer in one C call
+(``processing.py``); a plan walks its run in that list:
 
 - each attribute read by any built-in metric is read once per event, as a plain
   attribute access;
 - each built-in metric's part (its :class:`~mvx_metrics.metrics._fragment.Fragment`) is
   inlined: no call per metric, and label-less counters keep a run-length count;
+- when the whole batch is of one class and every metric can take a run at once (a
+  label-less count), the run is applied without a loop at all;
 - the event is applied by the inlined parts only if every one of them vouches for it
   (values of the exact types and range ``handle_event`` accepts, label sets already
   admitted); otherwise it takes the *exact* path, every built-in metric's own
@@ -30,20 +33,21 @@ import math
 import sys
 from bisect import bisect_left
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from ..events import MetricEvent
 from ..metrics._builtin import BuiltinMetric
 from ..metrics._fragment import Fragment
 from ..metrics.base import Metric
+from .handoff import ControlItem
 from .policies import PROPAGATED_EXCEPTIONS
 
-__all__ = ["Plan", "build_plan"]
+__all__ = ["Plan", "build_plan", "leading_run"]
 
-#: ``plan(first_event, popleft, more) -> (events applied, next item or None)``: applies
-#: ``first_event`` and the events of the same class that follow it, popping at most
-#: ``more`` further items; the first item of another class is returned, popped.
-Plan = Callable[[Any, Callable[[], Any], int], tuple[int, Any]]
+#: ``plan(batch, i) -> end``: applies ``batch[i]`` (of the plan's class) and the items
+#: of the same class that follow it, and returns the index after the last one applied.
+Plan = Callable[[list[Any], int], int]
 
 #: Called for a metric that raised on an event: counts and logs it (ISOLATE).
 FailureSink = Callable[[Metric, MetricEvent, BaseException], None]
@@ -59,6 +63,7 @@ class _Source:
             "CEIL": math.ceil,
             "LOG": math.log,
             "bisect_left": bisect_left,
+            "leading_run": leading_run,
         }
         self.reads: dict[str, str] = {}  # attribute path -> local name
 
@@ -79,9 +84,9 @@ def build_plan(
 ) -> Plan:
     """Compile the plan of ``event_class`` for the metrics routed to it.
 
-    ``progress[0]`` is set to the number of events applied when the plan raises (a
-    ``BaseException`` only: metric errors are isolated), so that the caller can count
-    them as processed.
+    ``progress[0]`` is set to the index after the event being applied when the plan
+    raises (a ``BaseException`` only: metric errors are isolated), so that the caller can
+    count the events up to it as processed, as the per-event loop does.
     """
     src = _Source()
     fused: list[tuple[Metric, Fragment]] = []
@@ -95,11 +100,12 @@ def build_plan(
 
     checks: list[str] = []
     applies: list[str] = []
+    runs: list[str] = []  # whole runs at once, usable if every metric has them
     inits: list[str] = []
     finishes: list[str] = []
     for i, (metric, fragment) in enumerate(fused):
         fill = {key: src.bind(f"{key}{i}", value) for key, value in fragment.bindings.items()}
-        fill |= {"k": f"k{i}", "t": f"t{i}", "u": f"u{i}"}
+        fill |= {"k": f"k{i}", "t": f"t{i}", "u": f"u{i}", "r": "r"}
         if fragment.value is not None:
             fill["v"] = src.read(fragment.value)
         assert isinstance(metric, BuiltinMetric)
@@ -115,6 +121,7 @@ def build_plan(
         if fragment.check:
             checks.append(fragment.check.format(**fill))
         applies += [line.format(**fill) for line in fragment.apply]
+        runs += [line.format(**fill) for line in fragment.run]
         inits += [line.format(**fill) for line in fragment.init]
         finishes += [line.format(**fill) for line in fragment.finish]
 
@@ -154,29 +161,62 @@ def build_plan(
         body += ["try:", f"    {handle}(e)", "except PROPAGATED:", "    raise"]
         body += ["except BaseException as exc:", f"    {fail}(e, exc)"]
 
-    lines = ["def plan(e, popleft, more):", "    n = 0"]
+    # A whole batch of the class at once: nothing read or checked per event.
+    at_once = not others and len(runs) == len(fused) and not src.reads and not checks
+    lines = ["def plan(batch, i):"]
     lines += [f"    {line}" for line in inits]
-    lines += ["    try:", "        while True:", "            n += 1"]
+    lines += ["    try:"]
+    if at_once:
+        lines += ["        if not i and (r := leading_run(batch, CLS)):"]
+        lines += [f"            {line}" for line in runs]
+        lines += ["            return r"]
+    lines += [
+        "        end = len(batch)",
+        "        e = batch[i]",
+        "        while True:",
+        "            i += 1",
+    ]
     lines += [f"            {line}" for line in body]
     lines += [
-        "            if not more:",
-        "                return n, None",
-        "            e = popleft()",
-        "            more -= 1",
+        "            if i == end:",
+        "                break",
+        "            e = batch[i]",
         "            if e.__class__ is not CLS:",
-        "                return n, e",
+        "                break",
         "    except BaseException:",
-        "        progress[0] = n",
+        "        progress[0] = i",
         "        raise",
     ]
     if finishes:
         lines.append("    finally:")
         lines += [f"        {line}" for line in finishes]
+    lines.append("    return i")
     code = compile("\n".join(lines), f"<mvx_metrics plan for {event_class.__qualname__}>", "exec")
     namespace = dict(src.names)
     exec(code, namespace)  # the text is ours: identifiers checked at metric construction
     plan: Plan = namespace["plan"]  # type: ignore[assignment]
     return plan
+
+
+def leading_run(batch: list[Any], cls: type) -> int:
+    """The length of ``batch`` when every item is of ``cls``, or all but a last control
+    item (the read or flush that woke the loop); else 0. Checked in C, once per batch,
+    for plans that then apply the run without a loop.
+
+    Only for a class that keeps ``__class__`` as its type (routing follows
+    ``__class__``); a hostile class whose equality raises just gets 0."""
+    if any("__class__" in vars(k) for k in cls.__mro__[:-1]):
+        return 0
+    size = len(batch)
+    if size > 1 and batch[-1].__class__ is not cls:
+        size -= 1  # the control item, if it is one: checked below with the rest
+        if batch[-1].__class__ is not ControlItem:
+            return 0
+    try:
+        # list.count compares with `is` first: one C loop, no Python code per item.
+        return size if list(map(type, islice(batch, size))).count(cls) == size else 0
+    except Exception:
+        return 0
 
 
 def _failure_of(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,8 @@ from mvx_metrics import (
     MetricsRecorder,
     UpDownCounter,
 )
-from mvx_metrics.recorder.plans import build_plan
+from mvx_metrics.recorder.handoff import ControlItem
+from mvx_metrics.recorder.plans import build_plan, leading_run
 
 
 @dataclass(slots=True)
@@ -126,13 +126,12 @@ def apply_with_plans(metrics: list[Metric], batch: list[MetricEvent]) -> dict[st
         )
         for cls in (Request, Other)
     }
-    buffer: deque[Any] = deque(batch)
-    applied = 0
-    item = buffer.popleft() if buffer else None
-    while item is not None:
-        count, item = plans[item.__class__](item, buffer.popleft, len(buffer))
-        applied += count
-    assert applied == len(batch)
+    i = 0
+    while i < len(batch):
+        end = plans[batch[i].__class__](batch, i)
+        assert end > i
+        i = end
+    assert i == len(batch)
     return errors
 
 
@@ -157,16 +156,40 @@ def test_plans_give_the_per_event_states_and_error_counts(batch: list[MetricEven
         assert same(dict(got.snapshot()), dict(ref.snapshot())), ref.metric_name
 
 
-def test_a_plan_stops_at_its_budget_and_at_another_class() -> None:
+def test_a_plan_stops_at_the_end_and_at_another_class() -> None:
     counter = Counter("requests", event=Request)
     plan = build_plan(Request, (counter,), lambda m, e, x: None, [0])
-    buffer: deque[Any] = deque([Request("/", "GET", 1.0)] * 5 + [Other("/")])
-    first = buffer.popleft()
-    assert plan(first, buffer.popleft, 2) == (3, None)  # the first, then two more
-    assert len(buffer) == 3
-    applied, nxt = plan(buffer.popleft(), buffer.popleft, len(buffer))
-    assert (applied, type(nxt)) == (2, Other)
-    assert counter.snapshot()["series"][0]["value"] == 5
+    batch: list[Any] = [Request("/", "GET", 1.0)] * 5 + [Other("/")] + [Request("/", "GET", 1.0)]
+    assert plan(batch, 0) == 5  # up to the Other
+    assert plan(batch, 6) == 7  # from the last one to the end
+    assert counter.snapshot()["series"][0]["value"] == 6
+
+
+@pytest.mark.parametrize(
+    ("tail", "run"),
+    [
+        ([], 4),  # one class throughout
+        ([ControlItem(lambda: None)], 4),  # and the flush that woke the loop
+        ([Other("/")], 0),  # another class: checked item by item
+        ([ControlItem(lambda: None), Request("/", "GET", 1.0)], 0),
+    ],
+)
+def test_a_label_less_count_takes_a_known_run_at_once(tail: list[Any], run: int) -> None:
+    batch: list[Any] = [Request("/", "GET", 1.0)] * 4 + tail
+    assert leading_run(batch, Request) == run
+    counter = Counter("requests", event=Request)
+    plan = build_plan(Request, (counter,), lambda m, e, x: None, [0])
+    assert plan(batch, 0) == 4
+    assert counter.snapshot()["series"][0]["value"] == 4
+
+
+def test_a_class_that_overrides_its___class___is_checked_item_by_item() -> None:
+    class Lying(Request):
+        @property  # type: ignore[misc]
+        def __class__(self) -> type:
+            return Request
+
+    assert leading_run([Lying("/", "GET", 1.0)] * 3, Lying) == 0
 
 
 def test_a_plan_that_raises_reports_how_many_events_it_applied() -> None:
@@ -178,9 +201,8 @@ def test_a_plan_that_raises_reports_how_many_events_it_applied() -> None:
 
     progress = [0]
     plan = build_plan(Request, (Interrupting(),), lambda m, e, x: None, progress)
-    buffer: deque[Any] = deque([Request("/", "GET", 1.0)] * 5)
     with pytest.raises(KeyboardInterrupt):
-        plan(buffer.popleft(), buffer.popleft, len(buffer))
+        plan([Request("/", "GET", 1.0)] * 5, 0)
     assert progress == [3]  # two applied, and the one it raised on (counted, as per event)
 
 
@@ -215,3 +237,27 @@ def test_inlined_parts_match_the_per_event_path_on_repeated_values() -> None:
     assert apply_with_plans(planned, batch) == apply_per_event(reference, batch)
     for ref, got in zip(reference, planned, strict=True):
         assert same(dict(got.snapshot()), dict(ref.snapshot())), ref.metric_name
+
+
+@pytest.mark.anyio
+async def test_events_a_ctrl_c_left_unapplied_stay_buffered_in_order() -> None:
+    class Interrupting(SeesEverything):
+        def handle_event(self, event: MetricEvent) -> bool:
+            if getattr(event, "route", None) == "/stop":
+                raise KeyboardInterrupt
+            return super().handle_event(event)
+
+    recorder = MetricsRecorder("interrupted", queue_max_size=100)
+    recorder.register_metric(Interrupting())
+    await recorder.start()
+    batch = [Request("/a", "GET", 1.0), Request("/stop", "GET", 1.0)]
+    batch += [Request(f"/{i}", "GET", 1.0) for i in range(3)] + [Other("/b")]
+    for event in batch:
+        recorder.register_event(event=event)
+    with pytest.raises(KeyboardInterrupt):
+        recorder._processor.drain_now()
+    stats = recorder.get_stats()
+    # The one it raised on counts as processed, as in the per-event loop.
+    assert (stats.processed, stats.pending) == (2, 4)
+    assert list(recorder._handoff.buffer) == batch[2:]
+    await recorder.stop()
