@@ -74,7 +74,13 @@ def test_the_testing_toolkit_exports_documented_names() -> None:
 def test_the_strategies_export_documented_names() -> None:
     from mvx_metrics.testing import strategies
 
-    assert strategies.__all__ == ["bucket_layouts", "events", "label_values", "metric_values"]
+    assert strategies.__all__ == [
+        "bucket_layouts",
+        "builtin_metrics",
+        "events",
+        "label_values",
+        "metric_values",
+    ]
     for name in strategies.__all__:
         assert inspect.getdoc(getattr(strategies, name)), f"{name} has no docstring"
 
@@ -83,9 +89,19 @@ def test_the_exposition_checks_export_documented_names() -> None:
     from mvx_metrics.testing import exposition
 
     assert exposition.__all__ == [
+        "SELF_METRIC_PREFIXES",
         "assert_exposition_equal",
         "assert_exposition_valid",
+        "is_self_metric",
         "lint_exposition",
     ]
     for name in exposition.__all__:
-        assert inspect.getdoc(getattr(exposition, name)), f"{name} has no docstring"
+        if callable(getattr(exposition, name)):
+            assert inspect.getdoc(getattr(exposition, name)), f"{name} has no docstring"
+
+
+def test_the_stateful_model_exports_documented_names() -> None:
+    from mvx_metrics.testing import stateful
+
+    assert stateful.__all__ == ["MetricsStateMachine"]
+    assert inspect.getdoc(stateful.MetricsStateMachine)

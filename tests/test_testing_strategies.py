@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import copy
 import enum
 import math
 from dataclasses import dataclass
 from typing import Literal
 
+import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mvx_metrics import Counter, Gauge, Histogram, MetricEvent, MetricValueError
+from mvx_metrics import (
+    Counter,
+    Gauge,
+    Histogram,
+    MetricEvent,
+    MetricsRecorder,
+    MetricsRecorderMetricFailedError,
+    MetricValueError,
+)
 from mvx_metrics.export import render_snapshots
+from mvx_metrics.metrics._builtin import BuiltinMetric
 from mvx_metrics.testing import CapturingRecorder, value
-from mvx_metrics.testing.strategies import bucket_layouts, events, label_values, metric_values
+from mvx_metrics.testing.strategies import (
+    bucket_layouts,
+    builtin_metrics,
+    events,
+    label_values,
+    metric_values,
+)
 
 
 class Outcome(enum.Enum):
@@ -115,3 +132,70 @@ def test_hostile_label_text_is_drawn() -> None:
 
     collect()
     assert {'"', "\\", "\n", "\x00"} <= seen
+
+
+@dataclass(slots=True)
+class Request(MetricEvent):
+    route: str
+    method: str
+    seconds: float
+    size: int
+
+
+async def _through_a_recorder(
+    metric: object, batch: list[Request]
+) -> tuple[dict[str, object], int]:
+    recorder = MetricsRecorder("drawn", queue_max_size=len(batch) + 10)
+    recorder.register_metric(metric)  # type: ignore[arg-type]
+    async with recorder:
+        for event in batch:
+            recorder.register_event(event=event)
+        snapshots = await recorder.aget_metric_snapshots()
+        errors = sum(recorder.get_stats().metric_errors.values())
+    return dict(snapshots), errors
+
+
+@settings(max_examples=150, deadline=None)
+@given(builtin_metrics(Request), st.lists(events(Request), max_size=30))
+def test_a_drawn_metric_agrees_in_a_recorder_and_a_capturing_recorder(
+    metric: BuiltinMetric[object], batch: list[Request]
+) -> None:
+    """A recorder (batch plans on its loop) and the capturing recorder (per event, in the
+    caller) give the same snapshot and refuse the same events, for any configuration."""
+    twin = copy.deepcopy(metric)
+    snapshots, errors = anyio.run(_through_a_recorder, metric, batch)
+    capturing = CapturingRecorder.with_metrics([twin])
+    refused = 0
+    for event in batch:
+        try:
+            capturing.register_event(event)
+        except MetricsRecorderMetricFailedError:
+            refused += 1
+    assert errors == refused
+    assert snapshots == capturing.get_metric_snapshots()
+
+
+def test_builtin_metrics_draw_every_kind_and_need_a_number_for_most() -> None:
+    seen: set[str] = set()
+
+    @settings(max_examples=200)
+    @given(builtin_metrics(Request))
+    def draw(metric: BuiltinMetric[object]) -> None:
+        seen.add(type(metric).__name__)
+        assert set(metric.label_names) <= {"route", "method"}
+
+    draw()
+    assert seen == {"Counter", "UpDownCounter", "Gauge", "Histogram", "Distribution"}
+
+    @dataclass(slots=True)
+    class Named(MetricEvent):
+        name: str
+
+    @settings(max_examples=20)
+    @given(builtin_metrics(Named, name="named"))
+    def only_counters(metric: BuiltinMetric[object]) -> None:
+        assert type(metric) is Counter and metric.metric_name == "named"
+
+    only_counters()
+    with pytest.raises(TypeError, match="only Counter"):
+        builtin_metrics(Named, kinds=(Gauge,))

@@ -194,3 +194,79 @@ def test_a_property_runs_on_a_capturing_recorder_per_example(
     assert value(snapshots, "saves", outcome=Outcome.SUCCESS, default=0) == successes
     assert value(snapshots, "saves", outcome=Outcome.FAILURE, default=0) == len(saves) - successes
     assert value(snapshots, "save_seconds") == len(saves)
+
+
+# --- one recorder reused across examples ---------------------------------------------------
+
+RESET_RECORDER = CapturingRecorder.with_metrics(storage_metrics())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.floats(0.0, 5.0)), max_size=20))
+def test_a_recorder_reset_per_example_starts_each_from_zero(
+    saves: list[tuple[bool, float]],
+) -> None:
+    RESET_RECORDER.reset()
+    storage = DocumentStorage(RESET_RECORDER)
+    for ok, seconds in saves:
+        storage.save(ok, seconds)
+    snapshots = RESET_RECORDER.get_metric_snapshots()
+    assert len(RESET_RECORDER.events) == len(saves)
+    assert value(snapshots, "save_seconds") == len(saves)
+    assert value(snapshots, "save_seconds", field="sum") == pytest.approx(sum(s for _, s in saves))
+    successes = sum(1 for ok, _ in saves if ok)
+    assert value(snapshots, "saves", outcome=Outcome.SUCCESS, default=0) == successes
+
+
+def test_reset_clears_overflow_and_keeps_label_less_series_at_zero() -> None:
+    recorder = CapturingRecorder.with_metrics(
+        [
+            Counter("saves", event=SaveFinished, labels=("outcome",), max_series=1),
+            Counter("all_saves", event=SaveFinished),
+        ]
+    )
+    storage = DocumentStorage(recorder)
+    storage.save(True, 0.1)
+    storage.save(False, 0.1)  # past max_series: the overflow series
+    assert value(recorder.get_metric_snapshots(), "saves", outcome="__overflow__") == 1
+    recorder.reset()
+    snapshots = recorder.get_metric_snapshots()
+    assert series(snapshots, "saves") == []
+    assert snapshots["saves"]["overflow_events"] == 0
+    assert value(snapshots, "all_saves") == 0
+    storage.save(False, 0.1)  # admitted again: the table is empty
+    assert value(recorder.get_metric_snapshots(), "saves", outcome=Outcome.FAILURE) == 1
+
+
+def test_reset_needs_a_reset_method_on_a_user_metric() -> None:
+    class Resettable(FailingEveryNth):
+        def reset(self) -> None:
+            self.resets = getattr(self, "resets", 0) + 1
+
+    plain = CapturingRecorder.with_metrics([FailingEveryNth(1000, "plain"), *storage_metrics()])
+    plain.register_event(SaveFinished(Outcome.SUCCESS, 0.1))
+    with pytest.raises(TypeError, match=r"'plain'.*no reset"):
+        plain.reset()
+    assert len(plain.events) == 1  # nothing was reset
+    resettable = Resettable(1000, "resettable")
+    CapturingRecorder.with_metrics([resettable]).reset()
+    assert resettable.resets == 1
+
+
+# --- the library's own families in golden comparisons ----------------------------------------
+
+
+def test_golden_comparisons_leave_out_self_metrics_unless_asked(runtime: MetricsRuntime) -> None:
+    from mvx_metrics.export import render_prometheus
+    from mvx_metrics.testing.exposition import assert_exposition_equal, is_self_metric
+
+    recorder = runtime.create_recorder("golden")
+    recorder.register_metric(Counter("saves", event=SaveFinished))
+    recorder.register_event(event=SaveFinished(Outcome.SUCCESS, 0.1))
+    text = render_prometheus(recorder)
+    assert "mvx_recorder_events_accepted_total" in text
+    golden = "# HELP saves_total \n# TYPE saves_total counter\nsaves_total 1.0\n"
+    assert_exposition_equal(text, golden)
+    with pytest.raises(AssertionError, match="unexpected family 'mvx_recorder_events_accepted'"):
+        assert_exposition_equal(text, golden, self_metrics=True)
+    assert is_self_metric("mvx_exposition_problems") and not is_self_metric("saves")

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import MetricsRecorderMetricFailedError
 from ..events import MetricEvent
+from ..metrics._builtin import BuiltinMetric
 from ..metrics.base import Metric
 
 __all__ = ["CapturingRecorder"]
@@ -96,6 +97,29 @@ class CapturingRecorder:
         """Forget the events kept so far (the metrics keep what they applied)."""
         with self._lock:
             self._events.clear()
+
+    def reset(self) -> None:
+        """Forget every event and start every metric from zero, keeping the registrations:
+        one recorder reused across the examples of a property test.
+
+        Built-in metrics are cleared. A user-written :class:`~mvx_metrics.Metric` must
+        have a ``reset()`` method of its own; if one lacks it, TypeError names it and
+        nothing is reset."""
+        with self._lock:
+            for metric in self._metrics.values():
+                if not isinstance(metric, BuiltinMetric) and not callable(
+                    getattr(metric, "reset", None)
+                ):
+                    raise TypeError(
+                        f"metric {metric.metric_name!r} ({type(metric).__qualname__}) has no "
+                        "reset() method: give it one, or build a CapturingRecorder per example"
+                    )
+            self._events.clear()
+            for metric in self._metrics.values():
+                if isinstance(metric, BuiltinMetric):
+                    metric._reset_state()
+                else:
+                    metric.reset()  # type: ignore[attr-defined]
 
     def metric(self, name: str) -> Metric:
         """The registered metric ``name`` (KeyError listing the others)."""

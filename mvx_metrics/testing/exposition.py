@@ -4,7 +4,8 @@ Both read the text with prometheus_client's parsers (needs ``prometheus-client``
 implementation independent of ours, as Go's ``testutil`` reads with the Go parser:
 
 - :func:`assert_exposition_equal`: the same families, types, help and samples, in any
-  order of families and of series within a family (which the formats allow);
+  order of families and of series within a family (which the formats allow), leaving
+  out the library's own families (:data:`SELF_METRIC_PREFIXES`) unless asked;
 - :func:`lint_exposition` / :func:`assert_exposition_valid`: text the parser accepts,
   with a TYPE for every family (and HELP text if asked), valid names, no repeated series, and consistent
   histograms (cumulative buckets that never go down, a ``+Inf`` bucket equal to
@@ -19,7 +20,23 @@ from collections.abc import Iterable
 from itertools import pairwise
 from typing import Any
 
-__all__ = ["assert_exposition_equal", "assert_exposition_valid", "lint_exposition"]
+__all__ = [
+    "SELF_METRIC_PREFIXES",
+    "assert_exposition_equal",
+    "assert_exposition_valid",
+    "is_self_metric",
+    "lint_exposition",
+]
+
+#: Where the families mvx_metrics adds about itself begin: a recorder's stats
+#: (``mvx_recorder_events_dropped_total`` and the rest), exposition problems, OTLP exports.
+SELF_METRIC_PREFIXES = ("mvx_recorder_", "mvx_exposition_", "mvx_otel_")
+
+
+def is_self_metric(name: str) -> bool:
+    """True for a family mvx_metrics adds about itself (see :data:`SELF_METRIC_PREFIXES`)."""
+    return name.startswith(SELF_METRIC_PREFIXES)
+
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -27,10 +44,19 @@ _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 Family = tuple[str, str, tuple[tuple[str, tuple[tuple[str, str], ...], float | str], ...]]
 
 
-def assert_exposition_equal(actual: str, expected: str, *, openmetrics: bool = False) -> None:
+def assert_exposition_equal(
+    actual: str, expected: str, *, openmetrics: bool = False, self_metrics: bool = False
+) -> None:
     """Assert that two expositions say the same, whatever the order of families and of
-    series; the failure lists what one has and the other lacks."""
+    series; the failure lists what one has and the other lacks.
+
+    The library's own families (a recorder's stats, exposition problems: see
+    :func:`is_self_metric`) are left out of both sides unless ``self_metrics`` is True,
+    so a golden text holds only the application's metrics."""
     got, want = _families(actual, openmetrics), _families(expected, openmetrics)
+    if not self_metrics:
+        got = {name: f for name, f in got.items() if not is_self_metric(name)}
+        want = {name: f for name, f in want.items() if not is_self_metric(name)}
     if got == want:
         return
     lines = []

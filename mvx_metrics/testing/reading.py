@@ -119,9 +119,11 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[SeriesKey,
     of each counter, up-down counter and gauge value and each histogram or distribution
     count that moved (a series new in ``after`` counts from zero). Series that did not
     change are left out. For a runtime's snapshots, diff one recorder's."""
-    old = _numbers(before)
+    old = numbers_by_series(before)
     return {
-        key: now - old.get(key, 0) for key, now in _numbers(after).items() if now != old.get(key, 0)
+        key: now - old.get(key, 0)
+        for key, now in numbers_by_series(after).items()
+        if now != old.get(key, 0)
     }
 
 
@@ -184,7 +186,8 @@ def _looks_like_runtime(snapshots: Mapping[str, Any]) -> bool:
     )
 
 
-def _numbers(snapshots: Mapping[str, Any]) -> dict[SeriesKey, float]:
+def numbers_by_series(snapshots: Mapping[str, Any]) -> dict[SeriesKey, float]:
+    """Each series' number (value, or count), keyed as :func:`diff` keys them."""
     numbers: dict[SeriesKey, float] = {}
     for name, snapshot in snapshots.items():
         if not isinstance(snapshot, Mapping):

@@ -6,7 +6,9 @@
   newlines, NUL, non-ASCII, lone surrogates);
 - :func:`metric_values`: what a metric's value attribute may hold, the edge cases
   included (NaN, ±inf, -0.0, huge ints, bools, non-numbers);
-- :func:`bucket_layouts`: valid ``Histogram`` bounds.
+- :func:`bucket_layouts`: valid ``Histogram`` bounds;
+- :func:`builtin_metrics`: configurations of the built-in metrics for an event class
+  (kind, value field, labels, buckets, accuracy, bounds on series).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from typing import Any, TypeVar
 from hypothesis import strategies as st
 
 from ..events import MetricEvent
+from ..metrics import Counter, Distribution, Gauge, Histogram, UpDownCounter
+from ..metrics._builtin import BuiltinMetric
 
-__all__ = ["bucket_layouts", "events", "label_values", "metric_values"]
+__all__ = ["bucket_layouts", "builtin_metrics", "events", "label_values", "metric_values"]
 
 E = TypeVar("E", bound=MetricEvent)
 
@@ -64,6 +68,76 @@ def bucket_layouts(*, max_size: int = 20) -> st.SearchStrategy[tuple[float, ...]
         unique=True,
     )
     return bounds.map(lambda values: tuple(sorted(values)))
+
+
+#: The built-in kinds :func:`builtin_metrics` draws from by default.
+BUILTIN_KINDS: tuple[type[BuiltinMetric[Any]], ...] = (
+    Counter,
+    UpDownCounter,
+    Gauge,
+    Histogram,
+    Distribution,
+)
+
+
+def builtin_metrics(
+    event_type: type[MetricEvent],
+    *,
+    kinds: tuple[type[BuiltinMetric[Any]], ...] = BUILTIN_KINDS,
+    name: str | st.SearchStrategy[str] | None = None,
+) -> st.SearchStrategy[BuiltinMetric[Any]]:
+    """Built-in metrics reading ``event_type``, in every valid configuration.
+
+    The kind is one of ``kinds``; the value is one of the dataclass's ``int``/``float``
+    fields (a ``Counter`` may also count events, with no value; a kind that needs a value
+    is left out when there is none); labels are an ordered subset of its ``str`` fields;
+    a ``Histogram`` draws :func:`bucket_layouts`, a ``Distribution`` its accuracy and
+    quantiles; ``max_series`` is small at times, so the overflow series is exercised.
+    ``name`` is a fixed name or a strategy (default: drawn names that do not clash with
+    exposition suffixes). Each drawn metric is fresh: register it in one recorder only.
+    """
+    if not (isinstance(event_type, type) and dataclasses.is_dataclass(event_type)):
+        raise TypeError(f"builtin_metrics() needs a dataclass event type, got {event_type!r}")
+    hints = typing.get_type_hints(event_type)
+    fields = [f.name for f in dataclasses.fields(event_type)]
+    numbers = [f for f in fields if hints.get(f) in (int, float)]
+    texts = [f for f in fields if hints.get(f) is str]
+    usable = tuple(kind for kind in kinds if numbers or kind is Counter)
+    if not usable:
+        raise TypeError(
+            f"{event_type.__name__} has no int or float field: of {[k.__name__ for k in kinds]}"
+            " only Counter can read it"
+        )
+    names = (
+        st.from_regex(r"m_[a-z][a-z0-9]{0,11}", fullmatch=True)
+        if name is None
+        else (name if isinstance(name, st.SearchStrategy) else st.just(name))
+    )
+    label_sets = st.lists(st.sampled_from(texts), unique=True).map(tuple) if texts else st.just(())
+    common = {
+        "name": names,
+        "labels": label_sets,
+        "description": st.one_of(st.just(""), label_values()),
+        "unit": st.sampled_from(["", "seconds", "bytes"]),
+        "max_series": st.one_of(st.just(2000), st.integers(1, 5)),
+    }
+
+    def build(kind: type[BuiltinMetric[Any]]) -> st.SearchStrategy[BuiltinMetric[Any]]:
+        extra: dict[str, st.SearchStrategy[Any]] = {}
+        if kind is Counter:
+            extra["value"] = st.sampled_from([None, *numbers])
+        else:
+            extra["value"] = st.sampled_from(numbers)
+        if kind is Histogram:
+            extra["buckets"] = bucket_layouts()
+        if kind is Distribution:
+            extra["relative_accuracy"] = st.sampled_from([0.001, 0.01, 0.02, 0.05])
+            extra["quantiles"] = st.lists(st.floats(0, 1), min_size=1, max_size=4, unique=True).map(
+                tuple
+            )
+        return st.builds(kind, event=st.just(event_type), **common, **extra)
+
+    return st.sampled_from(usable).flatmap(build)
 
 
 def events(event_type: type[E], **overrides: Any) -> st.SearchStrategy[E]:
