@@ -36,17 +36,14 @@ _NO_FLOOR = -sys.maxsize
 
 
 # The inlined form of QuantileSketch._add for a batch plan (see metrics/_fragment.py),
-# for its common case only: a positive value whose bucket exists and needs no collapse.
-# ``{ilg}`` is the sketch's 1 / log(gamma); ``{t}`` and ``{u}`` are scratch locals. Keep
-# it in step with _add: a test compares the two, state for state.
-ADD_CHECK = (
-    "({v}.__class__ is float and 0.0 < {v} < INF "
-    "and ({t} := CEIL(LOG({v}) * {ilg})) >= {s}._floor "
-    "and ({u} := {s}._pos.get({t})) is not None)"
-)
+# for its common case only: a positive float whose bucket exists, so that it needs no
+# collapse, and is at or above any floor (buckets below a floor are merged away). +inf
+# fails CEIL (OverflowError), which sends the event to the per-event path, as any
+# exception in a check does. ``{ilg}`` is the sketch's 1 / log(gamma); ``{t}`` a scratch
+# local. Keep it in step with _add: a test compares the two, state for state.
+ADD_CHECK = "({v}.__class__ is float and {v} > 0.0 and ({t} := CEIL(LOG({v}) * {ilg})) in {s}._pos)"
 ADD_STATEMENTS = (
-    "{s}._pos[{t}] = {u} + 1",
-    "{s}._count += 1",
+    "{s}._pos[{t}] += 1",
     "{s}._sum += {v}",
     "if {v} < {s}._min: {s}._min = {v}",
     "if {v} > {s}._max: {s}._max = {v}",
@@ -100,7 +97,6 @@ class QuantileSketch:
 
     __slots__ = (
         "_collapsed",
-        "_count",
         "_floor",
         "_gamma",
         "_inv_log_gamma",
@@ -142,7 +138,6 @@ class QuantileSketch:
         self._pos: dict[int, int] = {}
         self._neg: dict[int, int] = {}
         self._zero = 0
-        self._count = 0
         self._sum = 0.0
         self._min = _INF
         self._max = -_INF
@@ -182,8 +177,12 @@ class QuantileSketch:
 
     @property
     def count(self) -> int:
-        """How many values were added (merged ones included)."""
-        return self._count
+        """How many values were added (merged ones included): what the buckets hold, every
+        value being counted in exactly one (so adding one need not count it twice)."""
+        return self._zero + sum(self._pos.values()) + sum(self._neg.values())
+
+    def _empty(self) -> bool:
+        return not (self._zero or self._pos or self._neg)
 
     @property
     def sum(self) -> float:
@@ -193,12 +192,12 @@ class QuantileSketch:
     @property
     def min(self) -> float | None:
         """The smallest value, exactly; None when empty."""
-        return self._min if self._count else None
+        return None if self._empty() else self._min
 
     @property
     def max(self) -> float | None:
         """The largest value, exactly; None when empty."""
-        return self._max if self._count else None
+        return None if self._empty() else self._max
 
     @property
     def collapsed(self) -> int:
@@ -214,7 +213,7 @@ class QuantileSketch:
         qs = list(qs)
         for q in qs:
             check_quantile(q)
-        if not self._count:
+        if self._empty():
             return [None] * len(qs)
         # Buckets in value order: most negative first, then zero, then positives.
         cumulative: list[int] = []
@@ -232,7 +231,7 @@ class QuantileSketch:
             total += self._pos[k]
             cumulative.append(total)
             values.append(self._midpoint(k))
-        low, high, count = self._min, self._max, self._count
+        low, high, count = self._min, self._max, total
         result: list[float | None] = []
         for q in qs:
             rank = nearest_rank(q, count)
@@ -281,7 +280,6 @@ class QuantileSketch:
             self._bump(self._pos, self._floor, 1)
         else:
             self._zero += 1
-        self._count += 1
         self._sum += x
         if x < self._min:
             self._min = x
@@ -383,7 +381,7 @@ class QuantileSketch:
                 "can only merge sketches of the same relative_accuracy, got "
                 f"{self._relative_accuracy} and {other._relative_accuracy}"
             )
-        if not other._count:
+        if other._empty():
             return
         level = max(self._level, other._level)
         limit = min(self._limit, other._limit) if level == _NEG_LIMIT else _NO_LIMIT
@@ -419,7 +417,6 @@ class QuantileSketch:
             else:
                 self._pos[k] = self._pos.get(k, 0) + n
         self._collapsed += routed
-        self._count += other._count
         self._sum += other._sum
         self._min = min(self._min, other._min)
         self._max = max(self._max, other._max)
@@ -434,7 +431,7 @@ class QuantileSketch:
         qs = list(quantiles)
         zero, positive, negative = self.buckets()
         return {
-            "count": self._count,
+            "count": zero + sum(n for _, n in positive) + sum(n for _, n in negative),
             "sum": self._sum,
             "min": self.min,
             "max": self.max,
@@ -447,7 +444,7 @@ class QuantileSketch:
     def __repr__(self) -> str:
         return (
             f"QuantileSketch(relative_accuracy={self._relative_accuracy}, "
-            f"count={self._count}, bins={self.bins})"
+            f"count={self.count}, bins={self.bins})"
         )
 
 

@@ -98,7 +98,17 @@ def build_plan(
         else:
             fused.append((metric, fragment))
 
+    # Metrics with the same label names share one lookup per event: a cache from the
+    # label values to the tuple of their series (see _shared_lookup).
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, (_, fragment) in enumerate(fused):
+        if fragment.labels:
+            groups.setdefault(fragment.labels, []).append(i)
+    shared = {i: (g, members) for g, members in enumerate(groups.values()) for i in members}
+    shared = {i: place for i, place in shared.items() if len(place[1]) > 1}
+
     checks: list[str] = []
+    unpacks: list[str] = []
     applies: list[str] = []
     runs: list[str] = []  # whole runs at once, usable if every metric has them
     inits: list[str] = []
@@ -109,21 +119,36 @@ def build_plan(
         if fragment.value is not None:
             fill["v"] = src.read(fragment.value)
         assert isinstance(metric, BuiltinMetric)
+        check_fill = fill
         if fragment.labels:
             labels = [src.read(name) for name in fragment.labels]
             checks += [f"{local}.__class__ is str" for local in labels]
             key = labels[0] if len(labels) == 1 else f"({', '.join(labels)},)"
-            lookup = src.bind(f"G{i}", metric._series_key_getter())
-            checks.append(f"(s{i} := {lookup}({key})) is not None")
             fill["s"] = f"s{i}"
+            if i in shared:
+                g, members = shared[i]
+                if i == members[0]:
+                    cached, fill_in = _shared_lookup([fused[j][0] for j in members])
+                    got, fill_fn = src.bind(f"P{g}", cached), src.bind(f"F{g}", fill_in)
+                    checks.append(
+                        f"((p{g} := {got}({key})) is not None "
+                        f"or (p{g} := {fill_fn}({key})) is not None)"
+                    )
+                    unpacks.append(f"{', '.join(f's{j}' for j in members)}, = p{g}")
+                # The check runs before the unpacking: it reads its series from the tuple.
+                check_fill = fill | {"s": f"p{g}[{members.index(i)}]"}
+            else:
+                lookup = src.bind(f"G{i}", metric._series_key_getter())
+                checks.append(f"(s{i} := {lookup}({key})) is not None")
         else:
             fill["s"] = src.bind(f"S{i}", metric._single)
         if fragment.check:
-            checks.append(fragment.check.format(**fill))
+            checks.append(fragment.check.format(**check_fill))
         applies += [line.format(**fill) for line in fragment.apply]
         runs += [line.format(**fill) for line in fragment.run]
         inits += [line.format(**fill) for line in fragment.init]
         finishes += [line.format(**fill) for line in fragment.finish]
+    applies = unpacks + applies
 
     exact = tuple(metric for metric, _ in fused)
 
@@ -196,6 +221,27 @@ def build_plan(
     exec(code, namespace)  # the text is ours: identifiers checked at metric construction
     plan: Plan = namespace["plan"]  # type: ignore[assignment]
     return plan
+
+
+def _shared_lookup(
+    metrics: list[Metric],
+) -> tuple[Callable[[Any], tuple[Any, ...] | None], Callable[[Any], tuple[Any, ...] | None]]:
+    """``(get, fill)`` for metrics with the same label names: ``get(key)`` is the tuple of
+    their admitted series for the label values ``key`` (None when not cached yet);
+    ``fill(key)`` looks each one up and caches the tuple once every metric has admitted
+    that label set (None until then: the event then takes the exact path, which admits).
+    Series are never removed from a live metric, so a cached tuple stays right."""
+    getters = [m._series_key_getter() for m in metrics]  # type: ignore[attr-defined]
+    cache: dict[Any, tuple[Any, ...]] = {}
+
+    def fill(key: Any) -> tuple[Any, ...] | None:
+        states = tuple(get(key) for get in getters)
+        if any(state is None for state in states):
+            return None
+        cache[key] = states
+        return states
+
+    return cache.get, fill
 
 
 def leading_run(batch: list[Any], cls: type) -> int:
