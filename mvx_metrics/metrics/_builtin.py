@@ -6,14 +6,14 @@ import math
 import sys
 from abc import abstractmethod
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any, ClassVar, Generic, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from .._validation import check_id, check_positive_int
 from ..events import MetricEvent
 from ._exemplars import ExemplarReader
 from ._fragment import Fragment
 from ._series import DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE, SeriesTable
-from ._values import LabelReader, ValueReader, as_number
+from ._values import MAX_SHARED, LabelReader, ValueReader, as_number
 from .base import Metric
 
 __all__ = ["MAX_FLOAT", "BuiltinMetric", "check_event_types", "series_lookup"]
@@ -34,7 +34,18 @@ def check_event_types(event: object) -> tuple[type[MetricEvent], ...]:
             raise TypeError(
                 f"argument 'event' must be a MetricEvent subclass or a tuple of them, got {cls!r}"
             )
-    return tuple(dict.fromkeys(classes))
+    unique = tuple(dict.fromkeys(classes))
+    # One tuple per distinct set of classes (bounded): the metrics of 10,000 recorders
+    # built from the same definitions hold one, not 10,000 objects for the collector.
+    shared = _EVENT_TYPES.get(unique)
+    if shared is None:
+        shared = unique
+        if len(_EVENT_TYPES) < MAX_SHARED:
+            _EVENT_TYPES[unique] = unique
+    return shared
+
+
+_EVENT_TYPES: dict[tuple[type[MetricEvent], ...], tuple[type[MetricEvent], ...]] = {}
 
 
 def _check_text(value: object, name: str) -> str:
@@ -43,7 +54,7 @@ def _check_text(value: object, name: str) -> str:
     return value
 
 
-class BuiltinMetric(Metric, Generic[S]):
+class BuiltinMetric(Metric, SeriesTable[S]):
     """Base of the built-in metrics: a name, routed event classes, a value, labels, series.
 
     Subclasses write ``handle_event`` out in full, because it is the per-event cost:
@@ -99,26 +110,23 @@ class BuiltinMetric(Metric, Generic[S]):
         self._description = _check_text(description, "description")
         self._unit = _check_text(unit, "unit")
         max_series = check_positive_int(max_series, "max_series", DEFAULT_MAX_SERIES)
-        self._table: SeriesTable[S] = SeriesTable(self, max_series)
+        self._init_series(max_series)
         #: The only series of a metric without labels, else None.
         self._single: S | None = None
         if self._labels.arity == 0:
             # Created up front, as prometheus_client does, so that a metric without labels
             # is exported (at zero) before its first event.
-            self._single = self._table.admit(())
+            self._single = self._admit(())
 
     def _reset_state(self) -> None:
         """Forget every series, as if no event had been applied (for
         :meth:`mvx_metrics.testing.CapturingRecorder.reset`; never on a live recorder,
         whose batch plans hold series). In place: the lookup closure keeps the table."""
-        table = self._table
-        table.series.clear()
-        table.overflow = None
-        table.overflow_events = 0
+        self._clear_series()
         if self._exemplar is not None:
             self._exemplar.dropped = 0
         if self._single is not None:
-            self._single = table.admit(())
+            self._single = self._admit(())
 
     def _series_for(self, event: MetricEvent) -> S:
         """Find (or admit) the series of an event; valid values only (admit counts overflow).
@@ -128,7 +136,7 @@ class BuiltinMetric(Metric, Generic[S]):
         runtime may hold thousands of idle metrics, and a closure's cells are objects
         that the garbage collector traverses at every full collection.
         """
-        lookup = series_lookup(self._labels, self._table)
+        lookup = series_lookup(self._labels, self)
         setattr(self, "_series_for", lookup)  # noqa: B010 (an instance attribute over a method)
         return lookup(event)
 
@@ -155,7 +163,7 @@ class BuiltinMetric(Metric, Generic[S]):
     @property
     def max_series(self) -> int:
         """How many label sets get their own series before the overflow series is used."""
-        return self._table.max_series
+        return self._max_series
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._name!r})"
@@ -220,7 +228,7 @@ class BuiltinMetric(Metric, Generic[S]):
 
     def _series_key_getter(self) -> Callable[[Hashable], S | None]:
         """The admitted series by key (``dict.get`` of the table), for generated code."""
-        return self._table.series.get
+        return self._series.get
 
     # --- values -------------------------------------------------------------------------
 
@@ -260,15 +268,14 @@ class BuiltinMetric(Metric, Generic[S]):
         appearance, then the overflow series (every label ``"__overflow__"``) if any event
         reached it; ``overflow_events`` counts those events.
         """
-        table = self._table
         labels_of = self._labels.labels_of
         series = [
             {"labels": labels_of(key), **self._state_snapshot(state)}
-            for key, state in table.items()
+            for key, state in self._series.items()
         ]
-        if table.overflow is not None:
-            labels = self._labels.overflow_labels(table.series, OVERFLOW_LABEL_VALUE)
-            series.append({"labels": labels, **self._state_snapshot(table.overflow)})
+        if self._overflow is not None:
+            labels = self._labels.overflow_labels(self._series, OVERFLOW_LABEL_VALUE)
+            series.append({"labels": labels, **self._state_snapshot(self._overflow)})
         return {
             "name": self._name,
             "kind": self.kind,
@@ -277,7 +284,7 @@ class BuiltinMetric(Metric, Generic[S]):
             **self._extra_snapshot(),
             **({} if self._exemplar is None else {"exemplars_dropped": self._exemplar.dropped}),
             "series": series,
-            "overflow_events": table.overflow_events,
+            "overflow_events": self._overflow_events,
         }
 
 
@@ -288,8 +295,8 @@ def series_lookup(labels: LabelReader, table: SeriesTable[S]) -> Callable[[Metri
     labelled metric, and closure variables are cheaper to load than attributes of
     ``self`` (about 30 ns per event on CPython 3.11).
     """
-    lookup = table.series.get
-    admit = table.admit
+    lookup = table._series.get
+    admit = table._admit
     failed = labels.failed
     get = labels.get
     check_values = labels.check_new_values

@@ -17,7 +17,6 @@ value is applied as usual.
 
 from __future__ import annotations
 
-import operator
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from ..events import MetricEvent
 from ..snapshots import Exemplar
 from ._series import NumberCell
+from ._values import shared_attrgetter
 
 __all__ = ["MAX_EXEMPLAR_CHARS", "ExemplarCell", "ExemplarReader"]
 
@@ -57,7 +57,7 @@ class ExemplarReader:
                     f"argument 'exemplar' must be an attribute name (dots allowed) or a "
                     f"callable, got {spec!r}"
                 )
-            self._attribute = operator.attrgetter(spec)
+            self._attribute = shared_attrgetter(spec)
             self._label = spec.rsplit(".", 1)[-1]
         elif callable(spec):
             self._fn = spec

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Hashable
+from typing import Generic, TypeVar
 
 __all__ = ["DEFAULT_MAX_SERIES", "OVERFLOW_LABEL_VALUE", "NumberCell", "SeriesTable"]
 
@@ -14,13 +14,6 @@ DEFAULT_MAX_SERIES = 2000
 OVERFLOW_LABEL_VALUE = "__overflow__"
 
 S = TypeVar("S")
-S_co = TypeVar("S_co", covariant=True)
-
-
-class StateSource(Protocol[S_co]):
-    """Makes a fresh per-series state (the metric that owns the table)."""
-
-    def _new_state(self) -> S_co: ...
 
 
 class NumberCell:
@@ -33,45 +26,51 @@ class NumberCell:
 
 
 class SeriesTable(Generic[S]):
-    """Per-series state keyed by label values, holding at most ``max_series`` label sets.
+    """Per-series state keyed by label values, holding at most ``max_series`` label sets:
+    a base of every built-in metric (its fields are the metric's own, so that a metric
+    is one object for the garbage collector to traverse, not two).
 
     Past the bound, a new label set does not get a series: its events are applied to a
     single overflow series (every label set to ``"__overflow__"``) and counted in
-    :attr:`overflow_events`. Nothing is dropped, and memory stays bounded whatever the
+    ``_overflow_events``. Nothing is dropped, and memory stays bounded whatever the
     cardinality of the labels. Series are never evicted: a label set once admitted keeps
     its series, so counters stay monotonic.
 
-    Hot path, used by ``handle_event``: ``state = table.series.get(key)``, then
-    :meth:`admit` on a miss. Only the owning loop touches a table.
+    Hot path, used by ``handle_event``: ``state = self._series.get(key)``, then
+    :meth:`_admit` on a miss. Only the owning loop touches a table.
     """
 
-    __slots__ = ("max_series", "overflow", "overflow_events", "series", "source")
+    __slots__ = ("_max_series", "_overflow", "_overflow_events", "_series")
 
-    def __init__(self, source: StateSource[S], max_series: int) -> None:
-        # The metric itself rather than its bound method: one object fewer per metric.
-        self.source = source
-        self.max_series = max_series
+    def _init_series(self, max_series: int) -> None:
+        self._max_series = max_series
         #: Admitted series, in order of first appearance.
-        self.series: dict[Hashable, S] = {}
+        self._series: dict[Hashable, S] = {}
         #: The overflow series; created by the first event that finds the table full.
-        self.overflow: S | None = None
+        self._overflow: S | None = None
         #: Events applied to the overflow series.
-        self.overflow_events = 0
+        self._overflow_events = 0
 
-    def admit(self, key: Hashable) -> S:
-        """Return the state for a key not in :attr:`series`: a new series, or the overflow one.
+    def _new_state(self) -> S:
+        """A fresh per-series state (each metric kind makes its own)."""
+        raise NotImplementedError
 
-        Call it only once the event is known to be valid, so that ``overflow_events``
+    def _admit(self, key: Hashable) -> S:
+        """Return the state for a key not in ``_series``: a new series, or the overflow one.
+
+        Call it only once the event is known to be valid, so that ``_overflow_events``
         counts only events that were applied.
         """
-        if len(self.series) < self.max_series:
-            state = self.series[key] = self.source._new_state()
+        if len(self._series) < self._max_series:
+            state = self._series[key] = self._new_state()
             return state
-        self.overflow_events += 1
-        if self.overflow is None:
-            self.overflow = self.source._new_state()
-        return self.overflow
+        self._overflow_events += 1
+        if self._overflow is None:
+            self._overflow = self._new_state()
+        return self._overflow
 
-    def items(self) -> Iterator[tuple[Hashable, S]]:
-        """The admitted series, in order of first appearance (the overflow one excluded)."""
-        return iter(self.series.items())
+    def _clear_series(self) -> None:
+        """Forget every series and the overflow count."""
+        self._series.clear()
+        self._overflow = None
+        self._overflow_events = 0

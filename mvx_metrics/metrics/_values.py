@@ -82,7 +82,7 @@ class ValueReader:
                     f"callable, got {spec!r}"
                 )
             self.attribute: str | None = spec
-            self.get: Callable[[Any], object] = operator.attrgetter(spec)
+            self.get: Callable[[Any], object] = shared_attrgetter(spec)
             #: What ``details["attribute"]`` names: the attribute, or the callable's name.
             self.name = spec
             self.source = f"attribute {spec!r}"
@@ -126,6 +126,24 @@ class ValueReader:
         )
 
 
+#: How many attribute getters and label readers are kept for sharing at most.
+MAX_SHARED = 4096
+
+_GETTERS: dict[tuple[str, ...], Callable[[Any], Any]] = {}
+_READERS: dict[tuple[str, tuple[str, ...], tuple[str, ...]], LabelReader] = {}
+
+
+def shared_attrgetter(*names: str) -> Callable[[Any], Any]:
+    """``operator.attrgetter(*names)``, one object per distinct names (bounded): getters
+    hold no state, and every metric reading the same attribute can share one."""
+    getter = _GETTERS.get(names)
+    if getter is None:
+        getter = operator.attrgetter(*names)
+        if len(_GETTERS) < MAX_SHARED:
+            _GETTERS[names] = getter
+    return getter
+
+
 class LabelReader:
     """Where one metric reads its labels, and how a series key maps back to label names.
 
@@ -161,7 +179,7 @@ class LabelReader:
             self.names = names
             self.arity = len(names)
             if names:
-                self.get = operator.attrgetter(*names)
+                self.get = shared_attrgetter(*names)
         elif callable(spec):
             self.fn = spec
             self.arity = -1
@@ -186,7 +204,18 @@ class LabelReader:
         """
         if isinstance(spec, tuple | list) and not spec:
             return _NO_LABELS
-        return cls(metric, spec, reserved)
+        if not isinstance(spec, tuple) or not all(isinstance(name, str) for name in spec):
+            return cls(metric, spec, reserved)
+        # Readers of attribute names are immutable: metrics of the same name and labels
+        # share one (10,000 recorders with the same definitions hold one reader, not
+        # 10,000 objects for the collector). The cache is bounded; past it, new ones.
+        key = (metric, spec, tuple(reserved))
+        reader = _READERS.get(key)
+        if reader is None:
+            reader = cls(metric, spec, reserved)
+            if len(_READERS) < MAX_SHARED:
+                _READERS[key] = reader
+        return reader
 
     def key_from_callable(self, event: MetricEvent) -> Hashable:
         """Compute the series key for a label callable (labels=callable only)."""

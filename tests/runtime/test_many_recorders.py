@@ -128,7 +128,7 @@ def test_an_idle_recorder_with_two_metrics_holds_at_most_8_kib(runtime: MetricsR
 def test_an_idle_recorder_is_a_bounded_number_of_collector_objects(
     runtime: MetricsRuntime,
 ) -> None:
-    # What a full garbage collection traverses per recorder (prometheus_client: 14 for
+    # What a full garbage collection traverses per recorder (13 today; prometheus_client: 14 for
     # the two label children of this workload). The runtime ends its recorders itself
     # when its loop ends, so none of them is watched by a sentinel either.
     for i in range(50):  # warm up: classes, plans and caches
@@ -143,7 +143,7 @@ def test_an_idle_recorder_is_a_bounded_number_of_collector_objects(
         runtime.get_recorder(f"counted-{i}").flush(timeout=TIMEOUT)
     gc.collect()
     per_recorder = (len(gc.get_objects()) - before) / count
-    assert per_recorder <= 24, per_recorder
+    assert per_recorder <= 16, per_recorder
     assert runtime._loop_thread is not None
     assert runtime._loop_thread.hop._watchers(create=False) is None
 
