@@ -17,8 +17,8 @@ switch interval (5 ms) behind busy producers; a flood of tight producers can fil
 limit while the consumer waits its turn, and then events are dropped although the
 consumer could have kept up. So a producer in a foreign thread that needs more credits
 while at least half of the limit is pending first *presses*: it wakes the owning loop and
-waits for it to process something, at most ``PRESS_WAIT_S``. Waiting releases the GIL to
-the consumer. A press that times out marks the consumer as stalled, and nobody presses
+waits for it to process something, at most ``PRESS_WAIT_S`` plus whatever time the
+garbage collector held the GIL meanwhile. Waiting releases the GIL to the consumer. A press that times out marks the consumer as stalled, and nobody presses
 again until it has made progress, so a stuck loop costs producers one wait, not one per
 event. Below the watermark the hot path is unchanged.
 
@@ -49,6 +49,7 @@ only reads: metric state still changes on the owning loop alone.
 from __future__ import annotations
 
 import enum
+import gc
 import threading
 import time
 from collections import deque
@@ -56,15 +57,56 @@ from collections.abc import Callable
 from itertools import repeat
 from typing import Any, Protocol
 
-__all__ = ["CREDIT_CHUNK", "PRESS_WAIT_S", "ControlItem", "Handoff", "Intake", "Waker"]
+__all__ = [
+    "CREDIT_CHUNK",
+    "PRESS_COLLECTION_ALLOWANCE_S",
+    "PRESS_WAIT_S",
+    "CollectorTime",
+    "ControlItem",
+    "Handoff",
+    "Intake",
+    "Waker",
+]
 
 #: Free slots handed to producers at a time: the slow path runs once per this many events.
 CREDIT_CHUNK = 128
-#: Longest a producer presses (waits for the owning loop to make progress) per chunk.
-#: Longer than a full garbage collection of a big heap (tens of ms, holding the GIL for
-#: every thread): a press that gave up during one would mark a healthy loop as stalled,
-#: and the events of the burst that follows would be dropped.
+#: Longest a producer presses (waits for the owning loop to make progress) per chunk,
+#: not counting the time the garbage collector ran meanwhile (see
+#: :class:`CollectorTime`).
 PRESS_WAIT_S = 0.05
+#: The most a press is extended by garbage collections: a loop that does not progress
+#: for this long after them is stalled whatever the cause.
+PRESS_COLLECTION_ALLOWANCE_S = 2.0
+
+
+class CollectorTime:
+    """Seconds the garbage collector ran while this callback was in ``gc.callbacks``.
+
+    A full collection of a big heap takes tens to hundreds of milliseconds and holds the
+    GIL, so the owning loop cannot progress during it: a press timed by the wall clock
+    alone would mark a healthy loop as stalled, and the burst that follows would be
+    dropped although nothing was wrong. Registered only for the length of a press, so
+    that collections cost nothing more at other times.
+    """
+
+    __slots__ = ("_started", "seconds")
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started: float | None = None
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.monotonic()
+        elif self._started is not None:
+            self.seconds += time.monotonic() - self._started
+            self._started = None
+
+    def so_far(self) -> float:
+        """The collectors' time so far, a collection still running included."""
+        started = self._started
+        running = 0.0 if started is None else time.monotonic() - started
+        return min(self.seconds + running, PRESS_COLLECTION_ALLOWANCE_S)
 
 
 class Intake(enum.Enum):
@@ -285,21 +327,25 @@ class Handoff:
         return room
 
     def _press(self) -> None:
-        """Wait until the owner processes something, at most PRESS_WAIT_S; hold ``_lock``."""
+        """Wait until the owner processes something, at most PRESS_WAIT_S plus the time
+        the garbage collector ran meanwhile (:class:`CollectorTime`); hold ``_lock``."""
         room = self._waiting_room()
         start = self.processed
         deadline = time.monotonic() + PRESS_WAIT_S
+        collections = CollectorTime()
+        gc.callbacks.append(collections)
         self.pressing += 1
         try:
             self.claim_wake_urgently()
             while self.processed == start:
-                remaining = deadline - time.monotonic()
+                remaining = deadline + collections.so_far() - time.monotonic()
                 if remaining <= 0:
                     self._stalled_at = start
                     return
                 room.wait(remaining)
         finally:
             self.pressing -= 1
+            gc.callbacks.remove(collections)
 
     def wait_for_credit(self, timeout: float) -> bool:
         """Block the calling (foreign) thread until a slot is free; False on timeout."""

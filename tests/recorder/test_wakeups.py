@@ -14,8 +14,9 @@ import anyio.to_thread
 import pytest
 
 from mvx_metrics import MetricsRecorder, MetricsRuntime, OverflowPolicy
+from mvx_metrics.recorder import handoff as handoff_module
 from mvx_metrics.recorder.driving import PARK_AFTER_S
-from mvx_metrics.recorder.handoff import CREDIT_CHUNK, Intake
+from mvx_metrics.recorder.handoff import CREDIT_CHUNK, CollectorTime, Intake
 
 from .._support import (
     TIMEOUT,
@@ -221,3 +222,40 @@ def test_the_runtime_default_delay_reaches_its_recorders() -> None:
     with MetricsRuntime(namespace="delay", default_recorder_max_processing_delay=0.02) as rt:
         assert rt.create_recorder("a").max_processing_delay == 0.02
         assert rt.create_recorder("b", max_processing_delay=0.001).max_processing_delay == 0.001
+
+
+def test_a_press_does_not_count_the_collector_s_time_as_a_stall(
+    runtime: MetricsRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full collection holds the GIL, so the loop cannot progress during it: a press
+    # waiting through one must not mark the loop as stalled (the burst behind it would
+    # then be dropped). The collection is simulated by calling the press's own
+    # gc callback: a real one long enough would need a heap of millions of objects.
+    # A longer press than the default, so that a slow machine cannot end it before the
+    # simulated collection starts.
+    press_wait = 0.5
+    monkeypatch.setattr(handoff_module, "PRESS_WAIT_S", press_wait)
+    recorder = runtime.create_recorder(
+        "collected", queue_max_size=1_000, queue_overflow_policy=OverflowPolicy.DROP
+    )
+    recorder.register_metric(CountingMetric())
+    recorder.flush(timeout=TIMEOUT)
+    handoff = recorder._handoff
+    with loop_held(runtime):
+        producer = threading.Thread(
+            target=lambda: [recorder.register_event(event=Saved()) for _ in range(900)]
+        )
+        producer.start()
+        wait_until(lambda: handoff.pressing > 0)  # the producer waits for the loop
+        [collector_time] = [cb for cb in gc.callbacks if isinstance(cb, CollectorTime)]
+        collector_time("start", {})
+        time.sleep(3 * press_wait)  # the simulated collection outlasts a press
+        assert handoff.pressing  # still waiting: the collection does not count
+        collector_time("stop", {"generation": 2})
+    producer.join(TIMEOUT)
+    assert not producer.is_alive()
+    assert handoff._stalled_at == -1  # never marked stalled
+    recorder.flush(timeout=TIMEOUT)
+    stats = recorder.get_stats()
+    assert (stats.accepted, stats.dropped_total) == (900, 0)
+    assert not [cb for cb in gc.callbacks if isinstance(cb, CollectorTime)]
