@@ -26,6 +26,7 @@ from ..exposition.negotiation import choose_format
 from ..exposition.problems import problems_of
 from ..exposition.prometheus_protobuf import render_protobuf_read
 from ..exposition.prometheus_text import render_read
+from ._collections import collections_deferred
 from ._source import Source, read_snapshots
 
 __all__ = ["DEFAULT_SCRAPE_TIMEOUT", "Scrape", "scrape_response"]
@@ -81,12 +82,14 @@ def _scrape(
     """The whole scrape, in a worker thread."""
     fmt, content_type = choose_format(accept)
     problems = problems_of(source)  # counted across the source's scrapes
-    read = read_snapshots(source, timeout, include_stats=include_stats)
-    if fmt == "protobuf":
-        body = render_protobuf_read(read, problems=problems)
-    else:
-        text = render_read(read, openmetrics=fmt == "openmetrics", problems=problems)
-        body = text.encode("utf-8")
+    with collections_deferred():  # see _collections.py: no full collection mid-scrape
+        read = read_snapshots(source, timeout, include_stats=include_stats)
+        if fmt == "protobuf":
+            body = render_protobuf_read(read, problems=problems)
+        else:
+            text = render_read(read, openmetrics=fmt == "openmetrics", problems=problems)
+            body = text.encode("utf-8")
+        del read
     headers = {"Content-Type": content_type}
     if compress:
         body = gzip.compress(body, compresslevel=6)
