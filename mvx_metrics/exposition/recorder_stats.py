@@ -22,7 +22,7 @@ from ..snapshots import MetricFamily, Sample
 __all__ = ["DROP_REASONS", "STATS_FAMILY_NAMES", "recorder_stats", "stats_families", "with_stats"]
 
 #: The reasons ``RecorderStats.dropped`` can hold; each is exported, at zero until it occurs.
-DROP_REASONS = ("overflow_dropped", "overflow_rejected", "invalid_state")
+DROP_REASONS = ("overflow_dropped", "overflow_rejected", "invalid_state", "fork_discarded")
 
 #: ``(family name, kind, description, RecorderStats field)`` of the one-sample families.
 _SINGLE = (

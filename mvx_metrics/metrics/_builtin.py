@@ -16,7 +16,7 @@ from ._series import DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE, SeriesTable
 from ._values import MAX_SHARED, LabelReader, ValueReader, as_number
 from .base import Metric
 
-__all__ = ["MAX_FLOAT", "BuiltinMetric", "check_event_types", "series_lookup"]
+__all__ = ["MAX_FLOAT", "BuiltinMetric", "check_event_types", "reset_metric", "series_lookup"]
 
 #: Ints beyond this magnitude are treated as infinite: they do not fit in a float.
 MAX_FLOAT = sys.float_info.max
@@ -286,6 +286,21 @@ class BuiltinMetric(Metric, SeriesTable[S]):
             "series": series,
             "overflow_events": self._overflow_events,
         }
+
+
+def reset_metric(metric: Metric) -> bool:
+    """Start ``metric`` from zero, as if no event had been applied: a built-in metric is
+    cleared, a user-written one has its own ``reset()`` called if it has one. False when
+    it has none (its state is kept). Only where no batch plan holds its series: a
+    capturing recorder, or a forked child rebuilding its recorders."""
+    if isinstance(metric, BuiltinMetric):
+        metric._reset_state()
+        return True
+    reset = getattr(metric, "reset", None)
+    if callable(reset):
+        reset()
+        return True
+    return False
 
 
 def series_lookup(labels: LabelReader, table: SeriesTable[S]) -> Callable[[MetricEvent], S]:

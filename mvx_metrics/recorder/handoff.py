@@ -59,6 +59,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "CREDIT_CHUNK",
+    "FORK_DISCARDED",
     "PRESS_COLLECTION_ALLOWANCE_S",
     "PRESS_WAIT_S",
     "CollectorTime",
@@ -67,6 +68,10 @@ __all__ = [
     "Intake",
     "Waker",
 ]
+
+#: The drop reason of events a forked child found pending in its copy of the parent's
+#: recorder: the parent processes its own; the child discards its copies.
+FORK_DISCARDED = "fork_discarded"
 
 #: Free slots handed to producers at a time: the slow path runs once per this many events.
 CREDIT_CHUNK = 128
@@ -370,10 +375,10 @@ class Handoff:
             finally:
                 self.blocked_producers -= 1
 
-    def count_dropped(self, reason: str) -> None:
-        """Count one event that was not accepted."""
+    def count_dropped(self, reason: str, events: int = 1) -> None:
+        """Count ``events`` that were not accepted (or, ``FORK_DISCARDED``, not kept)."""
         with self._lock:
-            self._dropped[reason] = self._dropped.get(reason, 0) + 1
+            self._dropped[reason] = self._dropped.get(reason, 0) + events
 
     # --- readers (any thread) -----------------------------------------------------------
 

@@ -40,12 +40,12 @@ from ..errors import (
 )
 from ..events import MetricEvent
 from ..exposition.prometheus_text import exposed_sample_names
-from ..hops import OwnerGoneError, bind_owner
+from ..hops import OwnerGoneError, OwnerHop, bind_owner
 from ..hops.waiting import Completion, completed, failed
-from ..metrics._builtin import BuiltinMetric
+from ..metrics._builtin import BuiltinMetric, reset_metric
 from ..metrics.base import Metric
 from .driving import Driver
-from .handoff import ControlItem, Handoff
+from .handoff import FORK_DISCARDED, ControlItem, Handoff
 from .policies import PROPAGATED_EXCEPTIONS, MetricErrorPolicy, OverflowPolicy
 from .processing import Processor
 from .reads import ACTIVE as _ACTIVE
@@ -127,6 +127,20 @@ class MetricsRecorder:
         )
 
         self._hop = bind_owner(require=self._required_library)
+        self._build_parts(capacity)
+        self._state = RecorderState.VIRGIN
+        # Serialises state moves and registrations made from any thread. Never taken on
+        # the hot path: register_event reads _state without it.
+        self._lifecycle_lock = threading.Lock()
+        self._start_op: Completion[None] | None = None
+        self._stop_op: Completion[None] | None = None
+        self._registered: dict[str, Metric] = {}
+        # Sample names the built-in metrics here are exposed under -> metric name.
+        self._exposed_names: dict[str, str] = {}
+        self._last_error: MetricsError | None = None
+
+    def _build_parts(self, capacity: int) -> None:
+        """The hand-off, the processor and the driver, bound to ``self._hop``."""
         self._handoff = Handoff(capacity, self)
         cls = type(self)
         self._processor = Processor(
@@ -145,16 +159,31 @@ class MetricsRecorder:
             max_processing_delay=self._max_processing_delay,
             lifecycle=self,
         )
-        self._state = RecorderState.VIRGIN
-        # Serialises state moves and registrations made from any thread. Never taken on
-        # the hot path: register_event reads _state without it.
+
+    def _revive_after_fork(self, hop: OwnerHop) -> None:
+        """In a forked child, on its only thread, for a runtime that came back to life
+        there: new parts bound to the new loop (``hop``), the same metrics with fresh
+        state (:func:`~mvx_metrics.metrics._builtin.reset_metric`), and the parent's
+        pending copies discarded and counted under ``fork_discarded``. A recorder that
+        was running starts again; one that had ended keeps its state.
+
+        Nothing of the parent's threads survives the fork, locks included: whatever they
+        held stays held forever, so every lock is made anew."""
+        _, discarded = self._handoff.counts()
+        was = self._state
         self._lifecycle_lock = threading.Lock()
-        self._start_op: Completion[None] | None = None
-        self._stop_op: Completion[None] | None = None
-        self._registered: dict[str, Metric] = {}
-        # Sample names the built-in metrics here are exposed under -> metric name.
-        self._exposed_names: dict[str, str] = {}
-        self._last_error: MetricsError | None = None
+        self._hop = hop
+        self._build_parts(self._handoff.capacity)
+        self._start_op = self._stop_op = None
+        for metric in self._registered.values():
+            reset_metric(metric)
+            self._processor.routes.add(metric)
+        if discarded:
+            self._handoff.count_dropped(FORK_DISCARDED, discarded)
+        if was in (_S.STARTING, _RUNNING, _S.STOPPING):
+            self._state = _S.VIRGIN
+            self._last_error = None
+            self._start_hosted()
 
     @property
     def _reads(self) -> ReadPath:

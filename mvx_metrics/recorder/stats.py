@@ -28,7 +28,9 @@ class RecorderStats:
     capacity: int
     #: Events not accepted, by reason: ``overflow_dropped`` (policy DROP),
     #: ``overflow_rejected`` (RAISE_ERROR, or BLOCK that could not wait or timed out),
-    #: ``invalid_state`` (the recorder was not accepting events).
+    #: ``invalid_state`` (the recorder was not accepting events), ``fork_discarded``
+    #: (pending in the parent when this process was forked from it: the parent
+    #: processes them, this process does not).
     dropped: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     #: Exceptions raised by a metric's ``handle_event``, by metric name.
     metric_errors: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))

@@ -40,6 +40,10 @@ class HostedRecorders:
         self.by_id: dict[str, AsyncioMetricsRecorder] = {}
         self._lock = threading.Lock()
 
+    def after_fork(self) -> None:
+        """In a forked child: a new lock (a parent's thread may have held the old one)."""
+        self._lock = threading.Lock()
+
     # --- any thread ---------------------------------------------------------------------
 
     def add(self, rid: str, recorder: AsyncioMetricsRecorder, timeout: float) -> None:

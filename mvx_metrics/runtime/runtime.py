@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,6 +58,11 @@ class MetricsRuntime:
     Every public method is synchronous, safe from any thread, and bounded by a timeout.
     Blocking methods called from the runtime's own loop thread raise
     ``MetricsRuntimeDeadlockError`` at once instead of hanging.
+
+    A started runtime comes back to life in a process forked from it (a new thread, the
+    same recorders and metrics from zero, the parent's pending copies counted as
+    ``fork_discarded``) unless ``restart_after_fork`` is False: see docs/threading.md,
+    "After fork".
     """
 
     def __init__(
@@ -72,6 +78,7 @@ class MetricsRuntime:
         shutdown_timeout: float | None = None,
         operation_timeout: float | None = None,
         thread_name: str | None = None,
+        restart_after_fork: bool = True,
     ) -> None:
         if namespace is not None and not isinstance(namespace, str):
             raise TypeError(f"argument 'namespace' must be a str, got {type(namespace).__name__}")
@@ -106,6 +113,13 @@ class MetricsRuntime:
         self._shutdown_timeout = check_timeout(shutdown_timeout, "shutdown_timeout", 30.0)
         self._operation_timeout = check_timeout(operation_timeout, "operation_timeout", 10.0)
         self._thread_name = thread_name or f"mvx-metrics-runtime[{self._namespace}]"
+        if not isinstance(restart_after_fork, bool):
+            raise TypeError(
+                "argument 'restart_after_fork' must be a bool, got "
+                f"{type(restart_after_fork).__name__}"
+            )
+        #: Come back to life in a forked child (see _restart_in_forked_child).
+        self._restart_after_fork = restart_after_fork
 
         self._state = RuntimeState.VIRGIN
         # Held for the whole of start() and shutdown(): concurrent callers queue on it
@@ -194,6 +208,8 @@ class MetricsRuntime:
             # its accepted events before the interpreter exits.
             atexit.register(self._shutdown_at_exit)
             self._move_to(_S.RUNNING)
+            if self._restart_after_fork:
+                _RESTART_AFTER_FORK.add(self)
         finally:
             self._lifecycle_lock.release()
 
@@ -230,6 +246,7 @@ class MetricsRuntime:
                 problems["thread"] = "did not end in time"
             self._move_to(_S.CLOSED)
             atexit.unregister(self._shutdown_at_exit)
+            _RESTART_AFTER_FORK.discard(self)
         finally:
             self._lifecycle_lock.release()
         if problems:
@@ -275,6 +292,50 @@ class MetricsRuntime:
             self._move_to(_S.STOPPING)
         self._move_to(_S.CLOSED)
         atexit.unregister(self._shutdown_at_exit)
+
+    def _restart_in_forked_child(self) -> None:
+        """In a forked child (``os.register_at_fork``), on its only thread: a new loop
+        thread, and every recorder rebuilt for it with its metrics and fresh state (see
+        ``MetricsRecorder._revive_after_fork``). The parent's ``serve_http`` servers are
+        not restarted: their loop is the parent's.
+
+        The parent's other threads do not exist here, and any lock one of them held at
+        the fork stays held: every lock is made anew before anything waits on one."""
+        old = self._loop_thread
+        if old is None or not old.in_forked_child() or self._state is not _S.RUNNING:
+            return
+        self._lifecycle_lock = threading.Lock()
+        self._recorders.after_fork()
+        self._http_servers = []
+        loop_thread = LoopThread(
+            self._thread_name,
+            self._loop_factory,
+            on_death=self._loop_died,
+            on_end=self._recorders.host_ended,
+        )
+        self._loop_thread = loop_thread
+        try:
+            loop_thread.start(self._start_timeout)
+        except BaseException as exc:
+            self._move_to(_S.FAILURE)
+            self._loop_failure = exc
+            logger.exception(
+                "MetricsRuntime %r: could not restart in forked process %d",
+                self._namespace,
+                os.getpid(),
+            )
+            return
+        for rid, recorder in list(self._recorders.by_id.items()):
+            try:
+                recorder._revive_after_fork(loop_thread.hop)
+            except Exception:  # one recorder's failure must not keep the others down
+                logger.exception("recorder %r: could not restart after fork", rid)
+        logger.debug(
+            "MetricsRuntime %r: restarted in process %d, forked from %d",
+            self._namespace,
+            os.getpid(),
+            old.started_pid,
+        )
 
     def _refuse_in_forked_child(self, what: str) -> None:
         if self._loop_thread is not None:
@@ -545,6 +606,22 @@ class MetricsRuntime:
 def _or_default(value: T | None, default: T) -> T:
     # Not `value or default`: 0 must reach the recorder's checks and fail there.
     return default if value is None else value
+
+
+#: Runtimes to restart in a forked child: running, with ``restart_after_fork``.
+_RESTART_AFTER_FORK: weakref.WeakSet[MetricsRuntime] = weakref.WeakSet()
+
+
+def _restart_runtimes_in_forked_child() -> None:
+    for runtime in list(_RESTART_AFTER_FORK):
+        try:
+            runtime._restart_in_forked_child()
+        except Exception:
+            logger.exception("MetricsRuntime %r: restart after fork failed", runtime.namespace)
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_restart_runtimes_in_forked_child)
 
 
 def _recorder_id(value: object) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import MetricsRecorderMetricFailedError
 from ..events import MetricEvent
-from ..metrics._builtin import BuiltinMetric
+from ..metrics._builtin import BuiltinMetric, reset_metric
 from ..metrics.base import Metric
 
 __all__ = ["CapturingRecorder"]
@@ -116,10 +116,7 @@ class CapturingRecorder:
                     )
             self._events.clear()
             for metric in self._metrics.values():
-                if isinstance(metric, BuiltinMetric):
-                    metric._reset_state()
-                else:
-                    metric.reset()  # type: ignore[attr-defined]
+                reset_metric(metric)
 
     def metric(self, name: str) -> Metric:
         """The registered metric ``name`` (KeyError listing the others)."""

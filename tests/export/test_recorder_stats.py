@@ -51,6 +51,7 @@ mvx_recorder_hook_errors_total 0.0
 mvx_recorder_events_dropped_total{reason="overflow_dropped"} 2.0
 mvx_recorder_events_dropped_total{reason="overflow_rejected"} 0.0
 mvx_recorder_events_dropped_total{reason="invalid_state"} 0.0
+mvx_recorder_events_dropped_total{reason="fork_discarded"} 0.0
 # HELP mvx_recorder_metric_errors_total Exceptions raised by a metric (handle_event or snapshot), by metric.
 # TYPE mvx_recorder_metric_errors_total counter
 mvx_recorder_metric_errors_total{metric="flaky"} 2.0
@@ -96,6 +97,7 @@ def test_stats_families_follow_the_stats_exactly() -> None:
             ({"reason": "overflow_dropped"}, 0.0),  # every known reason, zeros included
             ({"reason": "overflow_rejected"}, 0.0),
             ({"reason": "invalid_state"}, 4.0),
+            ({"reason": "fork_discarded"}, 0.0),
             ({"reason": "someday_new"}, 1.0),  # and whatever else the stats hold
         ],
         "mvx_recorder_metric_errors": [({"metric": "a"}, 1.0), ({"metric": "b"}, 2.0)],
