@@ -29,8 +29,12 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def runtime() -> Iterator[MetricsRuntime]:
-    """A started runtime, shut down after the test."""
-    rt = MetricsRuntime(namespace="tests", operation_timeout=10.0, shutdown_timeout=10.0)
+    """A started runtime, shut down after the test. Without the process's metrics, so
+    that expositions hold what the test made (tests/export/test_process_metrics.py
+    covers them)."""
+    rt = MetricsRuntime(
+        namespace="tests", operation_timeout=10.0, shutdown_timeout=10.0, process_metrics=False
+    )
     rt.start()
     try:
         yield rt

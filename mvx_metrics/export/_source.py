@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
+from ..exposition.process import process_families
 from ..exposition.recorder_stats import recorder_stats, with_stats
 from ..recorder.protocol import MetricsRecorderProto
 from ..recorder.recorder import MetricsRecorder
@@ -12,7 +13,7 @@ from ..recorder.stats import RecorderStats
 from ..runtime.runtime import MetricsRuntime
 from ..snapshots import MetricFamily, families_from_snapshots
 
-__all__ = ["Source", "check_source", "read_snapshots", "read_source"]
+__all__ = ["Source", "check_source", "process_families_of", "read_snapshots", "read_source"]
 
 #: A runtime (every recorder, each labelled with its id) or a single recorder.
 Source: TypeAlias = MetricsRuntime | MetricsRecorderProto
@@ -51,6 +52,14 @@ def read_snapshots(
     else:  # another MetricsRecorderProto: its get_metric_snapshots takes no timeout
         snapshots = source.get_metric_snapshots()
     return [(None, snapshots, recorder_stats(source) if include_stats else None)]
+
+
+def process_families_of(source: Source) -> list[MetricFamily]:
+    """The process's metrics for a runtime's exposition (unless it was made with
+    ``process_metrics=False``); none for a lone recorder, which is not the process."""
+    if isinstance(source, MetricsRuntime) and source.process_metrics:
+        return process_families(source.loop_lag)
+    return []
 
 
 def check_source(source: object) -> Source:

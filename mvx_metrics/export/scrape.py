@@ -27,7 +27,7 @@ from ..exposition.problems import problems_of
 from ..exposition.prometheus_protobuf import render_protobuf_read
 from ..exposition.prometheus_text import render_read
 from ._collections import collections_deferred
-from ._source import Source, read_snapshots
+from ._source import Source, process_families_of, read_snapshots
 
 __all__ = ["DEFAULT_SCRAPE_TIMEOUT", "Scrape", "scrape_response"]
 
@@ -84,10 +84,13 @@ def _scrape(
     problems = problems_of(source)  # counted across the source's scrapes
     with collections_deferred():  # see _collections.py: no full collection mid-scrape
         read = read_snapshots(source, timeout, include_stats=include_stats)
+        process = process_families_of(source)
         if fmt == "protobuf":
-            body = render_protobuf_read(read, problems=problems)
+            body = render_protobuf_read(read, problems=problems, process=process)
         else:
-            text = render_read(read, openmetrics=fmt == "openmetrics", problems=problems)
+            text = render_read(
+                read, openmetrics=fmt == "openmetrics", problems=problems, process=process
+            )
             body = text.encode("utf-8")
         del read
     headers = {"Content-Type": content_type}

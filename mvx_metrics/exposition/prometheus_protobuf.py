@@ -39,9 +39,9 @@ from .prometheus_text import (
     runtime_read,
     sanitize_label_name,
     series_labels,
+    stats_of,
     where,
 )
-from .recorder_stats import stats_families
 
 __all__ = [
     "MAX_SCHEMA",
@@ -84,13 +84,18 @@ def render_protobuf_runtime_snapshots(
     return render_protobuf_read(runtime_read(snapshots, stats), problems=problems)
 
 
-def render_protobuf_read(read: Read, *, problems: ExpositionProblems | None = None) -> bytes:
+def render_protobuf_read(
+    read: Read,
+    *,
+    problems: ExpositionProblems | None = None,
+    process: Iterable[MetricFamily] = (),
+) -> bytes:
     """The delimited protobuf exposition of one read of a recorder or a runtime (see
     :func:`.prometheus_text.render_read`)."""
     read = list(read)
     return _render(
         [(rid, iter_families(snapshots)) for rid, snapshots, _ in read],
-        stats=[(rid, stats_families(stats)) for rid, _, stats in read if stats is not None],
+        stats=stats_of(read, process),
         problems=problems,
     )
 

@@ -264,18 +264,34 @@ def runtime_read(
 
 
 def render_read(
-    read: Read, *, openmetrics: bool = False, problems: ExpositionProblems | None = None
+    read: Read,
+    *,
+    openmetrics: bool = False,
+    problems: ExpositionProblems | None = None,
+    process: Iterable[MetricFamily] = (),
 ) -> str:
     """Exposition text for one read of a recorder or a runtime: each recorder's metrics
-    (labelled with its id unless it is None), then the stats of those that have them."""
+    (labelled with its id unless it is None), then the stats of those that have them,
+    then ``process`` (the process's own families, no recorder label)."""
     read = list(read)
     return _render(
         [(rid, iter_families(snapshots)) for rid, snapshots, _ in read],
         openmetrics=openmetrics,
         skipped=sum(_count_skipped(snapshots) for _, snapshots, _ in read),
-        stats=[(rid, stats_families(stats)) for rid, _, stats in read if stats is not None],
+        stats=stats_of(read, process),
         problems=problems,
     )
+
+
+def stats_of(
+    read: list[tuple[str | None, Mapping[str, Mapping[str, Any]], RecorderStats | None]],
+    process: Iterable[MetricFamily] = (),
+) -> list[tuple[str | None, Iterable[MetricFamily]]]:
+    """The families after a read's metrics: each recorder's stats, then ``process``."""
+    stats: list[tuple[str | None, Iterable[MetricFamily]]] = [
+        (rid, stats_families(recorder)) for rid, _, recorder in read if recorder is not None
+    ]
+    return [*stats, (None, process)]
 
 
 def _count_skipped(snapshots: Mapping[str, Any]) -> int:

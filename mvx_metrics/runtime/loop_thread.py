@@ -20,7 +20,10 @@ from ..errors import (
 from ..hops.owner_asyncio import AsyncioOwnerHop
 from ..hops.waiting import spawn_on_owner, wait_blocking
 
-__all__ = ["LoopFactory", "LoopThread", "default_loop_factory", "unexpected_wrapped"]
+__all__ = ["LAG_PROBE_S", "LoopFactory", "LoopThread", "default_loop_factory", "unexpected_wrapped"]
+
+#: Seconds between two probes of the runtime loop's lag.
+LAG_PROBE_S = 1.0
 
 logger = logging.getLogger("mvx_metrics.runtime")
 
@@ -83,6 +86,8 @@ class LoopThread:
         self._hop: AsyncioOwnerHop | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        #: Seconds late the loop ran its latest lag probe (see _probe_lag).
+        self.loop_lag = 0.0
         #: The process that started the thread. A forked child has a copy of this object
         #: but not the thread, and must not wait for it.
         self.started_pid: int | None = None
@@ -156,6 +161,7 @@ class LoopThread:
             host_stops_recorders=True,
         )
         loop.call_soon(self._ready.set)
+        self._probe_lag(loop, loop.time())
         try:
             loop.run_forever()
             if not self._stopping:
@@ -170,6 +176,14 @@ class LoopThread:
             finally:
                 asyncio.set_event_loop(None)
                 loop.close()
+
+    def _probe_lag(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        """A timer every ``LAG_PROBE_S``: how late it runs is the loop's lag, the time a
+        callback (an event's processing, a read) waits behind whatever holds the loop or
+        the GIL. One timer a second, whatever the number of recorders."""
+        now = loop.time()
+        self.loop_lag = max(0.0, now - due)
+        loop.call_at(now + LAG_PROBE_S, self._probe_lag, loop, now + LAG_PROBE_S)
 
     def _died(self, exc: BaseException) -> None:
         self.died = exc

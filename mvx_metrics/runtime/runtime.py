@@ -79,6 +79,7 @@ class MetricsRuntime:
         operation_timeout: float | None = None,
         thread_name: str | None = None,
         restart_after_fork: bool = True,
+        process_metrics: bool = True,
     ) -> None:
         if namespace is not None and not isinstance(namespace, str):
             raise TypeError(f"argument 'namespace' must be a str, got {type(namespace).__name__}")
@@ -120,6 +121,11 @@ class MetricsRuntime:
             )
         #: Come back to life in a forked child (see _restart_in_forked_child).
         self._restart_after_fork = restart_after_fork
+        if not isinstance(process_metrics, bool):
+            raise TypeError(
+                f"argument 'process_metrics' must be a bool, got {type(process_metrics).__name__}"
+            )
+        self._process_metrics = process_metrics
 
         self._state = RuntimeState.VIRGIN
         # Held for the whole of start() and shutdown(): concurrent callers queue on it
@@ -143,6 +149,20 @@ class MetricsRuntime:
     def state(self) -> RuntimeState:
         """The current lifecycle state."""
         return self._state
+
+    @property
+    def process_metrics(self) -> bool:
+        """Whether this runtime's expositions end with the process's metrics
+        (``process_cpu_seconds_total`` and the rest: see
+        :mod:`mvx_metrics.exposition.process`)."""
+        return self._process_metrics
+
+    @property
+    def loop_lag(self) -> float | None:
+        """Seconds late the runtime's loop ran its latest lag probe (one a second); None
+        before start."""
+        loop_thread = self._loop_thread
+        return None if loop_thread is None else loop_thread.loop_lag
 
     def get_status(self) -> RuntimeState:
         """The current state (mvx-common 0.3 spelling of :attr:`state`)."""

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from itertools import pairwise
 from typing import Any
 
+from ..exposition.process import PROCESS_FAMILY_NAMES
+
 __all__ = [
     "SELF_METRIC_PREFIXES",
     "assert_exposition_equal",
@@ -29,13 +31,15 @@ __all__ = [
 ]
 
 #: Where the families mvx_metrics adds about itself begin: a recorder's stats
-#: (``mvx_recorder_events_dropped_total`` and the rest), exposition problems, OTLP exports.
-SELF_METRIC_PREFIXES = ("mvx_recorder_", "mvx_exposition_", "mvx_otel_")
+#: (``mvx_recorder_events_dropped_total`` and the rest), exposition problems, OTLP
+#: exports, the runtime's loop lag.
+SELF_METRIC_PREFIXES = ("mvx_recorder_", "mvx_exposition_", "mvx_otel_", "mvx_runtime_")
 
 
 def is_self_metric(name: str) -> bool:
-    """True for a family mvx_metrics adds about itself (see :data:`SELF_METRIC_PREFIXES`)."""
-    return name.startswith(SELF_METRIC_PREFIXES)
+    """True for a family mvx_metrics adds about itself or the process (see
+    :data:`SELF_METRIC_PREFIXES` and :data:`~mvx_metrics.exposition.process.PROCESS_FAMILY_NAMES`)."""
+    return name.startswith(SELF_METRIC_PREFIXES) or name in PROCESS_FAMILY_NAMES
 
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
