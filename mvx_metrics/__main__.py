@@ -1,4 +1,9 @@
-"""Command line: ``python -m mvx_metrics demo [--seconds S] [--threads T]`` (or ``mvx-metrics``)."""
+"""Command line (``python -m mvx_metrics`` or ``mvx-metrics``):
+
+- ``demo [--seconds S] [--threads T]``: the runtime-managed default at work;
+- ``serve --multiprocess-dir DIR [--host H] [--port P]``: ``GET /metrics`` with the merge
+  of every process publishing to DIR (see :mod:`mvx_metrics.multiprocess`).
+"""
 
 from __future__ import annotations
 
@@ -46,7 +51,37 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--threads", type=_non_negative_int, default=4, help="producer threads (default: 4)"
     )
+    serve = commands.add_parser(
+        "serve",
+        help="serve the merged metrics of the processes publishing to a directory",
+        description=(
+            "Serve GET /metrics with the merge of every process that publishes to DIR "
+            "(MetricsRuntime(multiprocess_dir=DIR)), until interrupted."
+        ),
+    )
+    serve.add_argument("--multiprocess-dir", required=True, metavar="DIR")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    serve.add_argument("--port", type=_non_negative_int, default=9464, help="(default: 9464)")
     return parser
+
+
+def _serve(directory: str, host: str, port: int) -> int:
+    import signal
+    import threading
+
+    from . import MetricsRuntime
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    # No recorders of its own, and not the group's process: its file is empty.
+    with MetricsRuntime(
+        namespace="mvx-metrics-serve", multiprocess_dir=directory, process_metrics=False
+    ) as runtime:
+        bound_host, bound_port = runtime.serve_http(host=host, port=port)
+        print(f"serving {directory} on http://{bound_host}:{bound_port}/metrics", flush=True)
+        stop.wait()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         from ._demo import run_demo
 
         return run_demo(args.seconds, args.threads, sys.stdout)
+    if args.command == "serve":
+        return _serve(args.multiprocess_dir, args.host, args.port)
     parser.print_usage(sys.stderr)  # pragma: no cover - argparse rejects unknown commands
     return 2
 

@@ -105,3 +105,11 @@ def test_the_stateful_model_exports_documented_names() -> None:
 
     assert stateful.__all__ == ["MetricsStateMachine"]
     assert inspect.getdoc(stateful.MetricsStateMachine)
+
+
+def test_the_multiprocess_module_exports_documented_names() -> None:
+    from mvx_metrics import multiprocess
+
+    assert multiprocess.__all__ == ["MultiprocessDirectory", "merge_snapshots"]
+    for name in multiprocess.__all__:
+        assert inspect.getdoc(getattr(multiprocess, name)), f"{name} has no docstring"

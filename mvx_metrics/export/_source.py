@@ -42,6 +42,10 @@ def read_snapshots(
     recorders in one go, so the snapshots of different recorders are from the same
     moment. Stats are read after it, so that they account for every event in the snapshot.
     """
+    if isinstance(source, MetricsRuntime) and source.multiprocess_dir is not None:
+        # Multiprocess mode: this process as of now, then every process's merge.
+        source.publish()
+        return source.multiprocess_dir.read()
     if isinstance(source, MetricsRuntime):
         nested = source.get_metric_snapshots(timeout=timeout)
         stats = source.get_stats() if include_stats else {}

@@ -146,6 +146,34 @@ class QuantileSketch:
         self._floor = _NO_FLOOR
         self._collapsed = 0
 
+    @classmethod
+    def from_buckets(
+        cls,
+        relative_accuracy: float,
+        *,
+        zero_count: int,
+        positive: Iterable[tuple[int, int]],
+        negative: Iterable[tuple[int, int]],
+        sum: float,
+        min: float | None,
+        max: float | None,
+        max_bins: int = 2048,
+    ) -> QuantileSketch:
+        """A sketch holding the buckets of a snapshot (:meth:`to_dict`), to merge
+        sketches published by other processes. A collapse the original went through is
+        not known here: its merged values sit in their bucket, as they did there."""
+        sketch = cls(relative_accuracy, max_bins=max_bins)
+        sketch._zero = int(zero_count)
+        sketch._pos = {int(k): int(n) for k, n in positive}
+        sketch._neg = {int(k): int(n) for k, n in negative}
+        sketch._sum = float(sum)
+        if not sketch._empty():
+            sketch._min = _INF if min is None else float(min)
+            sketch._max = -_INF if max is None else float(max)
+        if len(sketch._pos) + len(sketch._neg) > max_bins:
+            sketch._collapse()
+        return sketch
+
     # --- reading ------------------------------------------------------------------------
 
     @property

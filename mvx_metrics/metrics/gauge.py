@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..events import MetricEvent
 from ._builtin import MAX_FLOAT, BuiltinMetric
 from ._fragment import Fragment
-from ._series import NumberCell
+from ._series import DEFAULT_MAX_SERIES, NumberCell
 
-__all__ = ["Gauge"]
+__all__ = ["GAUGE_MULTIPROCESS_MODES", "Gauge"]
+
+#: How a multiprocess scrape (``mvx_metrics.multiprocess``) joins a gauge's series
+#: across processes: the sum, largest or smallest of the live processes' values, the
+#: most recently published value, or one series per process (an ``instance`` label).
+GAUGE_MULTIPROCESS_MODES = ("live_sum", "live_max", "live_min", "most_recent", "per_process")
 
 
 class Gauge(BuiltinMetric[NumberCell]):
@@ -21,9 +27,48 @@ class Gauge(BuiltinMetric[NumberCell]):
     Without labels the single series starts at 0, as in prometheus_client; labelled series
     appear with their first event. Labels and overflow work as for :class:`Counter`.
     Snapshot series carry ``value``.
+
+    ``multiprocess_mode`` (one of :data:`GAUGE_MULTIPROCESS_MODES`, default
+    ``"per_process"``) says how a scrape of several processes joins this gauge's series.
     """
 
     kind = "gauge"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        event: type[MetricEvent] | tuple[type[MetricEvent], ...],
+        value: str | Callable[[Any], object],
+        labels: tuple[str, ...] | Callable[[Any], Mapping[str, object]] = (),
+        description: str = "",
+        unit: str = "",
+        max_series: int = DEFAULT_MAX_SERIES,
+        multiprocess_mode: str = "per_process",
+    ) -> None:
+        super().__init__(
+            name,
+            event=event,
+            value=value,
+            labels=labels,
+            description=description,
+            unit=unit,
+            max_series=max_series,
+        )
+        if multiprocess_mode not in GAUGE_MULTIPROCESS_MODES:
+            raise ValueError(
+                f"argument 'multiprocess_mode' must be one of {GAUGE_MULTIPROCESS_MODES}, "
+                f"got {multiprocess_mode!r}"
+            )
+        self._multiprocess_mode = multiprocess_mode
+
+    @property
+    def multiprocess_mode(self) -> str:
+        """How a multiprocess scrape joins this gauge across processes."""
+        return self._multiprocess_mode
+
+    def _extra_snapshot(self) -> dict[str, Any]:
+        return {"multiprocess_mode": self._multiprocess_mode}
 
     def handle_event(self, event: MetricEvent) -> bool:
         """Set the event's series to its value; True when applied."""

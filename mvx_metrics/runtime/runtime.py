@@ -26,6 +26,8 @@ from ..errors import (
 )
 from ..hops import binding_to
 from ..hops.waiting import checkpoint_if_trio, spawn_on_owner, wait_async
+from ..multiprocess.directory import MultiprocessDirectory
+from ..multiprocess.publisher import DEFAULT_PUBLISH_INTERVAL, Publisher
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
 from ..recorder.policies import MetricErrorPolicy, OverflowPolicy
 from ..recorder.recorder import (
@@ -80,6 +82,8 @@ class MetricsRuntime:
         thread_name: str | None = None,
         restart_after_fork: bool = True,
         process_metrics: bool = True,
+        multiprocess_dir: str | os.PathLike[str] | None = None,
+        publish_interval: float | None = None,
     ) -> None:
         if namespace is not None and not isinstance(namespace, str):
             raise TypeError(f"argument 'namespace' must be a str, got {type(namespace).__name__}")
@@ -126,6 +130,15 @@ class MetricsRuntime:
                 f"argument 'process_metrics' must be a bool, got {type(process_metrics).__name__}"
             )
         self._process_metrics = process_metrics
+        #: Multiprocess mode (``mvx_metrics.multiprocess``): where this process publishes,
+        #: and whose merge its expositions show. None: this process alone.
+        self._publisher: Publisher | None = None
+        if multiprocess_dir is not None:
+            self._publisher = Publisher(
+                MultiprocessDirectory(multiprocess_dir),
+                self._read_for_publishing,
+                check_timeout(publish_interval, "publish_interval", DEFAULT_PUBLISH_INTERVAL),
+            )
 
         self._state = RuntimeState.VIRGIN
         # Held for the whole of start() and shutdown(): concurrent callers queue on it
@@ -156,6 +169,26 @@ class MetricsRuntime:
         (``process_cpu_seconds_total`` and the rest: see
         :mod:`mvx_metrics.exposition.process`)."""
         return self._process_metrics
+
+    @property
+    def multiprocess_dir(self) -> MultiprocessDirectory | None:
+        """The shared directory of multiprocess mode, or None (see
+        :mod:`mvx_metrics.multiprocess`)."""
+        return None if self._publisher is None else self._publisher.directory
+
+    def _read_for_publishing(
+        self,
+    ) -> tuple[Mapping[str, Mapping[str, Mapping[str, Any]]], Mapping[str, RecorderStats]]:
+        if self._state is _S.RUNNING:
+            snapshots = self.get_metric_snapshots()
+        else:  # stopping: the recorders are stopped, and read directly
+            snapshots = self._recorders.read_directly()
+        return snapshots, self._recorders.stats()
+
+    def publish(self) -> bool:
+        """Multiprocess mode: publish this process's snapshots now (a scrape served here
+        does it first); False if it failed (logged). Without a directory, False."""
+        return self._publisher is not None and self._publisher.publish()
 
     @property
     def loop_lag(self) -> float | None:
@@ -230,6 +263,8 @@ class MetricsRuntime:
             self._move_to(_S.RUNNING)
             if self._restart_after_fork:
                 _RESTART_AFTER_FORK.add(self)
+            if self._publisher is not None:
+                self._publisher.start()
         finally:
             self._lifecycle_lock.release()
 
@@ -259,6 +294,10 @@ class MetricsRuntime:
             if state is _S.RUNNING:
                 self._move_to(_S.STOPPING)
                 problems.update(self._stop_all_recorders(deadline))
+            if self._publisher is not None:  # the last word: the archive keeps the totals
+                self._publisher.stop(max(0.0, deadline - time.monotonic()))
+                if not self._publisher.publish(exited=True):
+                    problems["multiprocess"] = "the last publication failed"
             loop_thread = self._loop_thread
             if loop_thread is not None and not loop_thread.stop(
                 max(0.0, deadline - time.monotonic())
@@ -350,6 +389,8 @@ class MetricsRuntime:
                 recorder._revive_after_fork(loop_thread.hop)
             except Exception:  # one recorder's failure must not keep the others down
                 logger.exception("recorder %r: could not restart after fork", rid)
+        if self._publisher is not None:  # its thread was the parent's; a new file here
+            self._publisher.start()
         logger.debug(
             "MetricsRuntime %r: restarted in process %d, forked from %d",
             self._namespace,

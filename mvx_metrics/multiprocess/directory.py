@@ -1,0 +1,239 @@
+"""The shared directory: one file per process life, an archive of exited ones, a merge.
+
+Files (JSON, each written whole to a temporary name and renamed, so a reader never sees
+half a file):
+
+- ``mvx-<instance>.json``: one per process life (``instance`` is the process's random
+  id, new in a forked child: pids are reused, ids are not), rewritten at each publish,
+  and a last time at exit with ``"exited": true``;
+- ``archive.json``: the totals of every process that exited (or died: its pid is gone,
+  or now belongs to a process started later), folded in by the first read that finds
+  it, whose file is then removed. So a read costs the live processes plus one file,
+  however many workers came and went.
+
+Readers and the folding hold an exclusive ``flock`` on ``.lock`` (POSIX), so that two
+scrapes never fold the same file twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .._process import instance_id
+from ..recorder.stats import RecorderStats
+from .merging import Part, merge_snapshots, merge_stats
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no fork, and no concurrent folding
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["MultiprocessDirectory"]
+
+FORMAT = 1
+ARCHIVE = "archive.json"
+PREFIX = "mvx-"
+
+Read = list[tuple[str | None, Mapping[str, Mapping[str, Any]], RecorderStats | None]]
+
+
+class MultiprocessDirectory:
+    """A directory the processes of a group publish to, and any of them reads merged."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(f"argument 'path' must be a path, got {type(path).__name__}")
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        #: Files that could not be read or merged faithfully, across reads.
+        self.problems = 0
+
+    def __repr__(self) -> str:
+        return f"MultiprocessDirectory({str(self.path)!r})"
+
+    # --- publishing (each process) ------------------------------------------------------
+
+    def publish(
+        self,
+        recorders: Mapping[str, Mapping[str, Mapping[str, Any]]],
+        stats: Mapping[str, RecorderStats],
+        *,
+        exited: bool = False,
+    ) -> Path:
+        """Write this process's file: ``{recorder_id: {metric: snapshot}}`` and stats."""
+        document = {
+            "format": FORMAT,
+            "instance": instance_id(),
+            "pid": os.getpid(),
+            "pid_start": _start_ticks(os.getpid()),
+            "written_ns": time.time_ns(),
+            "exited": exited,
+            "recorders": {
+                rid: {"metrics": dict(snapshots), "stats": _stats_dict(stats.get(rid))}
+                for rid, snapshots in recorders.items()
+            },
+        }
+        path = self.path / f"{PREFIX}{document['instance']}.json"
+        _write_atomically(path, document)
+        return path
+
+    # --- reading (any process) ----------------------------------------------------------
+
+    def read(self) -> Read:
+        """Every process's recorders merged: ``[(recorder_id, snapshots, stats)]``, in
+        the order recorders first appear. Folds exited processes into the archive first."""
+        with self._locked():
+            archive = self._load(self.path / ARCHIVE) or {"recorders": {}}
+            live: list[dict[str, Any]] = []
+            exited: list[tuple[Path, dict[str, Any]]] = []
+            for path in sorted(self.path.glob(f"{PREFIX}*.json")):
+                document = self._load(path)
+                if document is None:
+                    continue
+                if _is_live(document):
+                    live.append(document)
+                else:
+                    exited.append((path, document))
+            if exited:
+                archive = self._fold(archive, [document for _, document in exited])
+                _write_atomically(self.path / ARCHIVE, archive)
+                for path, _ in exited:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+        return self._merge(archive, live)
+
+    def _fold(self, archive: dict[str, Any], exited: list[dict[str, Any]]) -> dict[str, Any]:
+        """The archive with the cumulative totals of ``exited`` added."""
+        documents = [archive, *exited]
+        recorders: dict[str, Any] = {}
+        for rid in _recorder_ids(documents):
+            parts = [
+                Part("", 0, False, doc["recorders"][rid]["metrics"])
+                for doc in documents
+                if rid in doc["recorders"]
+            ]
+            metrics, conflicts = merge_snapshots(parts)
+            self.problems += conflicts
+            stats = merge_stats(
+                doc["recorders"][rid]["stats"] for doc in documents if rid in doc["recorders"]
+            )
+            recorders[rid] = {"metrics": metrics, "stats": stats}
+        return {"format": FORMAT, "recorders": recorders}
+
+    def _merge(self, archive: dict[str, Any], live: list[dict[str, Any]]) -> Read:
+        documents = [archive, *live]
+        read: Read = []
+        for rid in _recorder_ids(documents):
+            parts = [
+                Part(
+                    doc.get("instance", ""),
+                    int(doc.get("written_ns", 0)),
+                    doc is not archive,
+                    doc["recorders"][rid]["metrics"],
+                )
+                for doc in documents
+                if rid in doc["recorders"]
+            ]
+            metrics, conflicts = merge_snapshots(parts)
+            self.problems += conflicts
+            stats = merge_stats(
+                doc["recorders"][rid]["stats"] for doc in documents if rid in doc["recorders"]
+            )
+            read.append((rid, metrics, _recorder_stats(stats)))
+        return read
+
+    def _load(self, path: Path) -> dict[str, Any] | None:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            self.problems += 1
+            return None
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            self.problems += 1
+            return None
+        return document
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        if fcntl is None:
+            yield
+            return
+        with open(self.path / ".lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _recorder_ids(documents: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(rid for doc in documents for rid in doc.get("recorders", {})))
+
+
+def _is_live(document: Mapping[str, Any]) -> bool:
+    """Not exited, and its pid still runs the process that wrote it (pids are reused)."""
+    if document.get("exited"):
+        return False
+    pid = document.get("pid")
+    if not isinstance(pid, int):
+        return False
+    if pid == os.getpid():
+        return document.get("instance") == instance_id()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        pass
+    recorded = document.get("pid_start")
+    return recorded is None or _start_ticks(pid) in (None, recorded)
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (Linux); None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return int(f.read().rpartition(")")[2].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _write_atomically(path: Path, document: Mapping[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(document), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _stats_dict(stats: RecorderStats | None) -> dict[str, Any]:
+    if stats is None:
+        return {}
+    return {
+        "accepted": stats.accepted,
+        "processed": stats.processed,
+        "pending": stats.pending,
+        "capacity": stats.capacity,
+        "dropped": dict(stats.dropped),
+        "metric_errors": dict(stats.metric_errors),
+        "hook_errors": stats.hook_errors,
+    }
+
+
+def _recorder_stats(total: Mapping[str, Any]) -> RecorderStats:
+    return RecorderStats(
+        accepted=total["accepted"],
+        processed=total["processed"],
+        pending=total["pending"],
+        capacity=total["capacity"],
+        dropped=MappingProxyType(dict(total["dropped"])),
+        metric_errors=MappingProxyType(dict(total["metric_errors"])),
+        hook_errors=total["hook_errors"],
+    )

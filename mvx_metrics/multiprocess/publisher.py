@@ -1,0 +1,70 @@
+"""Publishing a runtime's snapshots to the shared directory, off the hot path.
+
+A daemon thread publishes every ``interval`` seconds; a scrape this process serves
+publishes first, so that it shows this process as of now; the runtime's shutdown (and
+so the exit hook) publishes a last time, marked exited, so that its totals are kept in
+the archive. What a scrape shows of another process is at most ``interval`` old.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..recorder.stats import RecorderStats
+from .directory import MultiprocessDirectory
+
+__all__ = ["DEFAULT_PUBLISH_INTERVAL", "Publisher"]
+
+logger = logging.getLogger("mvx_metrics.multiprocess")
+
+#: Seconds between two publications of a process's snapshots.
+DEFAULT_PUBLISH_INTERVAL = 5.0
+
+Snapshots = Mapping[str, Mapping[str, Mapping[str, Any]]]
+ReadNow = Callable[[], tuple[Snapshots, Mapping[str, RecorderStats]]]
+
+
+class Publisher:
+    """Publishes ``read_now()`` to ``directory`` periodically, on request and at the end."""
+
+    def __init__(self, directory: MultiprocessDirectory, read_now: ReadNow, interval: float):
+        self.directory = directory
+        self._read_now = read_now
+        self._interval = interval
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one publication at a time
+        self._thread: threading.Thread | None = None
+        self.failures = 0
+
+    def start(self) -> None:
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # new in a forked child, as the thread
+        self._thread = threading.Thread(target=self._run, name="mvx-metrics-publisher", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        interval = None if math.isinf(self._interval) else self._interval  # inf: never
+        while not self._stop.wait(interval):
+            self.publish()
+
+    def publish(self, *, exited: bool = False, read_now: ReadNow | None = None) -> bool:
+        """Publish now; False (logged, counted) if reading or writing failed."""
+        try:
+            with self._lock:
+                recorders, stats = (read_now or self._read_now)()
+                self.directory.publish(recorders, stats, exited=exited)
+            return True
+        except Exception:
+            self.failures += 1
+            logger.exception("publishing to %s failed", self.directory.path)
+            return False
+
+    def stop(self, timeout: float) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)

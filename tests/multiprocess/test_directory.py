@@ -1,0 +1,173 @@
+"""Multiprocess mode end to end: forked workers publish, any process reads the merge,
+exited and killed workers are folded into the archive, and files do not pile up."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mvx_metrics.multiprocess import MultiprocessDirectory
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+
+SCRIPT = r"""
+import json, os, signal, sys
+from dataclasses import dataclass
+from mvx_metrics import Counter, Distribution, Gauge, Histogram, MetricEvent, MetricsRuntime
+from mvx_metrics.export import render_prometheus
+from mvx_metrics.testing import value
+
+@dataclass(slots=True)
+class Req(MetricEvent):
+    route: str
+    seconds: float
+
+directory, workers, killed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+runtime = MetricsRuntime(namespace="mp", multiprocess_dir=directory, publish_interval=60)
+runtime.start()
+web = runtime.create_recorder("web")
+web.register_metric(Counter("requests", event=Req, labels=("route",)))
+web.register_metric(Histogram("seconds", event=Req, value="seconds", buckets=(0.1, 1.0)))
+web.register_metric(Distribution("spread", event=Req, value="seconds"))
+web.register_metric(Gauge("busy", event=Req, value="seconds", multiprocess_mode="live_sum"))
+
+def work(n):
+    for i in range(n):
+        web.register_event(event=Req("/", (i + 1) / n))
+
+for w in range(workers):  # workers that exit cleanly: their totals go to the archive
+    pid = os.fork()
+    if pid == 0:
+        work(100)
+        runtime.shutdown()
+        os._exit(0)
+    os.waitpid(pid, 0)
+for w in range(killed):  # workers killed after publishing, without an exit publication
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        work(10)
+        runtime.publish()
+        os.write(write_fd, b"x")
+        signal.pause()
+    os.read(read_fd, 1)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+work(1)  # the reading process's own event
+runtime.publish()  # as a scrape served here does first
+snapshots = {rid: metrics for rid, metrics, _ in runtime.multiprocess_dir.read()}["web"]
+stats = {rid: st for rid, _, st in runtime.multiprocess_dir.read()}["web"]
+text = render_prometheus(runtime)
+files = sorted(os.listdir(directory))
+runtime.shutdown()
+print(json.dumps({
+    "requests": value(snapshots, "requests", route="/"),
+    "seconds": value(snapshots, "seconds"),
+    "spread": value(snapshots, "spread"),
+    "p99": value(snapshots, "spread", field="quantiles")["0.99"],
+    "busy": value(snapshots, "busy"),
+    "accepted": stats.accepted,
+    "processed": stats.processed,
+    "text_has_total": 'requests_total{recorder="web",route="/"}' in text,
+    "files": files,
+}))
+"""
+
+
+def run(tmp_path: Path, workers: int, killed: int = 0) -> dict[str, object]:
+    directory = tmp_path / "metrics"
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(directory), str(workers), str(killed)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_workers_totals_are_merged_and_kept_after_they_exit(tmp_path: Path) -> None:
+    report = run(tmp_path, workers=3, killed=2)
+    total = 3 * 100 + 2 * 10 + 1
+    assert report["requests"] == report["seconds"] == report["spread"] == total
+    assert report["accepted"] == report["processed"] == total
+    assert report["p99"] == pytest.approx(1.0, rel=0.01)
+    assert report["busy"] == 1 / 1  # only the live reader's gauge: exited ones are gone
+    assert report["text_has_total"]
+
+
+def test_files_of_exited_processes_are_folded_so_reads_do_not_grow(tmp_path: Path) -> None:
+    report = run(tmp_path, workers=20, killed=1)
+    assert report["requests"] == 20 * 100 + 10 + 1
+    files = [name for name in report["files"] if not name.startswith(".")]
+    # The archive and the reader's own file: 21 workers left nothing else behind.
+    assert len(files) == 2 and "archive.json" in files, files
+
+
+def test_a_torn_or_foreign_file_is_skipped_and_counted(tmp_path: Path) -> None:
+    directory = MultiprocessDirectory(tmp_path)
+    (tmp_path / "mvx-torn.json").write_text('{"format": 1, "recorders"')
+    (tmp_path / "mvx-other.json").write_text('{"format": 99}')
+    assert directory.read() == []
+    assert directory.problems == 2
+
+
+def test_a_directory_path_must_be_a_path() -> None:
+    with pytest.raises(TypeError, match="path"):
+        MultiprocessDirectory(42)  # type: ignore[arg-type]
+
+
+def test_the_serve_command_serves_the_merged_directory(tmp_path: Path) -> None:
+    import http.client
+    import time
+
+    from .._support import TIMEOUT
+
+    directory = MultiprocessDirectory(tmp_path)
+    snapshots = {
+        "hits": {
+            "name": "hits",
+            "kind": "counter",
+            "description": "",
+            "unit": "",
+            "series": [{"labels": {}, "value": 7}],
+            "overflow_events": 0,
+        }
+    }
+    directory.publish({"web": snapshots}, {})
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mvx_metrics",
+            "serve",
+            "--multiprocess-dir",
+            str(tmp_path),
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()  # "serving DIR on http://HOST:PORT/metrics"
+        host, port = line.rsplit("http://", 1)[1].split("/")[0].rsplit(":", 1)
+        deadline = time.monotonic() + TIMEOUT
+        body = ""
+        while 'hits_total{recorder="web"} 7.0' not in body:
+            assert time.monotonic() < deadline, body
+            conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
+            conn.request("GET", "/metrics")
+            body = conn.getresponse().read().decode()
+            conn.close()
+    finally:
+        server.terminate()
+        server.wait(TIMEOUT)
+    assert server.returncode == 0
