@@ -110,44 +110,39 @@ class MultiprocessDirectory:
         return self._merge(archive, live)
 
     def _fold(self, archive: dict[str, Any], exited: list[dict[str, Any]]) -> dict[str, Any]:
-        """The archive with the cumulative totals of ``exited`` added."""
-        documents = [archive, *exited]
-        recorders: dict[str, Any] = {}
-        for rid in _recorder_ids(documents):
-            parts = [
-                Part("", 0, False, doc["recorders"][rid]["metrics"])
-                for doc in documents
-                if rid in doc["recorders"]
-            ]
-            metrics, conflicts = merge_snapshots(parts)
-            self.problems += conflicts
-            stats = merge_stats(
-                doc["recorders"][rid]["stats"] for doc in documents if rid in doc["recorders"]
-            )
-            recorders[rid] = {"metrics": metrics, "stats": stats}
+        """The archive with the cumulative totals of ``exited`` added (none of them live:
+        their gauges go)."""
+        recorders = {
+            rid: {"metrics": metrics, "stats": stats}
+            for rid, metrics, stats in self._by_recorder([archive, *exited], live=())
+        }
         return {"format": FORMAT, "recorders": recorders}
 
     def _merge(self, archive: dict[str, Any], live: list[dict[str, Any]]) -> Read:
-        documents = [archive, *live]
-        read: Read = []
+        return [
+            (rid, metrics, _recorder_stats(stats))
+            for rid, metrics, stats in self._by_recorder([archive, *live], live=live)
+        ]
+
+    def _by_recorder(
+        self, documents: list[dict[str, Any]], live: list[dict[str, Any]] | tuple[()]
+    ) -> Iterator[tuple[str, dict[str, dict[str, Any]], dict[str, Any]]]:
+        """Per recorder id, in order of first appearance: the documents' snapshots and
+        stats merged; only the documents in ``live`` count as live processes."""
         for rid in _recorder_ids(documents):
+            having = [doc for doc in documents if rid in doc["recorders"]]
             parts = [
                 Part(
                     doc.get("instance", ""),
                     int(doc.get("written_ns", 0)),
-                    doc is not archive,
+                    any(doc is one for one in live),
                     doc["recorders"][rid]["metrics"],
                 )
-                for doc in documents
-                if rid in doc["recorders"]
+                for doc in having
             ]
             metrics, conflicts = merge_snapshots(parts)
             self.problems += conflicts
-            stats = merge_stats(
-                doc["recorders"][rid]["stats"] for doc in documents if rid in doc["recorders"]
-            )
-            read.append((rid, metrics, _recorder_stats(stats)))
-        return read
+            yield rid, metrics, merge_stats(doc["recorders"][rid]["stats"] for doc in having)
 
     def _load(self, path: Path) -> dict[str, Any] | None:
         try:

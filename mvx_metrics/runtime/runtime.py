@@ -245,13 +245,7 @@ class MetricsRuntime:
                     details={"state": str(self._state)},
                 )
             self._move_to(_S.STARTING)
-            loop_thread = LoopThread(
-                self._thread_name,
-                self._loop_factory,
-                on_death=self._loop_died,
-                on_end=self._recorders.host_ended,
-            )
-            self._loop_thread = loop_thread
+            loop_thread = self._loop_thread = self._new_loop_thread()
             try:
                 loop_thread.start(wait_for)
             except BaseException as exc:
@@ -267,6 +261,15 @@ class MetricsRuntime:
                 self._publisher.start()
         finally:
             self._lifecycle_lock.release()
+
+    def _new_loop_thread(self) -> LoopThread:
+        """The loop thread, not started: it reports its death, and ends the recorders."""
+        return LoopThread(
+            self._thread_name,
+            self._loop_factory,
+            on_death=self._loop_died,
+            on_end=self._recorders.host_ended,
+        )
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Stop every recorder (each flushes), then the loop and the thread. Idempotent.
@@ -366,13 +369,7 @@ class MetricsRuntime:
         self._lifecycle_lock = threading.Lock()
         self._recorders.after_fork()
         self._http_servers = []
-        loop_thread = LoopThread(
-            self._thread_name,
-            self._loop_factory,
-            on_death=self._loop_died,
-            on_end=self._recorders.host_ended,
-        )
-        self._loop_thread = loop_thread
+        loop_thread = self._loop_thread = self._new_loop_thread()
         try:
             loop_thread.start(self._start_timeout)
         except BaseException as exc:
