@@ -33,6 +33,10 @@ class StorageModel(MetricsStateMachine):
         self.expect("saves", outcome=Outcome.SUCCESS if ok else Outcome.FAILURE)
         self.expect("save_seconds")
 
+    def emit_one(self) -> None:
+        # What the base's rules run from threads and event loops.
+        self.save(True, 0.5)
+
 
 def test_a_model_of_a_component_holds_on_a_capturing_recorder() -> None:
     run_state_machine_as_test(StorageModel, settings=SETTINGS)
@@ -64,6 +68,58 @@ class WrongModel(StorageModel):
     def fail(self, seconds: float) -> None:
         self.storage.save(False, seconds)
         self.expect("save_seconds")
+
+
+class Lying:
+    """A recorder whose counter goes down and whose histogram's buckets do not add up."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def register_metric(self, metric: object) -> None:
+        pass
+
+    def register_event(self, event: object) -> None:
+        pass
+
+    def get_metric_snapshots(self) -> dict[str, object]:
+        self.reads += 1
+        value = 5 if self.reads == 1 else 3
+        return {
+            "hits": {"kind": "counter", "series": [{"labels": {}, "value": value}]},
+            "seconds": {
+                "kind": "histogram",
+                "series": [{"labels": {}, "buckets": {"1.0": 2, "+Inf": 1}, "count": 2}],
+            },
+        }
+
+
+class OnALyingRecorder(MetricsStateMachine):
+    def make_recorder(self) -> MetricsRecorderProto:
+        return Lying()  # type: ignore[return-value]
+
+    @rule()
+    def nothing(self) -> None:
+        pass
+
+
+def test_the_library_s_guarantees_are_checked_whatever_the_model() -> None:
+    with pytest.raises(AssertionError) as caught:
+        run_state_machine_as_test(OnALyingRecorder, settings=SETTINGS)
+    message = str(caught.value)
+    assert "hits{}: went down to 3" in message or "buckets go down" in message
+
+
+def test_the_base_rules_run_only_when_they_can() -> None:
+    class NoEmit(MetricsStateMachine):
+        @rule()
+        def nothing(self) -> None:
+            pass
+
+    machine = NoEmit()
+    assert not machine._emits()  # emit_one not defined: the emitting rules stay out
+    assert not callable(getattr(machine.recorder, "flush", None))  # capturing: no flush
+    machine.teardown()
 
 
 def test_a_wrong_model_fails_with_the_series_that_differ() -> None:
