@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import shutil
 
 import nox
@@ -10,9 +11,12 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 BACKENDS = ["asyncio", "uvloop", "trio"]
+#: The Pythons the classifiers name; with pyenv, `pyenv global 3.11 3.12 3.13` puts all
+#: three on PATH.
+PYTHONS = ["3.11", "3.12", "3.13"]
 
 
-@nox.session
+@nox.session(python=PYTHONS)
 @nox.parametrize("backend", BACKENDS)
 def tests(session: nox.Session, backend: str) -> None:
     """The test suite; async tests restricted to one backend (asyncio, uvloop or trio)."""
@@ -40,8 +44,18 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation site (mkdocs, strict)."""
-    session.install("-e", ".", "mkdocs")
+    session.install("-e", ".[docs]")
     session.run("mkdocs", "build", "--strict")
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """Build the wheel and sdist, check them with twine, and run the demo from the wheel."""
+    session.install("build>=1.2", "twine>=5.1")
+    tmp = session.create_tmp()
+    session.run("python", "-m", "build", "--outdir", f"{tmp}/dist", ".")
+    built = sorted(glob.glob(f"{tmp}/dist/*"))
+    session.run("python", "-m", "twine", "check", "--strict", *built)
 
 
 @nox.session

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import tracemalloc
 from dataclasses import dataclass
 
@@ -145,7 +146,10 @@ def test_an_idle_recorder_is_a_bounded_number_of_collector_objects(
         runtime.get_recorder(f"counted-{i}").flush(timeout=TIMEOUT)
     gc.collect()
     per_recorder = (len(gc.get_objects()) - before) / count
-    assert per_recorder <= 16, per_recorder
+    # CPython 3.13 gives the recorder and both metrics (classes without __slots__) an
+    # instance dict object of their own, which 3.11 and 3.12 keep inline: 3 more.
+    bound = 16 if sys.version_info < (3, 13) else 19
+    assert per_recorder <= bound, per_recorder
     assert runtime._loop_thread is not None
     assert runtime._loop_thread.hop._watchers(create=False) is None
 
