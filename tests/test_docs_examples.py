@@ -113,3 +113,21 @@ def test_cli_unknown_command() -> None:
     proc = _run(["-m", "mvx_metrics", "bogus"])
     assert proc.returncode == 2
     assert "usage:" in proc.stderr
+
+
+def test_the_site_hides_the_test_marker_and_keeps_the_code() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "hide_markers", ROOT / "docs" / "hooks" / "hide_markers.py"
+    )
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = "Text\n\n```python\n# docs-example: run\nprint(1)\n```\n\n```python\nprint(2)\n```\n"
+    shown = hook.on_page_markdown(page)
+    assert "docs-example" not in shown
+    assert shown == "Text\n\n```python\nprint(1)\n```\n\n```python\nprint(2)\n```\n"
+    every_page = "".join(path.read_text() for path in (ROOT / "docs").glob("*.md"))
+    assert "# docs-example: run" in every_page
+    assert "# docs-example: run" not in hook.on_page_markdown(every_page)
