@@ -113,3 +113,35 @@ def test_the_multiprocess_module_exports_documented_names() -> None:
     assert multiprocess.__all__ == ["MultiprocessDirectory", "merge_snapshots"]
     for name in multiprocess.__all__:
         assert inspect.getdoc(getattr(multiprocess, name)), f"{name} has no docstring"
+
+
+#: The modules users import from: each is in the generated reference (docs/api.md), and
+#: every other module is internal (its name or its package's starts with an underscore,
+#: or it is a part its package re-exports).
+PUBLIC_MODULES = [
+    "mvx_metrics",
+    "mvx_metrics.export",
+    "mvx_metrics.export.asgi",
+    "mvx_metrics.export.otlp",
+    "mvx_metrics.export.prometheus_client_bridge",
+    "mvx_metrics.export.otel_bridge",
+    "mvx_metrics.testing",
+    "mvx_metrics.testing.strategies",
+    "mvx_metrics.testing.exposition",
+    "mvx_metrics.testing.stateful",
+    "mvx_metrics.multiprocess",
+    "mvx_metrics.compat",
+]
+
+
+def test_the_generated_reference_covers_every_public_module() -> None:
+    import importlib
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
+    assert re.findall(r"^::: (\S+)$", page, re.M) == PUBLIC_MODULES
+    for name in PUBLIC_MODULES:
+        module = importlib.import_module(name)
+        assert inspect.getdoc(module), f"{name} has no module docstring"
+        assert module.__all__, f"{name} exports nothing"
