@@ -23,6 +23,7 @@ from mvx_metrics import (
 )
 from mvx_metrics.recorder.handoff import ControlItem
 from mvx_metrics.recorder.plans import build_plan, leading_run
+from mvx_metrics.testing import assert_value, series
 
 
 @dataclass(slots=True)
@@ -221,9 +222,9 @@ async def test_a_recorder_applies_mixed_runs_and_control_items_in_order() -> Non
         snapshots = await recorder.aget_metric_snapshots()
         stats = recorder.get_stats()
     assert stats.processed == 3_000 + 429 and stats.pending == 0
-    assert snapshots["requests"]["series"][0]["value"] == 3_000
-    assert snapshots["others"]["series"] == [{"labels": {"route": "/a"}, "value": 429}]
-    assert snapshots["late"]["series"][0]["value"] == 3_000 - 1_501  # from its registration on
+    assert_value(snapshots, "requests", 3_000)
+    assert series(snapshots, "others") == [{"labels": {"route": "/a"}, "value": 429}]
+    assert_value(snapshots, "late", 3_000 - 1_501)  # from its registration on
     assert snapshots["by_route"]["overflow_events"] == 3_000 * 2 // 5  # 5 routes, 3 series
 
 

@@ -112,6 +112,7 @@ from mvx_metrics._process import instance_id
 from mvx_metrics.hops.waiting import spawn_on_owner
 from mvx_metrics.metrics import Counter, Histogram
 from mvx_metrics.metrics.base import Metric
+from mvx_metrics.testing import value
 
 @dataclass(frozen=True, slots=True)
 class Ping(MetricEvent):
@@ -160,8 +161,8 @@ if pid == 0:
         recorder.register_event(event=Ping())
     snapshots = runtime.get_metric_snapshots()["r"]
     stats = recorder.get_stats()
-    out["pings"] = snapshots["pings"]["series"][0]["value"]
-    out["seconds"] = snapshots["seconds"]["series"][0]["count"]
+    out["pings"] = value(snapshots, "pings")
+    out["seconds"] = value(snapshots, "seconds")
     out["seen"] = snapshots["seen"]["count"]
     out["stats"] = [stats.accepted, stats.processed, stats.pending, dict(stats.dropped)]
     out["state"] = str(recorder.state)
@@ -177,7 +178,7 @@ release.set()
 os.waitpid(pid, 0)
 child = json.loads(os.read(read_fd, 65536))
 recorder.flush()
-parent = runtime.get_metric_snapshots()["r"]["pings"]["series"][0]["value"]
+parent = value(runtime.get_metric_snapshots(), "pings", recorder="r")
 runtime.shutdown()
 print(json.dumps({"child": child, "parent_pings": parent}))
 """
@@ -208,6 +209,7 @@ import json, multiprocessing, os
 from dataclasses import dataclass
 from mvx_metrics import MetricEvent, MetricsRuntime
 from mvx_metrics.metrics import Counter
+from mvx_metrics.testing import value
 
 @dataclass(frozen=True, slots=True)
 class Job(MetricEvent):
@@ -222,8 +224,7 @@ def work(n):
     for _ in range(n):
         recorder.register_event(event=Job())
     recorder.flush()
-    value = runtime.get_metric_snapshots()["jobs"]["jobs"]["series"][0]["value"]
-    return os.getpid(), value
+    return os.getpid(), value(runtime.get_metric_snapshots(), "jobs", recorder="jobs")
 
 if __name__ == "__main__":
     with multiprocessing.get_context("fork").Pool(2) as pool:
