@@ -19,6 +19,7 @@ collector keeps it disabled.
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,3 +50,18 @@ def collections_deferred() -> Iterator[None]:
             if _inside == 0 and _we_disabled:
                 _we_disabled = False
                 gc.enable()
+
+
+def _after_fork_in_child() -> None:
+    """A scrape of the parent's that was in its block at the fork never ends here: its
+    lock may be held for good, and collection would stay off."""
+    global _lock, _inside, _we_disabled
+    _lock = threading.Lock()
+    if _inside and _we_disabled:
+        gc.enable()
+    _inside = 0
+    _we_disabled = False
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)

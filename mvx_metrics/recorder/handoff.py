@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import enum
 import gc
+import os
 import threading
 import time
 from collections import deque
@@ -112,6 +113,16 @@ class CollectorTime:
         started = self._started
         running = 0.0 if started is None else time.monotonic() - started
         return min(self.seconds + running, PRESS_COLLECTION_ALLOWANCE_S)
+
+
+def _after_fork_in_child() -> None:
+    """A press of the parent's that was waiting at the fork never ends here: its
+    collector-time callback would stay in ``gc.callbacks`` for good."""
+    gc.callbacks[:] = [cb for cb in gc.callbacks if not isinstance(cb, CollectorTime)]
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Intake(enum.Enum):
@@ -386,6 +397,11 @@ class Handoff:
         """``(processed, pending)`` from one consistent instant."""
         with self._lock:
             return self.processed, self.capacity - self._unissued - len(self.credits)
+
+    def pending_in_forked_child(self) -> int:
+        """Pending, read without ``_lock``: in a forked child nothing else runs, and a
+        thread of the parent may have held the lock at the fork, for good."""
+        return self.capacity - self._unissued - len(self.credits)
 
     def dropped(self) -> dict[str, int]:
         with self._lock:

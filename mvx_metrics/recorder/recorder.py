@@ -169,7 +169,7 @@ class MetricsRecorder:
 
         Nothing of the parent's threads survives the fork, locks included: whatever they
         held stays held forever, so every lock is made anew."""
-        _, discarded = self._handoff.counts()
+        discarded = self._handoff.pending_in_forked_child()
         was = self._state
         self._lifecycle_lock = threading.Lock()
         self._hop = hop

@@ -249,3 +249,67 @@ def test_multiprocessing_fork_workers_record_with_the_parent_s_recorder(tmp_path
     for values in by_worker.values():
         assert values == [10 * (i + 1) for i in range(len(values))]
     assert sum(len(v) for v in by_worker.values()) == 6
+
+
+LOCKS_HELD_SCRIPT = r"""
+import gc, json, os, threading
+from dataclasses import dataclass
+from mvx_metrics import MetricEvent, MetricsRuntime
+from mvx_metrics.export._collections import collections_deferred
+from mvx_metrics.metrics import Counter
+from mvx_metrics.testing import value
+
+@dataclass(frozen=True, slots=True)
+class Ping(MetricEvent):
+    pass
+
+runtime = MetricsRuntime(namespace="locks", operation_timeout=60, shutdown_timeout=60)
+runtime.start()
+recorder = runtime.create_recorder("r")
+recorder.register_metric(Counter("pings", event=Ping))
+recorder.flush()
+
+# Another thread holds the recorder's hand-off lock and is in a scrape's block when the
+# process forks: neither ends in the child.
+held, release = threading.Event(), threading.Event()
+def hold():
+    with recorder._handoff._lock, collections_deferred():
+        held.set()
+        release.wait(60)
+holder = threading.Thread(target=hold)
+holder.start()
+assert held.wait(60)
+read_fd, write_fd = os.pipe()
+pid = os.fork()
+if pid == 0:
+    recorder.register_event(event=Ping())
+    out = {
+        "pings": value(recorder.get_metric_snapshots(timeout=20), "pings"),
+        "gc_enabled": gc.isenabled(),
+    }
+    with collections_deferred():  # not held here: a new lock
+        out["off_inside"] = not gc.isenabled()
+    out["on_after"] = gc.isenabled()
+    runtime.shutdown(timeout=20)
+    os.write(write_fd, json.dumps(out).encode())
+    os._exit(0)
+os.close(write_fd)
+_, status = os.waitpid(pid, 0)
+release.set()
+holder.join(60)
+print(os.read(read_fd, 65536).decode() or json.dumps({"status": status}))
+runtime.shutdown()
+"""
+
+
+def test_a_child_forked_while_a_thread_held_locks_still_comes_back() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LOCKS_HELD_SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "pings": 1,
+        "gc_enabled": True,
+        "off_inside": True,
+        "on_after": True,
+    }
