@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
+
 import mvx_metrics
 
 
@@ -145,3 +147,25 @@ def test_the_generated_reference_covers_every_public_module() -> None:
         module = importlib.import_module(name)
         assert inspect.getdoc(module), f"{name} has no module docstring"
         assert module.__all__, f"{name} exports nothing"
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "MetricsRuntime.start",
+        "MetricsRuntime.shutdown",
+        "MetricsRuntime.create_recorder",
+        "MetricsRuntime.stop_recorder",
+        "MetricsRuntime.get_metric_snapshots",
+        "MetricsRuntime.serve_http",
+        "MetricsRecorder.get_metric_snapshots",
+        "MetricsRecorder.flush",
+        "WaitHandle.wait",
+    ],
+)
+def test_every_blocking_call_documents_what_it_raises(method: str) -> None:
+    import mvx_metrics
+
+    owner, name = method.split(".")
+    doc = inspect.getdoc(getattr(getattr(mvx_metrics, owner), name)) or ""
+    assert "Raises:" in doc, f"{method} has no Raises: section"

@@ -634,7 +634,15 @@ class MetricsRecorder:
         )
 
     def get_metric_snapshots(self, *, timeout: float | None = None) -> dict[str, Mapping[str, Any]]:
-        """``{metric_name: snapshot}`` including every event registered before the call."""
+        """``{metric_name: snapshot}`` including every event registered before the call.
+
+        Raises:
+            MetricsRecorderTimeoutError: the owning loop did not answer within ``timeout``.
+            MetricsRecorderDeadlockError: the read would wait on its own loop's thread, or
+                comes from inside the recorder's metric code.
+            MetricsRecorderLoopUnavailableError: the owning loop is gone (closed, or this
+                is a forked child that did not restart it).
+        """
         return self._reads.blocking(self._processor.collect_snapshots, timeout, "snapshot")
 
     async def aget_metric_snapshots(
@@ -651,7 +659,13 @@ class MetricsRecorder:
         return None if result is BUSY else result
 
     def flush(self, timeout: float | None = None) -> None:
-        """Return once every event accepted before the call has been processed."""
+        """Return once every event accepted before the call has been processed.
+
+        Raises:
+            MetricsRecorderTimeoutError: not processed within ``timeout``.
+            MetricsRecorderDeadlockError: the flush would wait on its own loop's thread.
+            MetricsRecorderLoopUnavailableError: the owning loop is gone.
+        """
         self._reads.blocking(_nothing, timeout, "flush")
 
     async def aflush(self, timeout: float | None = None) -> None:

@@ -86,7 +86,14 @@ class WaitHandle:
 
     def wait(self, timeout: float | None = None) -> OpResult:
         """Block until the operation finishes, at most ``timeout`` seconds (default: the
-        recorder's timeout)."""
+        recorder's timeout). An operation that failed is an :class:`OpResult` with its
+        error, not an exception.
+
+        Raises:
+            MetricsRecorderTimeoutError: it did not finish within ``timeout``.
+            MetricsRecorderDeadlockError: called on the owning loop's thread, which the
+                operation needs.
+        """
         try:
             wait_blocking(
                 self._completion,

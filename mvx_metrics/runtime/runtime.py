@@ -229,7 +229,15 @@ class MetricsRuntime:
     # --- lifecycle ----------------------------------------------------------------------
 
     def start(self, timeout: float | None = None) -> None:
-        """Start the loop thread. Idempotent when RUNNING; concurrent callers join."""
+        """Start the loop thread. Idempotent when RUNNING; concurrent callers join.
+
+        Raises:
+            MetricsRuntimeStartupError: the thread or its loop could not start.
+            MetricsRuntimeInvalidStateError: the runtime was shut down, or failed.
+            MetricsRuntimeTimeoutError: another start or shutdown held the runtime longer
+                than ``timeout``.
+            MetricsRuntimeDeadlockError: called on the runtime's own loop thread.
+        """
         wait_for = check_timeout(timeout, "timeout", self._start_timeout)
         if self._state is _S.RUNNING:
             return
@@ -274,8 +282,13 @@ class MetricsRuntime:
     def shutdown(self, timeout: float | None = None) -> None:
         """Stop every recorder (each flushes), then the loop and the thread. Idempotent.
 
-        Raises ``MetricsRuntimeShutdownError`` (after closing anyway) if a recorder failed
-        to stop or the thread did not end in time.
+        Raises:
+            MetricsRuntimeShutdownError: closed anyway, but a recorder failed to stop,
+                the thread did not end in time, or (multiprocess mode) the last
+                publication failed; ``details`` says which.
+            MetricsRuntimeTimeoutError: another start or shutdown held the runtime longer
+                than ``timeout``.
+            MetricsRuntimeDeadlockError: called on the runtime's own loop thread.
         """
         wait_for = check_timeout(timeout, "timeout", self._shutdown_timeout)
         if self._state is _S.CLOSED:
@@ -483,6 +496,13 @@ class MetricsRuntime:
         Unset options take the runtime's defaults; ``queue_block_timeout`` and
         ``recorder_timeout`` are passed to the recorder (its ``queue_block_timeout`` and
         ``timeout``); ``timeout`` bounds this call.
+
+        Raises:
+            MetricsRuntimeRecorderAlreadyExistsError: the id is in use.
+            MetricsRuntimeRecorderStartupError: the recorder's ``_on_starting`` hook failed.
+            MetricsRuntimeTimeoutError: its ``_on_starting`` hook took longer than ``timeout``.
+            MetricsRuntimeInvalidStateError: the runtime is not RUNNING.
+            MetricsRuntimeDeadlockError: called on the runtime's own loop thread.
         """
         rid = _recorder_id(recorder_id)
         cls: type[AsyncioMetricsRecorder] = AsyncioMetricsRecorder
@@ -541,7 +561,14 @@ class MetricsRuntime:
         return tuple(self._recorders.by_id)
 
     def stop_recorder(self, recorder_id: str, *, timeout: float | None = None) -> None:
-        """Stop (and flush) one recorder; it stays registered and readable."""
+        """Stop (and flush) one recorder; it stays registered and readable.
+
+        Raises:
+            MetricsRuntimeRecorderNotFoundError: no recorder has this id.
+            MetricsRuntimeRecorderStopError: the recorder failed to stop (its hook raised).
+            MetricsRuntimeTimeoutError: the stop took longer than ``timeout``.
+            MetricsRuntimeDeadlockError: called on the runtime's own loop thread.
+        """
         recorder = self.get_recorder(recorder_id)
         self._refuse_on_loop_thread("stop_recorder")
         self._refuse_in_forked_child("stop_recorder")
@@ -577,7 +604,14 @@ class MetricsRuntime:
     def get_metric_snapshots(
         self, *, timeout: float | None = None
     ) -> dict[str, dict[str, Mapping[str, Any]]]:
-        """``{recorder_id: {metric_name: snapshot}}`` for every recorder, read-your-writes."""
+        """``{recorder_id: {metric_name: snapshot}}`` for every recorder, read-your-writes.
+
+        Raises:
+            MetricsRuntimeTimeoutError: a busy recorder's loop did not answer within
+                ``timeout``.
+            MetricsRuntimeDeadlockError: called on the runtime's own loop thread (use
+                :meth:`aget_metric_snapshots` there).
+        """
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
         if self._state is not _S.RUNNING:
             return self._recorders.read_directly()
@@ -634,6 +668,12 @@ class MetricsRuntime:
         recorder's stats (``mvx_recorder_*``) unless ``include_stats`` is False. ``port=0``
         picks a free port. The server stops with the runtime. Call it again to listen on
         more addresses.
+
+        Raises:
+            OSError: the address cannot be bound (a port in use, say).
+            MetricsRuntimeTimeoutError: the server did not start within ``timeout``.
+            MetricsRuntimeInvalidStateError: the runtime is not RUNNING.
+            MetricsRuntimeDeadlockError: called on the runtime's own loop thread.
         """
         # Here, not at module level: export reads runtimes, so it imports this module.
         from ..export.http import MetricsHTTPServer, check_address
