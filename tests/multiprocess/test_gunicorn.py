@@ -113,6 +113,10 @@ def gunicorn(tmp_path: Path) -> tuple[int, subprocess.Popen[bytes]]:
     (tmp_path / "app.py").write_text(APP)
     port = free_port()
     env = dict(os.environ, MVX_DIR=str(tmp_path / "metrics"), PYTHONPATH=str(tmp_path))
+    # To a file, not a pipe: nobody reads a pipe while the server runs, and a worker
+    # writing a full one (64 KB of logs) would block in the middle of a request.
+    log = tmp_path / "gunicorn.log"
+    stderr_file = log.open("wb")
     server = subprocess.Popen(
         [
             sys.executable,
@@ -130,7 +134,7 @@ def gunicorn(tmp_path: Path) -> tuple[int, subprocess.Popen[bytes]]:
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr_file,
     )
     deadline = time.monotonic() + TIMEOUT
     while True:
@@ -138,7 +142,7 @@ def gunicorn(tmp_path: Path) -> tuple[int, subprocess.Popen[bytes]]:
             get(port, "/ready")
             break
         except OSError:
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            assert server.poll() is None, log.read_text(errors="replace")
             assert time.monotonic() < deadline, "gunicorn did not start"
             time.sleep(0.05)
     yield port, server
@@ -148,6 +152,8 @@ def gunicorn(tmp_path: Path) -> tuple[int, subprocess.Popen[bytes]]:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait(TIMEOUT)
+    stderr_file.close()
+    print(log.read_text(errors="replace")[-4000:])  # shown with a failure
 
 
 def _module_available(name: str) -> bool:
