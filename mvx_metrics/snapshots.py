@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._steps import SERIES_PER_STEP, Steps
+
 __all__ = [
     "KINDS",
     "Exemplar",
@@ -126,11 +128,19 @@ def iter_families(snapshots: Mapping[str, Mapping[str, Any]]) -> Iterator[Metric
     ``snapshots`` is what ``recorder.get_metric_snapshots()`` returns. Snapshots of
     user-written metrics (no ``kind``, or one not in :data:`KINDS`) are skipped.
     """
+    return (family for family in iter_family_steps(snapshots) if family is not None)
+
+
+def iter_family_steps(
+    snapshots: Mapping[str, Mapping[str, Any]],
+) -> Iterator[MetricFamily | None]:
+    """:func:`iter_families` with a ``None`` between slices of a large family's series,
+    where a scrape's loop may give its other tasks a turn (see :mod:`mvx_metrics._steps`)."""
     for name, snapshot in snapshots.items():
         if not isinstance(snapshot, Mapping) or snapshot.get("kind") not in KINDS:
             continue
         try:
-            family = _family(snapshot)
+            family = yield from _family_steps(snapshot)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             # A user-written metric borrowing a built-in kind with another shape: skipping it
             # keeps every other metric exported; the log says why this one is missing.
@@ -147,13 +157,15 @@ def iter_families(snapshots: Mapping[str, Mapping[str, Any]]) -> Iterator[Metric
         yield family
 
 
-def _family(snapshot: Mapping[str, Any]) -> MetricFamily:
+def _family_steps(snapshot: Mapping[str, Any]) -> Steps[MetricFamily]:
     kind = snapshot["kind"]
     samples: list[Sample] = []
     histograms: list[NativeHistogram] = []
     # A distribution snapshot of a user's metric may lack the buckets: quantiles only.
     native = kind == "distribution" and "scale" in snapshot
-    for series in snapshot["series"]:
+    for index, series in enumerate(snapshot["series"], 1):
+        if not index % SERIES_PER_STEP:
+            yield
         labels: Labels = tuple((str(k), str(v)) for k, v in series["labels"].items())
         if kind == "histogram":
             samples.extend(_histogram_samples(labels, series))

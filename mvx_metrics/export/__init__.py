@@ -5,9 +5,9 @@ Three layers, each importing only those below it:
 - :mod:`mvx_metrics.exposition` (pure): snapshot values to Prometheus text, OpenMetrics
   or protobuf, and the choice of format; it never reads a recorder or a runtime;
 - :mod:`._source`: the one module that knows "a runtime or a recorder" and reads one
-  consistent snapshot of either (blocking; async callers run it in a worker thread);
-- the transports and bridges: :mod:`.scrape` (one scrape, off the serving loop) under
-  :mod:`.http` (``runtime.serve_http()``) and :mod:`.asgi`; :mod:`.otlp` (native
+  consistent snapshot of either (blocking, or awaited as captures, for a scrape);
+- the transports and bridges: :mod:`.scrape` (one scrape, in slices on the serving
+  loop) under :mod:`.http` (``runtime.serve_http()``) and :mod:`.asgi`; :mod:`.otlp` (native
   OpenTelemetry); :mod:`.otel_bridge` and :mod:`.prometheus_client_bridge`.
 
 This package's names re-export the exposition's public ones, plus

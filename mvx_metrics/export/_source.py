@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
+
+import anyio
+import anyio.to_thread
 
 from ..exposition.process import process_families
 from ..exposition.recorder_stats import recorder_stats, with_stats
+from ..recorder.captures import Captures
 from ..recorder.protocol import MetricsRecorderProto
 from ..recorder.recorder import MetricsRecorder
 from ..recorder.stats import RecorderStats
 from ..runtime.runtime import MetricsRuntime
 from ..snapshots import MetricFamily, families_from_snapshots
 
-__all__ = ["Source", "check_source", "process_families_of", "read_snapshots", "read_source"]
+__all__ = [
+    "Source",
+    "aread_captures",
+    "check_source",
+    "process_families_of",
+    "read_snapshots",
+    "read_source",
+]
 
 #: A runtime (every recorder, each labelled with its id) or a single recorder.
 Source: TypeAlias = MetricsRuntime | MetricsRecorderProto
@@ -56,6 +67,32 @@ def read_snapshots(
     else:  # another MetricsRecorderProto: its get_metric_snapshots takes no timeout
         snapshots = source.get_metric_snapshots()
     return [(None, snapshots, recorder_stats(source) if include_stats else None)]
+
+
+async def aread_captures(
+    source: Source, timeout: float | None, *, include_stats: bool = True
+) -> Sequence[tuple[str | None, Captures, RecorderStats | None]]:
+    """:func:`read_snapshots` for asyncio or trio code in any thread, as captures (see
+    ``recorder/captures.py``), from which the caller builds the snapshots in steps.
+
+    The owning loop's part is awaited, and a multiprocess merge (files read and parsed)
+    runs in a worker thread, so the caller's loop is held only while idle recorders are
+    copied in place."""
+    if isinstance(source, MetricsRuntime) and source.multiprocess_dir is not None:
+        return await anyio.to_thread.run_sync(
+            lambda: read_snapshots(source, timeout, include_stats=include_stats),
+            abandon_on_cancel=True,
+        )
+    if isinstance(source, MetricsRuntime):
+        nested = await source._acapture_snapshots(timeout)
+        stats = source.get_stats() if include_stats else {}
+        return [(rid, captures, stats.get(rid)) for rid, captures in nested.items()]
+    captures: Captures
+    if isinstance(source, MetricsRecorder):
+        captures = await source._acapture_snapshots(timeout)
+    else:  # another MetricsRecorderProto: its get_metric_snapshots is synchronous
+        captures = source.get_metric_snapshots()
+    return [(None, captures, recorder_stats(source) if include_stats else None)]
 
 
 def process_families_of(source: Source) -> list[MetricFamily]:

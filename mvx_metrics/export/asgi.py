@@ -2,9 +2,9 @@
 
 Mount it where the metrics should be (``/metrics`` usually) in any ASGI server or
 framework. It answers GET and HEAD on every path it is given; the Accept header picks
-Prometheus text 0.0.4 or OpenMetrics, Accept-Encoding gzip. The snapshot, the rendering
-and the compression run in a worker thread (see ``scrape``), so the server's loop only
-awaits them, whichever thread or loop owns the recorders; a scrape that cannot finish
+Prometheus text 0.0.4 or OpenMetrics, Accept-Encoding gzip. The scrape runs on the
+server's loop in slices (see ``scrape``), so the server's other requests go on
+meanwhile, whichever thread or loop owns the recorders; a scrape that cannot finish
 within its ``timeout`` answers 503.
 """
 

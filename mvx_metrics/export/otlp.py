@@ -51,7 +51,7 @@ from .._validation import check_timeout
 from ..exposition.prometheus_text import series_labels
 from ..exposition.recorder_stats import stats_families
 from ..metrics._sketch import downscale
-from ..recorder.stats import RecorderStats
+from ..recorder.stats import ProcessingDelay, RecorderStats
 from ._source import Source, check_source, read_snapshots
 from .otel_bridge import otel_instrument_name, require_opentelemetry
 
@@ -315,12 +315,34 @@ class _Converter:
             stream = self._stream(family.kind, family.name, family.description, family.unit)
             if stream is None:
                 continue
+            if family.kind == "histogram":  # the processing delay, from its counts
+                point = self._delay_point(stats.processing_delay, rid)
+                if point is not None:
+                    stream.points.append(point)
+                continue
             stream.points.extend(
                 NumberDataPoint(
                     series_labels(sample.labels, rid), self.start, self.now, _count(sample.value)
                 )
                 for sample in family.samples
             )
+
+    def _delay_point(self, delay: ProcessingDelay, rid: str | None) -> Any:
+        from opentelemetry.sdk.metrics.export import HistogramDataPoint
+
+        if delay.min is None or delay.max is None:
+            return None  # no observation yet: as for a metric's empty series
+        return HistogramDataPoint(
+            attributes=series_labels((), rid),
+            start_time_unix_nano=self.start,
+            time_unix_nano=self.now,
+            count=delay.count,
+            sum=delay.sum,
+            bucket_counts=list(delay.counts),
+            explicit_bounds=list(delay.bounds),
+            min=delay.min,
+            max=delay.max,
+        )
 
     # --- assembling -------------------------------------------------------------------------
 

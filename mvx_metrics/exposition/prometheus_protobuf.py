@@ -25,16 +25,17 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .._steps import SERIES_PER_STEP, Steps, run_to_end
 from ..metrics._sketch import downscale
 from ..recorder.stats import RecorderStats
-from ..snapshots import Exemplar, MetricFamily, NativeHistogram, iter_families
+from ..snapshots import Exemplar, MetricFamily, NativeHistogram, iter_family_steps
 from .negotiation import PROTOBUF_CONTENT_TYPE
 from .problems import ExpositionProblems, valid_text
 from .prometheus_text import (
     Block,
     LeftOut,
     Read,
-    group_families,
+    group_family_steps,
     origins,
     runtime_read,
     sanitize_label_name,
@@ -48,6 +49,7 @@ __all__ = [
     "PROTOBUF_CONTENT_TYPE",
     "ZERO_THRESHOLD",
     "render_protobuf_read",
+    "render_protobuf_read_steps",
     "render_protobuf_runtime_snapshots",
     "render_protobuf_snapshots",
 ]
@@ -92,23 +94,27 @@ def render_protobuf_read(
 ) -> bytes:
     """The delimited protobuf exposition of one read of a recorder or a runtime (see
     :func:`.prometheus_text.render_read`)."""
+    return run_to_end(render_protobuf_read_steps(read, problems=problems, process=process))
+
+
+def render_protobuf_read_steps(
+    read: Read,
+    *,
+    problems: ExpositionProblems | None = None,
+    process: Iterable[MetricFamily] = (),
+) -> Steps[bytes]:
+    """:func:`render_protobuf_read`, pausing between slices of series (see
+    :mod:`mvx_metrics._steps`)."""
     read = list(read)
-    return _render(
-        [(rid, iter_families(snapshots)) for rid, snapshots, _ in read],
+    problems = ExpositionProblems() if problems is None else problems
+    blocks = yield from group_family_steps(
+        [(rid, iter_family_steps(snapshots)) for rid, snapshots, _ in read],
         stats=stats_of(read, process),
         problems=problems,
+        entries=_metrics,
     )
-
-
-def _render(
-    sources: Iterable[tuple[str | None, Iterable[MetricFamily]]],
-    *,
-    stats: Iterable[tuple[str | None, Iterable[MetricFamily]]],
-    problems: ExpositionProblems | None,
-) -> bytes:
-    problems = ExpositionProblems() if problems is None else problems
     out = bytearray()
-    for block in group_families(sources, stats=stats, problems=problems, entries=_metrics):
+    for block in blocks:
         family = _family_message(block, problems)
         out += _varint(len(family))
         out += family
@@ -136,11 +142,13 @@ def _prometheus_kind(kind: str) -> str:
 
 def _metrics(
     name: str, family: MetricFamily, recorder: str | None, problems: ExpositionProblems
-) -> list[tuple[bool, bytes]]:
+) -> Steps[list[tuple[bool, bytes]]]:
     """``(native, Metric message)`` per series of ``family``; a repeated series is left out."""
     out: list[tuple[bool, bytes]] = []
     seen: set[tuple[tuple[str, str], ...]] = set()
-    for labels, message, native in _series(family):
+    for index, (labels, message, native) in enumerate(_series(family), 1):
+        if not index % SERIES_PER_STEP:
+            yield
         pairs = _label_pairs(family, labels, recorder, problems)
         if pairs in seen:
             problems.note(

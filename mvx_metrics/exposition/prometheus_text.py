@@ -59,9 +59,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._steps import SERIES_PER_STEP, Steps, run_to_end
 from ..metrics._format import go_float
 from ..recorder.stats import RecorderStats
-from ..snapshots import KINDS, Exemplar, MetricFamily, Sample, iter_families
+from ..snapshots import KINDS, Exemplar, MetricFamily, Sample, iter_family_steps
 from .problems import ExpositionProblems, valid_text
 from .recorder_stats import stats_families
 
@@ -76,6 +77,8 @@ __all__ = [
     "render_families",
     "render_families_by_recorder",
     "render_read",
+    "render_read_parts",
+    "render_read_steps",
     "render_runtime_snapshots",
     "render_snapshots",
     "sanitize_label_name",
@@ -273,9 +276,39 @@ def render_read(
     """Exposition text for one read of a recorder or a runtime: each recorder's metrics
     (labelled with its id unless it is None), then the stats of those that have them,
     then ``process`` (the process's own families, no recorder label)."""
+    return run_to_end(
+        render_read_steps(read, openmetrics=openmetrics, problems=problems, process=process)
+    )
+
+
+def render_read_steps(
+    read: Read,
+    *,
+    openmetrics: bool = False,
+    problems: ExpositionProblems | None = None,
+    process: Iterable[MetricFamily] = (),
+) -> Steps[str]:
+    """:func:`render_read`, pausing between slices of series (see
+    :mod:`mvx_metrics._steps`)."""
+    parts = yield from render_read_parts(
+        read, openmetrics=openmetrics, problems=problems, process=process
+    )
+    return "".join(parts)
+
+
+def render_read_parts(
+    read: Read,
+    *,
+    openmetrics: bool = False,
+    problems: ExpositionProblems | None = None,
+    process: Iterable[MetricFamily] = (),
+) -> Steps[list[str]]:
+    """:func:`render_read_steps`'s text in parts, a block at a time, that together make
+    the exposition: what a scrape drives on its serving loop, and encodes and compresses
+    part by part (joining a megabyte would be one more millisecond-long step)."""
     read = list(read)
-    return _render(
-        [(rid, iter_families(snapshots)) for rid, snapshots, _ in read],
+    return _render_parts(
+        [(rid, iter_family_steps(snapshots)) for rid, snapshots, _ in read],
         openmetrics=openmetrics,
         skipped=sum(_count_skipped(snapshots) for _, snapshots, _ in read),
         stats=stats_of(read, process),
@@ -317,60 +350,93 @@ class Block:
     lines: list[Any] = field(default_factory=list)
 
 
-#: Makes a family's entries (``_sample_lines`` for text): called with the exposed name,
-#: the family, its recorder id and the problems; raises ``LeftOut`` to leave it out.
-Entries = Callable[[str, MetricFamily, str | None, ExpositionProblems], list[Any]]
+#: Makes a family's entries (``_sample_lines`` for text), pausing now and then: called
+#: with the exposed name, the family, its recorder id and the problems; raises
+#: ``LeftOut`` to leave it out.
+Entries = Callable[[str, MetricFamily, str | None, ExpositionProblems], Steps[list[Any]]]
+
+#: A source's families; ``None`` marks a pause (see :func:`.snapshots.iter_family_steps`).
+FamilySteps = Iterable[MetricFamily | None]
 
 
 def group_families(
-    sources: Iterable[tuple[str | None, Iterable[MetricFamily]]],
+    sources: Iterable[tuple[str | None, FamilySteps]],
     *,
-    stats: Iterable[tuple[str | None, Iterable[MetricFamily]]] = (),
+    stats: Iterable[tuple[str | None, FamilySteps]] = (),
     problems: ExpositionProblems,
     entries: Entries,
 ) -> list[Block]:
     """The blocks of an exposition, in order: the families of every source, then the
     stats, then the exposition's own problems family. A family that cannot be exposed
     faithfully is left out whole and counted in ``problems``; the rest is served."""
+    return run_to_end(group_family_steps(sources, stats=stats, problems=problems, entries=entries))
+
+
+def group_family_steps(
+    sources: Iterable[tuple[str | None, FamilySteps]],
+    *,
+    stats: Iterable[tuple[str | None, FamilySteps]] = (),
+    problems: ExpositionProblems,
+    entries: Entries,
+) -> Steps[list[Block]]:
+    """:func:`group_families`, pausing where the families and entries do."""
     blocks: dict[str, Block] = {}
     # Every sample name a block may use -> that block's name: clashes are refused before
     # they reach a scraper, which would otherwise keep one series and drop the other.
     taken: dict[str, str] = {}
     for recorder, families in (*sources, *stats):
         for family in families:
+            if family is None:
+                yield
+                continue
             try:
-                _add_family(blocks, taken, recorder, family, problems, entries)
+                yield from _add_family(blocks, taken, recorder, family, problems, entries)
             except LeftOut as exc:  # counted and logged; the rest is served
                 problems.note(exc.reason, str(exc))
     for family in problems.families():
         try:
-            _add_family(blocks, taken, None, family, problems, entries)
+            yield from _add_family(blocks, taken, None, family, problems, entries)
         except LeftOut:  # a user's metric took the name: it wins
             pass
     return list(blocks.values())
 
 
 def _render(
-    sources: Iterable[tuple[str | None, Iterable[MetricFamily]]],
+    sources: Iterable[tuple[str | None, FamilySteps]],
     *,
     openmetrics: bool,
     skipped: int,
-    stats: Iterable[tuple[str | None, Iterable[MetricFamily]]] = (),
     problems: ExpositionProblems | None,
 ) -> str:
+    parts = run_to_end(
+        _render_parts(sources, openmetrics=openmetrics, skipped=skipped, problems=problems)
+    )
+    return "".join(parts)
+
+
+def _render_parts(
+    sources: Iterable[tuple[str | None, FamilySteps]],
+    *,
+    openmetrics: bool,
+    skipped: int,
+    stats: Iterable[tuple[str | None, FamilySteps]] = (),
+    problems: ExpositionProblems | None,
+) -> Steps[list[str]]:
     problems = ExpositionProblems() if problems is None else problems
     entries = _openmetrics_sample_lines if openmetrics else _sample_lines
-    blocks = group_families(sources, stats=stats, problems=problems, entries=entries)
+    blocks = yield from group_family_steps(sources, stats=stats, problems=problems, entries=entries)
     out: list[str] = []
     for block in blocks:
-        out.extend(_header(block, problems, openmetrics=openmetrics))
-        out.extend(block.lines)
+        # A block at a time, a pause between two; its lines freed here, not all at the end.
+        out.append("".join([*_header(block, problems, openmetrics=openmetrics), *block.lines]))
+        block.lines.clear()
+        yield
     if openmetrics:
         out.append("# EOF\n")
     elif skipped:
         plural = "" if skipped == 1 else "s"
         out.append(f"# mvx_metrics: skipped {skipped} snapshot{plural} without a built-in kind\n")
-    return "".join(out)
+    return out
 
 
 class LeftOut(ValueError):
@@ -389,14 +455,14 @@ def _add_family(
     family: MetricFamily,
     problems: ExpositionProblems,
     entries: Entries,
-) -> None:
+) -> Steps[None]:
     """Add ``family`` to the blocks, whole or not at all (``LeftOut``)."""
     if family.kind not in PROMETHEUS_TYPES:
         raise LeftOut(
             "unknown_kind", f"{where(recorder, family.name)} has an unknown kind {family.kind!r}"
         )
     name = exposed_name(family)
-    lines = entries(name, family, recorder, problems)
+    lines = yield from entries(name, family, recorder, problems)
     block = blocks.get(name)
     if block is None:
         for suffix in RESERVED_SUFFIXES[PROMETHEUS_TYPES[family.kind]]:
@@ -449,52 +515,121 @@ def _sample_lines(
     problems: ExpositionProblems,
     *,
     openmetrics: bool = False,
-) -> list[str]:
+) -> Steps[list[str]]:
     """The family's sample lines; a series whose labels repeat another's is left out (a
     scraper would keep one of them, or refuse the whole exposition). OpenMetrics lines
     carry their exemplar, if any."""
     lines: list[str] = []
     seen: set[str] = set()
-    for sample in family.samples:
-        series = _series_text(name, family, sample, recorder, problems)
+    series_text = _SeriesTexts(name, family, recorder, problems).text
+    # Values repeat (counts of 1, empty buckets): each is formatted once per family.
+    formatted: dict[float, str] = {}
+    for index, sample in enumerate(family.samples, 1):
+        if not index % SERIES_PER_STEP:
+            yield
+        series = series_text(sample)
         if series in seen:
             problems.note(
                 "duplicate_series", f"{where(recorder, family.name)} repeats series {series!r}"
             )
             continue
         seen.add(series)
-        tail = ""
+        value = formatted.get(sample.value)
+        if value is None:
+            value = formatted[sample.value] = format_value(sample.value)
         if openmetrics and sample.exemplar is not None:
             tail = _exemplar_text(sample.exemplar, recorder, family, problems)
-        lines.append(f"{series} {format_value(sample.value)}{tail}\n")
+            lines.append(f"{series} {value}{tail}\n")
+        else:
+            lines.append(f"{series} {value}\n")
     return lines
 
 
 def _openmetrics_sample_lines(
     name: str, family: MetricFamily, recorder: str | None, problems: ExpositionProblems
-) -> list[str]:
+) -> Steps[list[str]]:
     return _sample_lines(name, family, recorder, problems, openmetrics=True)
 
 
-def _series_text(
-    name: str,
-    family: MetricFamily,
-    sample: Sample,
-    recorder: str | None,
-    problems: ExpositionProblems,
-) -> str:
-    """``name{labels}``: a sample line up to its value."""
-    try:
-        labels = sorted(series_labels(sample.labels, recorder).items())
-    except ValueError as exc:
-        raise LeftOut(
-            "label_clash",
-            f"{where(recorder, family.name)} has labels {[k for k, _ in sample.labels]}: {exc}",
-        ) from None
-    sample_name = name + ("_total" if family.kind == "counter" else sample.suffix)
-    if not labels:
-        return sample_name
-    return f"{sample_name}{{{_label_text(labels, recorder, family, problems)}}}"
+class _SeriesTexts:
+    """``name{labels}``, a sample line up to its value, for each sample of one family.
+
+    What repeats from sample to sample is worked out once: for each set of label names,
+    their exposed names in sorted order (the ``recorder`` label among them); and each
+    ASCII label value, escaped. A family has thousands of samples, and a scrape waits for
+    every one of them."""
+
+    __slots__ = ("_escaped", "_family", "_layouts", "_name", "_problems", "_recorder", "_total")
+
+    def __init__(
+        self, name: str, family: MetricFamily, recorder: str | None, problems: ExpositionProblems
+    ) -> None:
+        self._name = name
+        self._family = family
+        self._recorder = recorder
+        self._problems = problems
+        self._total = family.kind == "counter"
+        #: label names -> ((index in the sample's labels, or -1: the recorder), text
+        #: before the value: ``name="``; the whole ``recorder="id"`` for the recorder).
+        self._layouts: dict[tuple[str, ...], tuple[tuple[int, str], ...]] = {}
+        self._escaped: dict[str, str] = {}
+
+    def text(self, sample: Sample) -> str:
+        labels = sample.labels
+        names = tuple(map(_first, labels))
+        layout = self._layouts.get(names)
+        if layout is None:
+            layout = self._layouts[names] = self._layout(sample)
+        sample_name = self._name + ("_total" if self._total else sample.suffix)
+        if not layout:
+            return sample_name
+        escaped = self._escaped
+        parts = []
+        for index, before in layout:
+            if index < 0:
+                parts.append(before)
+                continue
+            value = labels[index][1]
+            text = escaped.get(value)
+            if text is None:
+                text = self._escape(value, labels[index][0])
+            parts.append(f'{before}{text}"')
+        return f"{sample_name}{{{','.join(parts)}}}"
+
+    def _layout(self, sample: Sample) -> tuple[tuple[int, str], ...]:
+        recorder, family = self._recorder, self._family
+        try:
+            series_labels(sample.labels, recorder)  # refuses names equal once sanitised
+        except ValueError as exc:
+            raise LeftOut(
+                "label_clash",
+                f"{where(recorder, family.name)} has labels {[k for k, _ in sample.labels]}: {exc}",
+            ) from None
+        order: list[tuple[str, int]] = []
+        for index, (label, _) in enumerate(sample.labels):
+            exposed = sanitize_label_name(label)
+            if recorder is not None and exposed == RECORDER_LABEL:
+                exposed = EXPORTED_RECORDER_LABEL
+            order.append((exposed, index))
+        if recorder is not None:
+            value = valid_text(
+                recorder, _label_of(recorder, family, RECORDER_LABEL), self._problems
+            )
+            order.append((f'{RECORDER_LABEL}="{escape_label_value(value)}"', -1))
+        order.sort(key=lambda item: RECORDER_LABEL if item[1] < 0 else item[0])
+        return tuple((index, text if index < 0 else f'{text}="') for text, index in order)
+
+    def _escape(self, value: str, label: str) -> str:
+        if value.isascii():  # nothing to repair: the same text every time
+            text = self._escaped[value] = escape_label_value(value)
+            return text
+        # Counted at each use, as a repair of this series.
+        label_of = _label_of(self._recorder, self._family, label)
+        return escape_label_value(valid_text(value, label_of, self._problems))
+
+
+def _first(pair: tuple[str, str]) -> str:
+    return pair[0]
 
 
 def _label_text(

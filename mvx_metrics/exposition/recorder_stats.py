@@ -8,7 +8,10 @@ to), per recorder, labelled like the recorder's metrics:
 - ``mvx_recorder_events_pending`` and ``mvx_recorder_queue_capacity`` (gauges);
 - ``mvx_recorder_events_dropped_total{reason=...}``, one series per reason, zeros
   included, so that ``rate()`` and ``increase()`` work before the first drop;
-- ``mvx_recorder_metric_errors_total{metric=...}`` and ``mvx_recorder_hook_errors_total``.
+- ``mvx_recorder_metric_errors_total{metric=...}`` and ``mvx_recorder_hook_errors_total``;
+- ``mvx_recorder_processing_delay_seconds`` (a histogram): how long events waited
+  between ``register_event`` and their processing, one observation per slice of
+  processing (see ``recorder/delay.py``).
 
 A recorder whose own metric already uses one of these names keeps its metric: every
 exporter leaves that stats family out for it, with a warning in the log.
@@ -16,7 +19,11 @@ exporter leaves that stats family out for it, with a warning in the log.
 
 from __future__ import annotations
 
-from ..recorder.stats import RecorderStats
+import math
+from itertools import accumulate
+
+from ..metrics._format import go_float
+from ..recorder.stats import ProcessingDelay, RecorderStats
 from ..snapshots import MetricFamily, Sample
 
 __all__ = ["DROP_REASONS", "STATS_FAMILY_NAMES", "recorder_stats", "stats_families", "with_stats"]
@@ -53,6 +60,7 @@ STATS_FAMILY_NAMES = (
     *(name for name, _, _, _ in _SINGLE),
     "mvx_recorder_events_dropped",
     "mvx_recorder_metric_errors",
+    "mvx_recorder_processing_delay_seconds",
 )
 
 
@@ -82,7 +90,26 @@ def stats_families(stats: RecorderStats) -> list[MetricFamily]:
             ],
         )
     )
+    families.append(_delay_family(stats.processing_delay))
     return families
+
+
+def _delay_family(delay: ProcessingDelay) -> MetricFamily:
+    # The samples of one histogram series, as snapshots.py makes them: cumulative buckets
+    # (``le`` as prometheus_client writes it), then _count, then _sum.
+    samples = [
+        Sample("_bucket", (("le", go_float(bound)),), float(count))
+        for bound, count in zip((*delay.bounds, math.inf), accumulate(delay.counts), strict=True)
+    ]
+    samples.append(Sample("_count", (), float(delay.count)))
+    samples.append(Sample("_sum", (), delay.sum))
+    return _family(
+        "mvx_recorder_processing_delay_seconds",
+        "histogram",
+        "How long events waited between register_event and their processing, at most: "
+        "one observation per slice of processing.",
+        samples,
+    )
 
 
 def with_stats(families: list[MetricFamily], stats: RecorderStats | None) -> list[MetricFamily]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 from abc import abstractmethod
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from operator import attrgetter
 from typing import Any, ClassVar, NoReturn, TypeVar
 
+from .._steps import SERIES_PER_STEP, Steps, run_to_end
 from .._validation import check_id, check_positive_int
 from ..events import MetricEvent
 from ._exemplars import ExemplarReader
@@ -16,7 +19,16 @@ from ._series import DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE, SeriesTable
 from ._values import MAX_SHARED, LabelReader, ValueReader, as_number
 from .base import Metric
 
-__all__ = ["MAX_FLOAT", "BuiltinMetric", "check_event_types", "reset_metric", "series_lookup"]
+__all__ = [
+    "MAX_FLOAT",
+    "BuiltinMetric",
+    "Captured",
+    "check_event_types",
+    "copy_values",
+    "number_rows",
+    "reset_metric",
+    "series_lookup",
+]
 
 #: Ints beyond this magnitude are treated as infinite: they do not fit in a float.
 MAX_FLOAT = sys.float_info.max
@@ -182,6 +194,15 @@ class BuiltinMetric(Metric, SeriesTable[S]):
         """Metric-level snapshot fields besides the common ones."""
         return {}
 
+    def _rows(self, labels: list[dict[str, str]], states: Iterable[Any]) -> list[dict[str, Any]]:
+        """The snapshot's series from copied states (see :meth:`_copy_states`), ``labels``
+        first: the kinds of one number per series build theirs with :func:`number_rows`."""
+        state_snapshot = self._state_snapshot
+        return [
+            {"labels": names, **state_snapshot(state)}
+            for names, state in zip(labels, states, strict=True)
+        ]
+
     # --- batch application -----------------------------------------------------------------
 
     def fragment(self) -> Fragment | None:
@@ -268,24 +289,98 @@ class BuiltinMetric(Metric, SeriesTable[S]):
         appearance, then the overflow series (every label ``"__overflow__"``) if any event
         reached it; ``overflow_events`` counts those events.
         """
-        labels_of = self._labels.labels_of
-        series = [
-            {"labels": labels_of(key), **self._state_snapshot(state)}
-            for key, state in self._series.items()
-        ]
+        return self.capture().snapshot()
+
+    def capture(self) -> Captured:
+        """This metric's series as they are now, in a copy no later event changes, from
+        which :meth:`Captured.snapshot` builds what :meth:`snapshot` returns.
+
+        A copy of keys and numbers is a fraction of the snapshot's cost: a reader holds
+        the recorder (its guard, or its loop) only for this, and builds the dicts after."""
+        extra = self._extra_snapshot()
+        if self._exemplar is not None:
+            extra["exemplars_dropped"] = self._exemplar.dropped
+        overflow = self._overflow
+        return Captured(
+            self,
+            list(self._series),
+            self._copy_states(self._series.values()),
+            None if overflow is None else self._copy_states((overflow,))[0],
+            self._overflow_events,
+            extra,
+        )
+
+    def _copy_states(self, states: Iterable[S]) -> list[Any]:
+        """Copies of ``states`` that later events leave alone, what :meth:`_rows` reads:
+        each kind copies as little as it can (the number kinds, a list of numbers)."""
+        return [self._copy_state(state) for state in states]
+
+    def _copy_state(self, state: S) -> S:
+        """A copy of one series' state (deep unless the kind knows better)."""
+        return copy.deepcopy(state)
+
+
+class Captured:
+    """One built-in metric's series at one moment (see :meth:`BuiltinMetric.capture`),
+    with what turns them into the metric's snapshot dict, anywhere, in one go or in
+    steps (see :mod:`mvx_metrics._steps`). Only the metric's settings are read from it
+    then, and those never change."""
+
+    __slots__ = ("_extra", "_keys", "_metric", "_overflow", "_overflow_events", "_states")
+
+    def __init__(
+        self,
+        metric: BuiltinMetric[Any],
+        keys: list[Hashable],
+        states: list[Any],
+        overflow: Any,
+        overflow_events: int,
+        extra: dict[str, Any],
+    ) -> None:
+        self._metric = metric
+        self._keys = keys
+        self._states = states
+        self._overflow = overflow
+        self._overflow_events = overflow_events
+        self._extra = extra
+
+    def snapshot(self) -> dict[str, Any]:
+        """The metric's snapshot as of the capture (see :meth:`BuiltinMetric.snapshot`)."""
+        return run_to_end(self.snapshot_steps())
+
+    def snapshot_steps(self) -> Steps[dict[str, Any]]:
+        """:meth:`snapshot`, pausing every :data:`~mvx_metrics._steps.SERIES_PER_STEP`
+        series."""
+        metric, keys, states = self._metric, self._keys, self._states
+        labels_list = metric._labels.labels_list
+        series: list[dict[str, Any]] = []
+        for start in range(0, len(keys), SERIES_PER_STEP):
+            if start:
+                yield
+            end = start + SERIES_PER_STEP
+            series += metric._rows(labels_list(keys[start:end]), states[start:end])
         if self._overflow is not None:
-            labels = self._labels.overflow_labels(self._series, OVERFLOW_LABEL_VALUE)
-            series.append({"labels": labels, **self._state_snapshot(self._overflow)})
+            labels = metric._labels.overflow_labels(keys, OVERFLOW_LABEL_VALUE)
+            series += metric._rows([labels], [self._overflow])
         return {
-            "name": self._name,
-            "kind": self.kind,
-            "description": self._description,
-            "unit": self._unit,
-            **self._extra_snapshot(),
-            **({} if self._exemplar is None else {"exemplars_dropped": self._exemplar.dropped}),
+            "name": metric._name,
+            "kind": metric.kind,
+            "description": metric._description,
+            "unit": metric._unit,
+            **self._extra,
             "series": series,
             "overflow_events": self._overflow_events,
         }
+
+
+def number_rows(labels: list[dict[str, str]], values: Iterable[Any]) -> list[dict[str, Any]]:
+    """``{"labels": ..., "value": ...}`` rows of the number kinds, whose copied states are
+    their values (see ``_copy_states``), in one comprehension, without a call per series."""
+    return [{"labels": names, "value": value} for names, value in zip(labels, values, strict=True)]
+
+
+#: A number kind's copy of its states: their values, read in C.
+copy_values = attrgetter("value")
 
 
 def reset_metric(metric: Metric) -> bool:

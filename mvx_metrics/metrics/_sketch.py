@@ -395,6 +395,15 @@ class QuantileSketch:
                 self._collapsed = moved
             self._level, self._limit, self._floor = _POS_FLOOR, _NO_LIMIT, floor
 
+    def copy(self) -> QuantileSketch:
+        """An equal sketch that later adds to this one leave alone."""
+        copied = object.__new__(QuantileSketch)
+        for name in self.__slots__:
+            setattr(copied, name, getattr(self, name))
+        copied._pos = self._pos.copy()
+        copied._neg = self._neg.copy()
+        return copied
+
     def merge(self, other: QuantileSketch) -> None:
         """Add every value of ``other`` (same ``relative_accuracy``) to this sketch.
 

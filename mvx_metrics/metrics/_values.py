@@ -292,6 +292,18 @@ class LabelReader:
         assert isinstance(key, tuple)
         return dict(zip(self.names, key, strict=True))
 
+    def labels_list(self, keys: Iterable[Hashable]) -> list[dict[str, str]]:
+        """The ``{name: value}`` labels of each series key, in order: what
+        :meth:`labels_of` gives one key at a time, in one comprehension (a scrape reads
+        thousands of series while its loop waits)."""
+        if self.fn is not None:
+            return [dict(key) for key in keys]  # type: ignore[call-overload]
+        if self.arity == 1:
+            name = self.names[0]
+            return [{name: key} for key in keys]  # type: ignore[dict-item]
+        names = self.names
+        return [dict(zip(names, key, strict=True)) for key in keys]  # type: ignore[call-overload]
+
     def overflow_labels(self, keys: Iterable[Hashable], value: str) -> dict[str, str]:
         """Labels of the overflow series: every label name, each set to ``value``.
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from ..events import MetricEvent
-from ._builtin import MAX_FLOAT, BuiltinMetric
+from ._builtin import MAX_FLOAT, BuiltinMetric, copy_values, number_rows
 from ._exemplars import ExemplarCell
 from ._fragment import FINITE, Fragment
 from ._series import NumberCell
@@ -90,6 +91,23 @@ class Counter(BuiltinMetric[NumberCell]):
             return {"value": state.value, "exemplar": state.exemplar.to_dict()}
         return {"value": state.value}
 
+    def _copy_states(self, states: Iterable[NumberCell]) -> list[Any]:
+        if self._exemplar is None:
+            return list(map(copy_values, states))
+        return [self._copy_state(state) for state in states]
+
+    def _copy_state(self, state: NumberCell) -> NumberCell:
+        assert isinstance(state, ExemplarCell)
+        copied = ExemplarCell()
+        copied.value = state.value
+        copied.exemplar = state.exemplar  # replaced by a later exemplar, never changed
+        return copied
+
+    def _rows(self, labels: list[dict[str, str]], states: Iterable[Any]) -> list[dict[str, Any]]:
+        if self._exemplar is None:
+            return number_rows(labels, states)
+        return super()._rows(labels, states)
+
 
 class UpDownCounter(BuiltinMetric[NumberCell]):
     """A total that goes up and down: adds each event's value, which may be negative.
@@ -129,3 +147,9 @@ class UpDownCounter(BuiltinMetric[NumberCell]):
 
     def _state_snapshot(self, state: NumberCell) -> dict[str, Any]:
         return {"value": state.value}
+
+    def _copy_states(self, states: Iterable[NumberCell]) -> list[Any]:
+        return list(map(copy_values, states))
+
+    def _rows(self, labels: list[dict[str, str]], states: Iterable[Any]) -> list[dict[str, Any]]:
+        return number_rows(labels, states)

@@ -117,6 +117,9 @@ class Distribution(BuiltinMetric[QuantileSketch]):
     def _new_state(self) -> QuantileSketch:
         return QuantileSketch(self._relative_accuracy, max_bins=self._max_bins)
 
+    def _copy_state(self, state: QuantileSketch) -> QuantileSketch:
+        return state.copy()
+
     def _state_snapshot(self, state: QuantileSketch) -> dict[str, Any]:
         return state.to_dict(self._quantiles)
 

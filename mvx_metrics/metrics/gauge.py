@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..events import MetricEvent
-from ._builtin import MAX_FLOAT, BuiltinMetric
+from ._builtin import MAX_FLOAT, BuiltinMetric, copy_values, number_rows
 from ._fragment import Fragment
 from ._series import DEFAULT_MAX_SERIES, NumberCell
 
@@ -101,3 +101,9 @@ class Gauge(BuiltinMetric[NumberCell]):
 
     def _state_snapshot(self, state: NumberCell) -> dict[str, Any]:
         return {"value": state.value}
+
+    def _copy_states(self, states: Iterable[NumberCell]) -> list[Any]:
+        return list(map(copy_values, states))
+
+    def _rows(self, labels: list[dict[str, str]], states: Iterable[Any]) -> list[dict[str, Any]]:
+        return number_rows(labels, states)

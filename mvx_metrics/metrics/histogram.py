@@ -83,6 +83,15 @@ class _Buckets:
         self.min = _INF
         self.max = -_INF
 
+    def copy(self) -> _Buckets:
+        """A copy that later events leave alone (see ``BuiltinMetric.capture``)."""
+        copied = object.__new__(type(self))
+        copied.counts = self.counts.copy()
+        copied.sum = self.sum
+        copied.min = self.min
+        copied.max = self.max
+        return copied
+
 
 class _ExemplarBuckets(_Buckets):
     """A series that also keeps each bucket's latest exemplar."""
@@ -92,6 +101,12 @@ class _ExemplarBuckets(_Buckets):
     def __init__(self, size: int) -> None:
         super().__init__(size)
         self.exemplars: list[Exemplar | None] = [None] * size
+
+    def copy(self) -> _ExemplarBuckets:
+        copied = super().copy()
+        assert isinstance(copied, _ExemplarBuckets)
+        copied.exemplars = self.exemplars.copy()  # each exemplar is replaced, never changed
+        return copied
 
 
 class Histogram(BuiltinMetric[_Buckets]):
@@ -190,6 +205,9 @@ class Histogram(BuiltinMetric[_Buckets]):
     def _new_state(self) -> _Buckets:
         size = len(self._bounds) + 1
         return _Buckets(size) if self._exemplar is None else _ExemplarBuckets(size)
+
+    def _copy_state(self, state: _Buckets) -> _Buckets:
+        return state.copy()
 
     def _state_snapshot(self, state: _Buckets) -> dict[str, Any]:
         cumulative = list(accumulate(state.counts))

@@ -20,6 +20,7 @@ wakes it. The mode is the hand-off's :class:`~.handoff.Intake`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -142,6 +143,7 @@ class Driver:
             self._idle_ticks = 0
             handoff.busy()
         else:
+            handoff.delay_since = time.perf_counter()  # nothing waits: see delay.py
             self._idle_ticks += 1
             if self._idle_ticks < self._park_after_ticks:
                 return True

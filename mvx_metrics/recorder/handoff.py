@@ -58,6 +58,8 @@ from collections.abc import Callable
 from itertools import repeat
 from typing import Any, Protocol
 
+from .delay import DelayCounts
+
 __all__ = [
     "CREDIT_CHUNK",
     "FORK_DISCARDED",
@@ -175,7 +177,7 @@ class ControlItem:
         self.fn = fn
 
 
-class Handoff:
+class Handoff(DelayCounts):
     """Buffer, credits, wake-up state and counters shared by producers and the owning loop.
 
     Lists rather than deques wherever only the end is used: an empty deque allocates a
@@ -202,6 +204,7 @@ class Handoff:
     )
 
     def __init__(self, capacity: int, waker: Waker) -> None:
+        self._init_delay()
         self.capacity = capacity
         self.buffer: deque[Any] = deque()
         #: Free slots handed out to producers (see "Slots" above); empty at first.
@@ -253,6 +256,8 @@ class Handoff:
             self._wake_token.pop(0)
         except KeyError:
             return  # another producer's wake-up is already on its way
+        if self.mode is Intake.PARKED:  # nothing was pending: the wait starts now
+            self.delay_since = time.perf_counter()
         self.waker._wake_owner()
 
     def claim_wake_urgently(self) -> None:

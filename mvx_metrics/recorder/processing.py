@@ -12,7 +12,9 @@ import anyio.lowlevel
 
 from ..errors import MetricsError, MetricsRecorderMetricFailedError
 from ..events import MetricEvent
+from ..metrics._builtin import Captured
 from ..metrics.base import Metric
+from .captures import Captures, capture_of, snapshots_of
 from .handoff import ControlItem, Handoff, Intake
 from .plans import Plan, build_plan
 from .policies import PROPAGATED_EXCEPTIONS, MetricErrorPolicy
@@ -141,26 +143,42 @@ class Processor(Routes):
     def apply_slice(self) -> None:
         """Apply batches until the buffer is empty or ``DRAIN_SLICE_S`` has passed (no
         hook may be awaited: see ``can_apply_in_callback``)."""
-        buffer = self.handoff.buffer
-        slice_end = time.perf_counter() + DRAIN_SLICE_S
+        handoff = self.handoff
+        buffer = handoff.buffer
+        started = time.perf_counter()
+        handoff.count_delay(started)
+        slice_end = started + DRAIN_SLICE_S
+        left = len(buffer)  # of what was pending as the slice started
         while buffer:
-            self.apply_batch(min(len(buffer), BATCH_SIZE))
+            n = min(len(buffer), BATCH_SIZE)
+            self.apply_batch(n)
+            left -= n
             if time.perf_counter() >= slice_end:
-                return
+                break
+        if left <= 0:  # what is still buffered came after the slice started
+            handoff.delay_since = started
 
     async def drain(self) -> None:
         """Apply everything in the buffer, yielding to the loop every ``DRAIN_SLICE_S``."""
-        buffer = self.handoff.buffer
+        handoff = self.handoff
+        buffer = handoff.buffer
         hook = self.change_hook
         while buffer:
-            slice_end = time.perf_counter() + DRAIN_SLICE_S
+            started = time.perf_counter()
+            handoff.count_delay(started)
+            slice_end = started + DRAIN_SLICE_S
+            left = len(buffer)
             while buffer:
+                n = min(len(buffer), BATCH_SIZE)
                 if hook is None:
-                    self.apply_batch(min(len(buffer), BATCH_SIZE))
+                    self.apply_batch(n)
                 else:
-                    await self.apply_batch_with_hook(min(len(buffer), BATCH_SIZE), hook)
+                    await self.apply_batch_with_hook(n, hook)
+                left -= n
                 if time.perf_counter() >= slice_end:
                     break
+            if left <= 0:  # see apply_slice
+                handoff.delay_since = started
             if buffer:
                 await anyio.lowlevel.checkpoint()
 
@@ -403,17 +421,18 @@ class Processor(Routes):
 
     # --- reading ------------------------------------------------------------------------
 
-    def collect_snapshots(self) -> dict[str, Mapping[str, Any]]:
-        """Every active metric's snapshot, taken with no event in between.
+    def capture_snapshots(self) -> Captures:
+        """Every active metric's capture (see :mod:`.captures`), taken with no event in
+        between: what a read copies while it holds the recorder.
 
         Runs on the owning loop, or in a reader's thread that holds ``handoff.guard``."""
-        result: dict[str, Mapping[str, Any]] = {}
+        result: dict[str, Captured | Mapping[str, Any]] = {}
         self.in_metric_code += 1
         try:
             for metric in self.routes.metrics:
                 name = _safe_name(metric)
                 try:
-                    result[name] = metric.snapshot()
+                    result[name] = capture_of(metric)
                 except PROPAGATED_EXCEPTIONS:
                     raise
                 except BaseException:  # see PROPAGATED_EXCEPTIONS
@@ -424,6 +443,11 @@ class Processor(Routes):
         finally:
             self.in_metric_code -= 1
         return result
+
+    def collect_snapshots(self) -> dict[str, Mapping[str, Any]]:
+        """Every active metric's snapshot, taken with no event in between (on the owning
+        loop, or holding ``handoff.guard``)."""
+        return snapshots_of(self.capture_snapshots())
 
 
 def _safe_name(metric: Metric) -> str:

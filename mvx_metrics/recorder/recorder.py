@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from functools import partial
 from types import MappingProxyType, TracebackType
@@ -44,6 +45,7 @@ from ..hops import OwnerGoneError, OwnerHop, bind_owner
 from ..hops.waiting import Completion, completed, failed
 from ..metrics._builtin import BuiltinMetric, reset_metric
 from ..metrics.base import Metric
+from .captures import Captures, snapshots_of
 from .driving import Driver
 from .handoff import FORK_DISCARDED, ControlItem, Handoff
 from .policies import PROPAGATED_EXCEPTIONS, MetricErrorPolicy, OverflowPolicy
@@ -376,6 +378,7 @@ class MetricsRecorder:
                 return self._handle(Operation.START, failed(self._invalid_state("start", state)))
             self._move_to(_S.STARTING)
             self._processor.prepare_start()
+            self._handoff.delay_since = time.perf_counter()  # events wait from here on
             op = self._start_op = Completion()
         try:
             self._hop.call_soon(self._begin)
@@ -631,6 +634,7 @@ class MetricsRecorder:
             dropped=MappingProxyType(self._handoff.dropped()),
             metric_errors=MappingProxyType(dict(self._processor.metric_errors)),
             hook_errors=self._processor.hook_errors,
+            processing_delay=self._handoff.processing_delay(),
         )
 
     def get_metric_snapshots(self, *, timeout: float | None = None) -> dict[str, Mapping[str, Any]]:
@@ -643,19 +647,27 @@ class MetricsRecorder:
             MetricsRecorderLoopUnavailableError: the owning loop is gone (closed, or this
                 is a forked child that did not restart it).
         """
-        return self._reads.blocking(self._processor.collect_snapshots, timeout, "snapshot")
+        # The recorder is held for the copy only; the dicts are built here (captures.py).
+        return snapshots_of(
+            self._reads.blocking(self._processor.capture_snapshots, timeout, "snapshot")
+        )
 
     async def aget_metric_snapshots(
         self, *, timeout: float | None = None
     ) -> dict[str, Mapping[str, Any]]:
         """Async twin of :meth:`get_metric_snapshots`, for asyncio or trio, any thread."""
-        return await self._reads.awaiting(self._processor.collect_snapshots, timeout, "snapshot")
+        return snapshots_of(await self._acapture_snapshots(timeout))
 
-    def _snapshots_in_place(self) -> dict[str, Mapping[str, Any]] | None:
-        """The snapshots, if this thread may take them right now without a hop; else None.
+    async def _acapture_snapshots(self, timeout: float | None = None) -> Captures:
+        """What :meth:`aget_metric_snapshots` builds its snapshots from (captures.py): for
+        a scrape, which builds them in steps on its own loop."""
+        return await self._reads.awaiting(self._processor.capture_snapshots, timeout, "snapshot")
+
+    def _captures_in_place(self) -> Captures | None:
+        """The captures, if this thread may take them right now without a hop; else None.
 
         For the runtime, which reads many recorders and hops once for those that are busy."""
-        result = self._reads.in_place(self._processor.collect_snapshots)
+        result = self._reads.in_place(self._processor.capture_snapshots)
         return None if result is BUSY else result
 
     def flush(self, timeout: float | None = None) -> None:

@@ -6,7 +6,47 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["RecorderStats"]
+__all__ = ["PROCESSING_DELAY_BOUNDS", "ProcessingDelay", "RecorderStats"]
+
+#: Upper bounds (seconds) of the processing-delay buckets, then +Inf.
+PROCESSING_DELAY_BOUNDS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingDelay:
+    """How long events waited between ``register_event`` and the start of their
+    processing: one observation per slice of processing, the longest wait of the events
+    pending then (an upper bound, see ``recorder/delay.py``), counted in buckets."""
+
+    #: Upper bounds of the buckets, in seconds; the last bucket (+Inf) has none.
+    bounds: tuple[float, ...] = PROCESSING_DELAY_BOUNDS
+    #: Observations per bucket (not cumulative): ``len(bounds) + 1`` of them.
+    counts: tuple[int, ...] = (0,) * (len(PROCESSING_DELAY_BOUNDS) + 1)
+    #: The observations' sum, in seconds.
+    sum: float = 0.0
+    #: The shortest and the longest observation; None before the first.
+    min: float | None = None
+    max: float | None = None
+
+    @property
+    def count(self) -> int:
+        """Observations: slices of processing."""
+        return sum(self.counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +76,8 @@ class RecorderStats:
     metric_errors: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     #: Exceptions raised by the ``_on_metric_changed`` hook.
     hook_errors: int = 0
+    #: How long events waited to be processed (see :class:`ProcessingDelay`).
+    processing_delay: ProcessingDelay = field(default_factory=ProcessingDelay)
 
     @property
     def dropped_total(self) -> int:

@@ -17,6 +17,7 @@ from ..errors import (
     MetricsRuntimeTimeoutError,
 )
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
+from ..recorder.captures import Captures
 from ..recorder.results import OpResult
 from ..recorder.state import RecorderState
 from ..recorder.stats import RecorderStats
@@ -110,10 +111,11 @@ class HostedRecorders:
         }
         return {rid: await handle for rid, handle in handles.items()}
 
-    async def collect_snapshots(self) -> Snapshots:
-        """Every recorder's snapshots, requested together (served inline: this is their loop)."""
+    async def capture_all(self) -> dict[str, Captures]:
+        """Every recorder's captures, requested together (served inline: this is their
+        loop); the snapshots are built by the reader (see ``recorder/captures.py``)."""
         recorders = list(self.by_id.items())
-        values = await asyncio.gather(*(rec.aget_metric_snapshots() for _, rec in recorders))
+        values = await asyncio.gather(*(rec._acapture_snapshots() for _, rec in recorders))
         return {rid: value for (rid, _), value in zip(recorders, values, strict=True)}
 
     # --- any thread, reads --------------------------------------------------------------
@@ -121,15 +123,15 @@ class HostedRecorders:
     def stats(self) -> dict[str, RecorderStats]:
         return {rid: rec.get_stats() for rid, rec in list(self.by_id.items())}
 
-    def snapshots_in_place(self) -> Snapshots | None:
-        """Every recorder's snapshots read in this thread, if all are idle; else None (one
+    def captures_in_place(self) -> dict[str, Captures] | None:
+        """Every recorder's captures taken in this thread, if all are idle; else None (one
         hop to the loop then serves them all)."""
         result = {}
         for rid, rec in list(self.by_id.items()):
-            snapshots = rec._snapshots_in_place()
-            if snapshots is None:
+            captures = rec._captures_in_place()
+            if captures is None:
                 return None
-            result[rid] = snapshots
+            result[rid] = captures
         return result
 
     def read_directly(self) -> Snapshots:

@@ -29,6 +29,7 @@ from ..hops.waiting import checkpoint_if_trio, spawn_on_owner, wait_async
 from ..multiprocess.directory import MultiprocessDirectory
 from ..multiprocess.publisher import DEFAULT_PUBLISH_INTERVAL, Publisher
 from ..recorder.asyncio_recorder import AsyncioMetricsRecorder
+from ..recorder.captures import Captures, snapshots_of
 from ..recorder.policies import MetricErrorPolicy, OverflowPolicy
 from ..recorder.recorder import (
     DEFAULT_MAX_PROCESSING_DELAY,
@@ -616,31 +617,36 @@ class MetricsRuntime:
         if self._state is not _S.RUNNING:
             return self._recorders.read_directly()
         self._refuse_on_loop_thread("get_metric_snapshots")
-        idle = self._recorders.snapshots_in_place()
-        if idle is not None:
-            return idle
-        return self._run_on_loop(
-            self._recorders.collect_snapshots, wait_for, "get_metric_snapshots"
-        )
+        captures = self._recorders.captures_in_place()
+        if captures is None:
+            captures = self._run_on_loop(
+                self._recorders.capture_all, wait_for, "get_metric_snapshots"
+            )
+        return _built(captures)
 
     async def aget_metric_snapshots(
         self, *, timeout: float | None = None
     ) -> dict[str, dict[str, Mapping[str, Any]]]:
         """Async twin of :meth:`get_metric_snapshots`, for asyncio or trio code in any
         thread, the runtime's own loop included (an ASGI app or an exporter, say)."""
+        return _built(await self._acapture_snapshots(timeout))
+
+    async def _acapture_snapshots(self, timeout: float | None = None) -> Mapping[str, Captures]:
+        """What :meth:`aget_metric_snapshots` builds its snapshots from (see
+        ``recorder/captures.py``): for a scrape, which builds them in steps."""
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
         loop_thread = self._loop_thread
         if self._state is not _S.RUNNING or loop_thread is None:
             return self._recorders.read_directly()
         if loop_thread.is_current():
-            return await self._recorders.collect_snapshots()
-        idle = self._recorders.snapshots_in_place()
+            return await self._recorders.capture_all()
+        idle = self._recorders.captures_in_place()
         if idle is not None:
             await checkpoint_if_trio()
             return idle
         self._refuse_in_forked_child("aget_metric_snapshots")
         fut = spawn_on_owner(
-            loop_thread.hop, self._recorders.collect_snapshots, name="mvx-runtime-snapshots"
+            loop_thread.hop, self._recorders.capture_all, name="mvx-runtime-snapshots"
         )
         return await wait_async(
             fut,
@@ -699,6 +705,11 @@ class MetricsRuntime:
             return address
 
         return self._run_on_loop(start, wait_for, "serve_http")
+
+
+def _built(captures: Mapping[str, Captures]) -> dict[str, dict[str, Mapping[str, Any]]]:
+    # In the caller's thread: the recorders were held only for their captures.
+    return {rid: snapshots_of(recorder) for rid, recorder in captures.items()}
 
 
 def _or_default(value: T | None, default: T) -> T:

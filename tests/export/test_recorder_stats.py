@@ -27,6 +27,7 @@ from mvx_metrics.export import STATS_FAMILY_NAMES, render_prometheus, stats_fami
 from mvx_metrics.export.asgi import metrics_asgi_app
 from mvx_metrics.export.otel_bridge import register_with_opentelemetry
 from mvx_metrics.export.prometheus_client_bridge import register_with_prometheus_client
+from mvx_metrics.recorder.stats import ProcessingDelay
 
 from .._support import TIMEOUT, FailingEveryNth, Saved, loop_held
 
@@ -84,6 +85,9 @@ def test_stats_families_follow_the_stats_exactly() -> None:
         dropped={"invalid_state": 4, "someday_new": 1},
         metric_errors={"b": 2, "a": 1},
         hook_errors=5,
+        processing_delay=ProcessingDelay(
+            counts=(0, 3, 1, *(0,) * 11, 1), sum=20.5, min=0.0007, max=20.0
+        ),
     )
     families = stats_families(stats)
     assert tuple(f.name for f in families) == STATS_FAMILY_NAMES
@@ -102,9 +106,18 @@ def test_stats_families_follow_the_stats_exactly() -> None:
         ],
         "mvx_recorder_metric_errors": [({"metric": "a"}, 1.0), ({"metric": "b"}, 2.0)],
         "mvx_recorder_hook_errors": [({}, 5.0)],
+        "mvx_recorder_processing_delay_seconds": [  # cumulative, as a histogram's buckets
+            *(({"le": le}, n) for le, n in [("0.0005", 0.0), ("0.001", 3.0)]),
+            *(({"le": le}, 4.0) for le in ["0.0025", "0.005", "0.01", "0.025", "0.05", "0.1"]),
+            *(({"le": le}, 4.0) for le in ["0.25", "0.5", "1.0", "2.5", "5.0", "10.0"]),
+            ({"le": "+Inf"}, 5.0),
+            ({}, 5.0),
+            ({}, 20.5),
+        ],
     }
     kinds = {f.name: f.kind for f in families}
     assert kinds["mvx_recorder_events_pending"] == kinds["mvx_recorder_queue_capacity"] == "gauge"
+    assert kinds.pop("mvx_recorder_processing_delay_seconds") == "histogram"
     assert {k for n, k in kinds.items() if "pending" not in n and "capacity" not in n} == {
         "counter"
     }
@@ -116,9 +129,13 @@ def test_a_recorder_is_rendered_with_its_stats_after_its_metrics(runtime: Metric
     assert text.startswith("# HELP saves_total")
     metrics_part, stats_part = text.split("# HELP mvx_recorder_events_accepted_total", 1)
     assert "flaky" not in metrics_part  # a user metric without a built-in kind: skipped
-    assert "# HELP mvx_recorder_events_accepted_total" + stats_part == STATS_TEXT + (
-        "# mvx_metrics: skipped 1 snapshot without a built-in kind\n"
-    )
+    stats_part, delay_part = stats_part.split("# HELP mvx_recorder_processing_delay_seconds")
+    assert "# HELP mvx_recorder_events_accepted_total" + stats_part == STATS_TEXT
+    slices = recorder.get_stats().processing_delay.count
+    assert slices >= 2  # the two flushes found work, at least
+    assert f"mvx_recorder_processing_delay_seconds_count {float(slices)}\n" in delay_part
+    assert delay_part.count("mvx_recorder_processing_delay_seconds_bucket{") == 15
+    assert delay_part.endswith("# mvx_metrics: skipped 1 snapshot without a built-in kind\n")
     assert "mvx_recorder" not in render_prometheus(recorder, include_stats=False)
 
 
@@ -249,7 +266,12 @@ def test_the_opentelemetry_bridge_reports_the_stats(runtime: MetricsRuntime) -> 
     assert data is not None
     (scope,) = [s for s in data.resource_metrics[0].scope_metrics if s.scope.name == "mvx_metrics"]
     metrics = {m.name: m for m in scope.metrics}
-    assert {name for name in metrics if name.startswith("mvx_recorder_")} == set(STATS_FAMILY_NAMES)
+    # The observable-instrument bridge gives a histogram as its three sample series.
+    delay = "mvx_recorder_processing_delay_seconds"
+    expected = (set(STATS_FAMILY_NAMES) - {delay}) | {
+        delay + s for s in ("_bucket", "_count", "_sum")
+    }
+    assert {name for name in metrics if name.startswith("mvx_recorder_")} == expected
     accepted = metrics["mvx_recorder_events_accepted"].data
     assert accepted.is_monotonic
     assert [(dict(p.attributes), p.value) for p in accepted.data_points] == [
