@@ -13,10 +13,19 @@ from ..recorder.stats import RecorderStats
 from ..runtime.runtime import MetricsRuntime
 from ..snapshots import MetricFamily, families_from_snapshots
 
-__all__ = ["Source", "check_source", "process_families_of", "read_snapshots", "read_source"]
+__all__ = [
+    "Source",
+    "check_source",
+    "process_families_of",
+    "read_exposition",
+    "read_snapshots",
+    "read_source",
+]
 
 #: A runtime (every recorder, each labelled with its id) or a single recorder.
 Source: TypeAlias = MetricsRuntime | MetricsRecorderProto
+
+ReadList: TypeAlias = list[tuple[str | None, Mapping[str, Mapping[str, Any]], RecorderStats | None]]
 
 
 def read_source(
@@ -31,9 +40,27 @@ def read_source(
     ]
 
 
+def read_exposition(
+    source: Source, timeout: float | None, *, include_stats: bool = True
+) -> tuple[ReadList, list[MetricFamily]]:
+    """What an exposition of ``source`` shows: ``(read, process)``, the read of
+    :func:`read_snapshots` and the process families to end with.
+
+    In multiprocess mode both come from one read of the directory: the process
+    families are then every live process's, each labelled with its ``instance``
+    (this process's among them, as it just published), never this process's
+    unlabelled as well (see :mod:`mvx_metrics.multiprocess.per_process`)."""
+    if isinstance(source, MetricsRuntime) and source.multiprocess_dir is not None:
+        source.publish()
+        group = source.multiprocess_dir.read_group()
+        return group.recorders, group.process
+    read = read_snapshots(source, timeout, include_stats=include_stats)
+    return read, process_families_of(source)
+
+
 def read_snapshots(
     source: Source, timeout: float | None, *, include_stats: bool = True
-) -> list[tuple[str | None, Mapping[str, Mapping[str, Any]], RecorderStats | None]]:
+) -> ReadList:
     """One snapshot of ``source`` as ``[(recorder_id, {metric_name: snapshot}, stats)]``;
     ``stats`` is None when not asked for (or the recorder has none).
 
@@ -60,7 +87,8 @@ def read_snapshots(
 
 def process_families_of(source: Source) -> list[MetricFamily]:
     """The process's metrics for a runtime's exposition (unless it was made with
-    ``process_metrics=False``); none for a lone recorder, which is not the process."""
+    ``process_metrics=False``); none for a lone recorder, which is not the process.
+    Multiprocess expositions show the group's instead (:func:`read_exposition`)."""
     if isinstance(source, MetricsRuntime) and source.process_metrics:
         return process_families(source.loop_lag)
     return []

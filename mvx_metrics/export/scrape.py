@@ -27,7 +27,7 @@ from ..exposition.problems import problems_of
 from ..exposition.prometheus_protobuf import render_protobuf_read
 from ..exposition.prometheus_text import render_read
 from ._collections import collections_deferred
-from ._source import Source, process_families_of, read_snapshots
+from ._source import Source, read_exposition
 
 __all__ = ["DEFAULT_SCRAPE_TIMEOUT", "Scrape", "scrape_response"]
 
@@ -83,8 +83,7 @@ def _scrape(
     fmt, content_type = choose_format(accept)
     problems = problems_of(source)  # counted across the source's scrapes
     with collections_deferred():  # see _collections.py: no full collection mid-scrape
-        read = read_snapshots(source, timeout, include_stats=include_stats)
-        process = process_families_of(source)
+        read, process = read_exposition(source, timeout, include_stats=include_stats)
         if fmt == "protobuf":
             body = render_protobuf_read(read, problems=problems, process=process)
         else:
