@@ -25,6 +25,7 @@ __all__ = [
 #: A runtime (every recorder, each labelled with its id) or a single recorder.
 Source: TypeAlias = MetricsRuntime | MetricsRecorderProto
 
+#: One read: per recorder, its id (None for a lone recorder), snapshots and stats.
 ReadList: TypeAlias = list[tuple[str | None, Mapping[str, Mapping[str, Any]], RecorderStats | None]]
 
 
