@@ -37,7 +37,7 @@ from ..exposition.prometheus_text import sanitize_label_name as sanitize_label_n
 from ..exposition.prometheus_text import sanitize_metric_name as sanitize_metric_name
 from ..exposition.recorder_stats import STATS_FAMILY_NAMES as STATS_FAMILY_NAMES
 from ..exposition.recorder_stats import stats_families as stats_families
-from ._source import Source, check_source, process_families_of, read_snapshots
+from ._source import Source, check_source, read_exposition
 
 __all__ = [
     "OPENMETRICS_CONTENT_TYPE",
@@ -72,13 +72,9 @@ def render_prometheus(
     the rest, see :mod:`mvx_metrics.exposition.recorder_stats`) unless ``include_stats``
     is False; a runtime's exposition ends with the process's metrics
     (:mod:`mvx_metrics.exposition.process`) unless it was made with
-    ``process_metrics=False``. A blocking read (the source's default timeout): call it
+    ``process_metrics=False`` (in multiprocess mode, every live process's, labelled
+    ``instance``: see docs/multiprocess.md). A blocking read (the source's default timeout): call it
     from a plain thread or sync code, not from a recorder's own loop."""
-    read = read_snapshots(check_source(source), None, include_stats=include_stats)
+    read, process = read_exposition(check_source(source), None, include_stats=include_stats)
     # Problems are counted across the source's renders and scrapes.
-    return render_read(
-        read,
-        openmetrics=openmetrics,
-        problems=problems_of(source),
-        process=process_families_of(source),
-    )
+    return render_read(read, openmetrics=openmetrics, problems=problems_of(source), process=process)

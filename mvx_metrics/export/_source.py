@@ -19,15 +19,19 @@ from ..snapshots import MetricFamily, families_from_snapshots
 
 __all__ = [
     "Source",
-    "aread_captures",
+    "aread_exposition",
     "check_source",
     "process_families_of",
+    "read_exposition",
     "read_snapshots",
     "read_source",
 ]
 
 #: A runtime (every recorder, each labelled with its id) or a single recorder.
 Source: TypeAlias = MetricsRuntime | MetricsRecorderProto
+
+#: One read: per recorder, its id (None for a lone recorder), snapshots and stats.
+ReadList: TypeAlias = list[tuple[str | None, Mapping[str, Mapping[str, Any]], RecorderStats | None]]
 
 
 def read_source(
@@ -42,9 +46,27 @@ def read_source(
     ]
 
 
+def read_exposition(
+    source: Source, timeout: float | None, *, include_stats: bool = True
+) -> tuple[ReadList, list[MetricFamily]]:
+    """What an exposition of ``source`` shows: ``(read, process)``, the read of
+    :func:`read_snapshots` and the process families to end with.
+
+    In multiprocess mode both come from one read of the directory: the process
+    families are then every live process's, each labelled with its ``instance``
+    (this process's among them, as it just published), never this process's
+    unlabelled as well (see :mod:`mvx_metrics.multiprocess.per_process`)."""
+    if isinstance(source, MetricsRuntime) and source.multiprocess_dir is not None:
+        source.publish()
+        group = source.multiprocess_dir.read_group()
+        return group.recorders, group.process
+    read = read_snapshots(source, timeout, include_stats=include_stats)
+    return read, process_families_of(source)
+
+
 def read_snapshots(
     source: Source, timeout: float | None, *, include_stats: bool = True
-) -> list[tuple[str | None, Mapping[str, Mapping[str, Any]], RecorderStats | None]]:
+) -> ReadList:
     """One snapshot of ``source`` as ``[(recorder_id, {metric_name: snapshot}, stats)]``;
     ``stats`` is None when not asked for (or the recorder has none).
 
@@ -69,35 +91,39 @@ def read_snapshots(
     return [(None, snapshots, recorder_stats(source) if include_stats else None)]
 
 
-async def aread_captures(
+async def aread_exposition(
     source: Source, timeout: float | None, *, include_stats: bool = True
-) -> Sequence[tuple[str | None, Captures, RecorderStats | None]]:
-    """:func:`read_snapshots` for asyncio or trio code in any thread, as captures (see
-    ``recorder/captures.py``), from which the caller builds the snapshots in steps.
+) -> tuple[Sequence[tuple[str | None, Captures, RecorderStats | None]], list[MetricFamily]]:
+    """:func:`read_exposition` for asyncio or trio code in any thread, the recorders'
+    part as captures (see ``recorder/captures.py``), from which the caller builds the
+    snapshots in steps.
 
-    The owning loop's part is awaited, and a multiprocess merge (files read and parsed)
-    runs in a worker thread, so the caller's loop is held only while idle recorders are
-    copied in place."""
+    The owning loop's part is awaited, and a multiprocess read (files read, parsed and
+    merged) runs in a worker thread, so the caller's loop is held only while idle
+    recorders are copied in place."""
     if isinstance(source, MetricsRuntime) and source.multiprocess_dir is not None:
         return await anyio.to_thread.run_sync(
-            lambda: read_snapshots(source, timeout, include_stats=include_stats),
+            lambda: read_exposition(source, timeout, include_stats=include_stats),
             abandon_on_cancel=True,
         )
+    captured: list[tuple[str | None, Captures, RecorderStats | None]]
     if isinstance(source, MetricsRuntime):
         nested = await source._acapture_snapshots(timeout)
         stats = source.get_stats() if include_stats else {}
-        return [(rid, captures, stats.get(rid)) for rid, captures in nested.items()]
-    captures: Captures
-    if isinstance(source, MetricsRecorder):
+        captured = [(rid, captures, stats.get(rid)) for rid, captures in nested.items()]
+    elif isinstance(source, MetricsRecorder):
         captures = await source._acapture_snapshots(timeout)
+        captured = [(None, captures, recorder_stats(source) if include_stats else None)]
     else:  # another MetricsRecorderProto: its get_metric_snapshots is synchronous
-        captures = source.get_metric_snapshots()
-    return [(None, captures, recorder_stats(source) if include_stats else None)]
+        snapshots = source.get_metric_snapshots()
+        captured = [(None, snapshots, recorder_stats(source) if include_stats else None)]
+    return captured, process_families_of(source)
 
 
 def process_families_of(source: Source) -> list[MetricFamily]:
     """The process's metrics for a runtime's exposition (unless it was made with
-    ``process_metrics=False``); none for a lone recorder, which is not the process."""
+    ``process_metrics=False``); none for a lone recorder, which is not the process.
+    Multiprocess expositions show the group's instead (:func:`read_exposition`)."""
     if isinstance(source, MetricsRuntime) and source.process_metrics:
         return process_families(source.loop_lag)
     return []

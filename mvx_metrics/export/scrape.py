@@ -40,7 +40,7 @@ from ..exposition.prometheus_text import render_read_parts
 from ..metrics._builtin import Captured
 from ..recorder.captures import snapshot_steps_of
 from ._collections import collections_deferred
-from ._source import Source, aread_captures, process_families_of
+from ._source import Source, aread_exposition
 
 __all__ = ["DEFAULT_SCRAPE_TIMEOUT", "SLICE_S", "Scrape", "run_paced", "scrape_response"]
 
@@ -101,12 +101,11 @@ async def _scrape(
     fmt, content_type = choose_format(accept)
     problems = problems_of(source)  # counted across the source's scrapes
     with collections_deferred():  # see _collections.py: no full collection mid-scrape
-        captured = await aread_captures(source, timeout, include_stats=include_stats)
+        captured, process = await aread_exposition(source, timeout, include_stats=include_stats)
         read = [
             (rid, await run_paced(snapshot_steps_of(captures)), stats)
             for rid, captures, stats in captured
         ]
-        process = process_families_of(source)
         if fmt == "protobuf":
             parts = [
                 await run_paced(

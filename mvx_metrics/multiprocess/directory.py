@@ -5,7 +5,10 @@ half a file):
 
 - ``mvx-<instance>.json``: one per process life (``instance`` is the process's random
   id, new in a forked child: pids are reused, ids are not), rewritten at each publish,
-  and a last time at exit with ``"exited": true``;
+  and a last time at exit with ``"exited": true``; a process whose runtime has
+  ``process_metrics=True`` adds its own families (CPU, memory, GC...) under
+  ``"process"`` (:mod:`.per_process`; optional, so files without it still read, and
+  left out of the exit publication: an exited process's are never shown);
 - ``archive.json``: the totals of every process that exited (or died: its pid is gone,
   or now belongs to a process started later), folded in by the first read that finds
   it, whose file is then removed. So a read costs the live processes plus one file,
@@ -21,27 +24,42 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from .._process import instance_id
 from ..recorder.stats import RecorderStats
+from ..snapshots import MetricFamily
 from .merging import Part, merge_snapshots, merge_stats
+from .per_process import PROCESS_KEY, families_from_json, families_to_json, label_per_process
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no fork, and no concurrent folding
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["MultiprocessDirectory"]
+__all__ = ["GroupRead", "MultiprocessDirectory"]
 
 FORMAT = 1
 ARCHIVE = "archive.json"
 PREFIX = "mvx-"
 
 Read = list[tuple[str | None, Mapping[str, Mapping[str, Any]], RecorderStats | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRead:
+    """One read of the directory: the group's recorders merged, and each live
+    process's own families."""
+
+    #: ``[(recorder_id, snapshots, stats)]``, as :meth:`MultiprocessDirectory.read` gives.
+    recorders: Read
+    #: The process families of every live process that published them, one family per
+    #: name, each sample labelled ``instance="<its instance id>"`` (:mod:`.per_process`).
+    process: list[MetricFamily]
 
 
 class MultiprocessDirectory:
@@ -66,8 +84,10 @@ class MultiprocessDirectory:
         stats: Mapping[str, RecorderStats],
         *,
         exited: bool = False,
+        process: Iterable[MetricFamily] | None = None,
     ) -> Path:
-        """Write this process's file: ``{recorder_id: {metric: snapshot}}`` and stats."""
+        """Write this process's file: ``{recorder_id: {metric: snapshot}}`` and stats,
+        and ``process`` (this process's own families, as of now) unless it is None."""
         document = {
             "format": FORMAT,
             "instance": instance_id(),
@@ -80,6 +100,8 @@ class MultiprocessDirectory:
                 for rid, snapshots in recorders.items()
             },
         }
+        if process is not None:
+            document[PROCESS_KEY] = families_to_json(process)
         path = self.path / f"{PREFIX}{document['instance']}.json"
         _write_atomically(path, document)
         return path
@@ -89,6 +111,11 @@ class MultiprocessDirectory:
     def read(self) -> Read:
         """Every process's recorders merged: ``[(recorder_id, snapshots, stats)]``, in
         the order recorders first appear. Folds exited processes into the archive first."""
+        return self.read_group().recorders
+
+    def read_group(self) -> GroupRead:
+        """As :meth:`read`, with the live processes' own families from the same files
+        (:attr:`GroupRead.process`): what a multiprocess exposition shows."""
         with self._locked():
             archive = self._load(self.path / ARCHIVE) or {"recorders": {}}
             live: list[dict[str, Any]] = []
@@ -107,7 +134,7 @@ class MultiprocessDirectory:
                 for path, _ in exited:
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
-        return self._merge(archive, live)
+        return GroupRead(self._merge(archive, live), self._process_families(live))
 
     def _fold(self, archive: dict[str, Any], exited: list[dict[str, Any]]) -> dict[str, Any]:
         """The archive with the cumulative totals of ``exited`` added (none of them live:
@@ -123,6 +150,22 @@ class MultiprocessDirectory:
             (rid, metrics, _recorder_stats(stats))
             for rid, metrics, stats in self._by_recorder([archive, *live], live=live)
         ]
+
+    def _process_families(self, live: list[dict[str, Any]]) -> list[MetricFamily]:
+        """The live processes' own families, labelled by process; a file whose section
+        is unreadable is counted, and shows none of it."""
+        processes = []
+        for document in live:
+            instance = document.get("instance")
+            if PROCESS_KEY not in document or not isinstance(instance, str):
+                continue  # published without them (process_metrics=False, an older file)
+            try:
+                processes.append((instance, families_from_json(document[PROCESS_KEY])))
+            except ValueError:
+                self.problems += 1
+        families, conflicts = label_per_process(processes)
+        self.problems += conflicts
+        return families
 
     def _by_recorder(
         self, documents: list[dict[str, Any]], live: list[dict[str, Any]] | tuple[()]

@@ -4,6 +4,10 @@ A daemon thread publishes every ``interval`` seconds; a scrape this process serv
 publishes first, so that it shows this process as of now; the runtime's shutdown (and
 so the exit hook) publishes a last time, marked exited, so that its totals are kept in
 the archive. What a scrape shows of another process is at most ``interval`` old.
+
+Given ``read_process`` (a runtime with ``process_metrics=True``), each publication but
+the exit one also carries the process's own families as of then (see
+:mod:`.per_process`); the exit one has none, since an exited process's are never shown.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..recorder.stats import RecorderStats
+from ..snapshots import MetricFamily
 from .directory import MultiprocessDirectory
 
 __all__ = ["DEFAULT_PUBLISH_INTERVAL", "Publisher"]
@@ -26,14 +31,23 @@ DEFAULT_PUBLISH_INTERVAL = 5.0
 
 Snapshots = Mapping[str, Mapping[str, Mapping[str, Any]]]
 ReadNow = Callable[[], tuple[Snapshots, Mapping[str, RecorderStats]]]
+ReadProcess = Callable[[], Iterable[MetricFamily]]
 
 
 class Publisher:
-    """Publishes ``read_now()`` to ``directory`` periodically, on request and at the end."""
+    """Publishes ``read_now()`` (and ``read_process()``, if given) to ``directory``
+    periodically, on request and at the end."""
 
-    def __init__(self, directory: MultiprocessDirectory, read_now: ReadNow, interval: float):
+    def __init__(
+        self,
+        directory: MultiprocessDirectory,
+        read_now: ReadNow,
+        interval: float,
+        read_process: ReadProcess | None = None,
+    ):
         self.directory = directory
         self._read_now = read_now
+        self._read_process = read_process
         self._interval = interval
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one publication at a time
@@ -56,7 +70,10 @@ class Publisher:
         try:
             with self._lock:
                 recorders, stats = (read_now or self._read_now)()
-                self.directory.publish(recorders, stats, exited=exited)
+                process = None
+                if self._read_process is not None and not exited:
+                    process = self._read_process()
+                self.directory.publish(recorders, stats, exited=exited, process=process)
             return True
         except Exception:
             self.failures += 1

@@ -24,6 +24,7 @@ from ..errors import (
     MetricsRuntimeStartupError,
     MetricsRuntimeTimeoutError,
 )
+from ..exposition.process import process_families
 from ..hops import binding_to
 from ..hops.waiting import checkpoint_if_trio, spawn_on_owner, wait_async
 from ..multiprocess.directory import MultiprocessDirectory
@@ -38,6 +39,7 @@ from ..recorder.recorder import (
 )
 from ..recorder.results import OpResult
 from ..recorder.stats import RecorderStats
+from ..snapshots import MetricFamily
 from .loop_thread import LoopFactory, LoopThread, default_loop_factory, unexpected_wrapped
 from .recorders import HostedRecorders
 from .state import RuntimeState, check_transition
@@ -139,6 +141,8 @@ class MetricsRuntime:
                 MultiprocessDirectory(multiprocess_dir),
                 self._read_for_publishing,
                 check_timeout(publish_interval, "publish_interval", DEFAULT_PUBLISH_INTERVAL),
+                # Each process's own, shown labelled by process by whoever reads the group.
+                self._read_process_for_publishing if process_metrics else None,
             )
 
         self._state = RuntimeState.VIRGIN
@@ -168,7 +172,8 @@ class MetricsRuntime:
     def process_metrics(self) -> bool:
         """Whether this runtime's expositions end with the process's metrics
         (``process_cpu_seconds_total`` and the rest: see
-        :mod:`mvx_metrics.exposition.process`)."""
+        :mod:`mvx_metrics.exposition.process`); in multiprocess mode, whether this
+        process publishes them, for the group's expositions to show labelled by process."""
         return self._process_metrics
 
     @property
@@ -185,6 +190,9 @@ class MetricsRuntime:
         else:  # stopping: the recorders are stopped, and read directly
             snapshots = self._recorders.read_directly()
         return snapshots, self._recorders.stats()
+
+    def _read_process_for_publishing(self) -> list[MetricFamily]:
+        return process_families(self.loop_lag)
 
     def publish(self) -> bool:
         """Multiprocess mode: publish this process's snapshots now (a scrape served here
