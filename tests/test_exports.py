@@ -112,7 +112,11 @@ def test_the_stateful_model_exports_documented_names() -> None:
 def test_the_multiprocess_module_exports_documented_names() -> None:
     from mvx_metrics import multiprocess
 
-    assert multiprocess.__all__ == ["MultiprocessDirectory", "merge_snapshots"]
+    assert multiprocess.__all__ == [
+        "GAUGE_MULTIPROCESS_MODES",
+        "MultiprocessDirectory",
+        "merge_snapshots",
+    ]
     for name in multiprocess.__all__:
         assert inspect.getdoc(getattr(multiprocess, name)), f"{name} has no docstring"
 

@@ -7,7 +7,7 @@
   (:meth:`~mvx_metrics.metrics._sketch.QuantileSketch.merge`), and the quantiles
   answered from the merge, so they keep the sketch's relative-error bound across
   processes;
-- gauges: by their ``multiprocess_mode`` (:data:`~mvx_metrics.metrics.gauge.GAUGE_MULTIPROCESS_MODES`),
+- gauges: by their ``multiprocess_mode`` (:data:`~mvx_metrics.multiprocess.GAUGE_MULTIPROCESS_MODES`),
   over live processes only (a process that exited has no current value).
 
 A metric whose kind or layout differs between processes cannot be merged faithfully:
