@@ -1,5 +1,7 @@
 """Every error mvx_metrics raises on purpose.
 
+Internal: not part of the public API; import these errors from :mod:`mvx_metrics`.
+
 Hierarchy::
 
     MetricsError                          reason, details, cause on every instance

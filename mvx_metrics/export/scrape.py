@@ -1,6 +1,9 @@
 """One scrape: snapshots of a recorder or runtime, rendered in the negotiated format, off
 the serving loop, within a deadline.
 
+Internal: not part of the public API; ``MetricsRuntime.serve_http()`` and
+:mod:`mvx_metrics.export.asgi` serve scrapes through it.
+
 The snapshot, the rendering and the compression of a large exposition take tens of
 milliseconds: done on the loop that serves the scrape, they would stall every other
 request of that server (and, for ``serve_http``, the runtime loop that processes

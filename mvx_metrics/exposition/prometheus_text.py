@@ -1,5 +1,8 @@
 """Pure functions from metric families (or snapshots) to Prometheus exposition text.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.export`.
+
 Two formats: the Prometheus text format 0.0.4 and OpenMetrics 1.0 (terminated by
 ``# EOF``). The output is byte-identical to prometheus_client's ``generate_latest`` (and
 ``openmetrics.exposition.generate_latest``) for the same data. The rules:

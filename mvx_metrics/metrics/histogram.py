@@ -1,4 +1,7 @@
-"""Histogram: counts of values per explicit bucket, cumulative by Prometheus ``le``."""
+"""Histogram: counts of values per explicit bucket, cumulative by Prometheus ``le``.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Merging one recorder's snapshots from several processes into one, kind by kind.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.multiprocess`.
+
 - counters and up-down counters: the values summed, series by series;
 - histograms: bucket counts, ``count`` and ``sum`` summed, ``min`` and ``max`` kept
   (the bucket layouts must agree);

@@ -1,6 +1,8 @@
 """When and where buffered events are applied on the owning loop: callbacks, ticks, and
 a task only while one is needed.
 
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+
 A recorder has no task of its own while it rests, so that an idle recorder costs only
 the objects that hold its state. Work is applied:
 

@@ -1,4 +1,7 @@
-"""Applying buffered events to metrics, on the owning loop, with failing metrics isolated."""
+"""Applying buffered events to metrics, on the owning loop, with failing metrics isolated.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """``MetricsRecorder``: lifecycle, the hot path, and reads, over the modules beside it.
 
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+
 Threads meet in three places only: the hand-off (``handoff.py``: producers append,
 the owning loop pops), the lifecycle lock (state moves made from any thread), and the
 hops (``..hops``: running things on the owning loop and waiting for them).

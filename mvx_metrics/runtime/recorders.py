@@ -1,5 +1,8 @@
 """The recorders a runtime hosts, by id: created and removed from any thread, stopped
-and read together on its loop."""
+and read together on its loop.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

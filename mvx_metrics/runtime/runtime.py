@@ -1,4 +1,7 @@
-"""``MetricsRuntime``: a thread with its own event loop, and the recorders living in it."""
+"""``MetricsRuntime``: a thread with its own event loop, and the recorders living in it.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

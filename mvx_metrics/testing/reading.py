@@ -1,5 +1,8 @@
 """Reading one value out of snapshots, diffs between two, and assertions that say why.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.testing`.
+
 Every function takes what ``get_metric_snapshots()`` returns: a recorder's
 ``{metric_name: snapshot}``, or a runtime's ``{recorder_id: {metric_name: snapshot}}``
 (then name the recorder with ``recorder=``). A series is chosen by its labels, given as
