@@ -85,11 +85,11 @@ class HostedRecorders:
     def host_ended(self) -> None:
         """On the runtime's loop as it ends: every recorder still active applies what it
         holds and ends CANCELLED, as any recorder whose host ends its loop does."""
-        for recorder in list(self.by_id.values()):
+        for rid, recorder in list(self.by_id.items()):
             try:
                 recorder._host_ended()
             except Exception:  # one recorder's failure must not keep the others running
-                logger.exception("recorder %r: ending with the runtime's loop failed", recorder)
+                logger.exception("recorder %r: ending with the runtime's loop failed", rid)
 
     def remove(self, rid: str) -> AsyncioMetricsRecorder:
         with self._lock:

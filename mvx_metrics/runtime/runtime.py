@@ -572,7 +572,8 @@ class MetricsRuntime:
             MetricsRuntimeTimeoutError: the stop took longer than ``timeout``.
             MetricsRuntimeDeadlockError: called on the runtime's own loop thread.
         """
-        recorder = self.get_recorder(recorder_id)
+        rid = _recorder_id(recorder_id)
+        recorder = self.get_recorder(rid)
         self._refuse_on_loop_thread("stop_recorder")
         self._refuse_in_forked_child("stop_recorder")
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
@@ -580,14 +581,14 @@ class MetricsRuntime:
             result = recorder.stop().wait(wait_for)
         except MetricsRecorderTimeoutError as exc:
             raise MetricsRuntimeTimeoutError(
-                f"stop_recorder({recorder_id!r}) did not complete within {wait_for}s",
-                details={"operation": "stop_recorder", "recorder_id": recorder_id},
+                f"stop_recorder({rid!r}) did not complete within {wait_for}s",
+                details={"operation": "stop_recorder", "recorder_id": rid},
                 cause=exc,
             ) from None
         if not result.success:
             raise MetricsRuntimeRecorderStopError(
-                f"recorder {recorder.entity_id!r} failed to stop: {result.error}",
-                details={"recorder_id": recorder_id},
+                f"recorder {rid!r} failed to stop: {result.error}",
+                details={"recorder_id": rid},
                 cause=result.error,
             )
 
