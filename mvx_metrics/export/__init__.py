@@ -72,7 +72,7 @@ def render_prometheus(
     source: Source, *, openmetrics: bool = False, include_stats: bool = True
 ) -> str:
     """Exposition text for a recorder or a ``MetricsRuntime`` (every recorder, each sample
-    labelled ``recorder="<id>"``); OpenMetrics if asked.
+    labelled ``recorder="<recorder_id>"``); OpenMetrics if asked.
 
     Each recorder's stats follow its metrics (``mvx_recorder_events_dropped_total`` and
     the rest, see :mod:`mvx_metrics.exposition.recorder_stats`) unless ``include_stats``

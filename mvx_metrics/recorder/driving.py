@@ -188,7 +188,7 @@ class Driver:
                 raise
             return
         except Exception as exc:  # a bug of ours: never let it escape a loop callback
-            logger.exception("recorder %s: applying events failed", self.processor.recorder_name)
+            logger.exception("recorder %r: applying events failed", self.processor.entity_id)
             self._lifecycle._fail(MetricsRecorderUnexpectedError(cause=exc))
             return
         if self.processor.stop_requested:

@@ -1,5 +1,5 @@
-"""The recorders a runtime hosts, by id: created and removed from any thread, stopped
-and read together on its loop.
+"""The recorders a runtime hosts, by recorder id: created and removed from any thread,
+stopped and read together on its loop.
 
 Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
 """
@@ -33,6 +33,10 @@ Snapshots = dict[str, dict[str, Mapping[str, Any]]]
 
 class HostedRecorders:
     """``{recorder_id: recorder}`` of one runtime.
+
+    The runtime names a recorder by its recorder id (this dict's key) in its errors
+    (``details["recorder_id"]``) and log lines, never by the recorder's entity id, which
+    may differ (``create_recorder(..., entity_id=...)``).
 
     Changed under ``_lock`` from any thread (ids are checked and reserved there). Read
     from any thread without it: a single dict operation (a get, a ``list(items())``) is
