@@ -313,7 +313,8 @@ def process_cpu_mvx(
 ) -> float:
     """Process CPU (all threads) per event, from the first register_event until flushed."""
     cls = FrozenRequest if build == "frozen" else Request
-    recorder = runtime.create_recorder(f"cpu-{shape}-{build}-{gc_on}-{time.monotonic_ns()}")
+    recorder_id = f"cpu-{shape}-{build}-{gc_on}-{time.monotonic_ns()}"
+    recorder = runtime.create_recorder(recorder_id)
     for metric in mvx_metrics_for(shape, cls):
         recorder.register_metric(metric)
     prebuilt = [cls(ROUTES[i % 5], (i % 97) / 100) for i in range(n)] if build == "no" else []
@@ -335,7 +336,7 @@ def process_cpu_mvx(
         gc.enable()
     stats = recorder.get_stats()
     assert stats.processed == n and stats.dropped_total == 0, stats
-    runtime.stop_and_remove_recorder(recorder.entity_id)
+    runtime.stop_and_remove_recorder(recorder_id)
     return elapsed / n
 
 

@@ -56,6 +56,7 @@ from .recorder import MetricsRecorderProto as MetricsRecorderProto
 from .recorder import Operation as Operation
 from .recorder import OpResult as OpResult
 from .recorder import OverflowPolicy as OverflowPolicy
+from .recorder import ProcessingDelay as ProcessingDelay
 from .recorder import RecorderState as RecorderState
 from .recorder import RecorderStats as RecorderStats
 from .recorder import WaitHandle as WaitHandle
@@ -109,6 +110,7 @@ __all__ = [
     "OpResult",
     "Operation",
     "OverflowPolicy",
+    "ProcessingDelay",
     "QuantileSketch",
     "RecorderState",
     "RecorderStats",

@@ -418,7 +418,8 @@ class MetricsRuntime(_MetricsRuntime):
       the standard ``logging`` logger ``mvx_metrics.runtime``.
     - :meth:`create_recorder` creates the compat :class:`AsyncioMetricsRecorder`, so
       ``isinstance(recorder, AsyncioMetricsRecorder)`` holds with the compat name.
-    - ``entity_id`` is the namespace, as in mvx-common.
+    - ``entity_id`` is the runtime's namespace, as in mvx-common (a recorder's
+      ``entity_id`` is the recorder's own identity: see docs/reference.md, Terms).
 
     ``namespace`` may be omitted (mvx-common requires it). Everything else is mvx_metrics's
     runtime, with its extra keyword arguments and behaviour (see docs/migration.md).
@@ -430,7 +431,7 @@ class MetricsRuntime(_MetricsRuntime):
 
     @property
     def entity_id(self) -> str:
-        """The runtime's identity in logs: its namespace (mvx-common 0.3 attribute)."""
+        """The runtime's namespace, under mvx-common 0.3's name for it."""
         return self.namespace
 
     def get_log_context(self) -> object | None:

@@ -1,5 +1,7 @@
 """Every error mvx_metrics raises on purpose.
 
+Internal: not part of the public API; import these errors from :mod:`mvx_metrics`.
+
 Hierarchy::
 
     MetricsError                          reason, details, cause on every instance
@@ -104,7 +106,8 @@ class MetricsError(Exception):
 
 
 class MetricsRecorderError(MetricsError):
-    """Base of errors raised by recorders."""
+    """Base of errors raised by recorders; ``details["entity_id"]``, where present, is the
+    recorder's :attr:`~mvx_metrics.MetricsRecorder.entity_id`."""
 
     default_reason = "recorder_error"
     default_message = "metrics recorder error"
@@ -232,30 +235,31 @@ class MetricsRuntimeDeadlockError(MetricsRuntimeError):
 
 
 class MetricsRuntimeRecorderError(MetricsRuntimeError):
-    """Base of the runtime's errors about one recorder; ``details["recorder_id"]`` names it."""
+    """Base of the runtime's errors about one recorder; ``details["recorder_id"]`` names it
+    by its recorder id (the runtime's key for it, as given to ``create_recorder``)."""
 
     default_reason = "recorder_error"
     default_message = "metrics runtime recorder error"
 
     @property
     def recorder_id(self) -> str | None:
-        """The id of the recorder concerned, when known."""
+        """The recorder id of the recorder concerned, when known."""
         value = self.details.get("recorder_id")
         return value if isinstance(value, str) else None
 
 
 class MetricsRuntimeRecorderAlreadyExistsError(MetricsRuntimeRecorderError):
-    """A recorder with this id already exists in the runtime."""
+    """A recorder with this recorder id already exists in the runtime."""
 
     default_reason = "recorder_already_exists"
-    default_message = "a recorder with this id already exists"
+    default_message = "a recorder with this recorder id already exists"
 
 
 class MetricsRuntimeRecorderNotFoundError(MetricsRuntimeRecorderError, LookupError):
-    """No recorder with this id exists in the runtime."""
+    """No recorder with this recorder id exists in the runtime."""
 
     default_reason = "recorder_not_found"
-    default_message = "no recorder with this id"
+    default_message = "no recorder with this recorder id"
 
 
 class MetricsRuntimeRecorderStartupError(MetricsRuntimeRecorderError):

@@ -1,4 +1,7 @@
-"""The base class of metric events."""
+"""The base class of metric events.
+
+Internal: not part of the public API; import ``MetricEvent`` from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

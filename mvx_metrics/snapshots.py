@@ -1,5 +1,7 @@
 """Frozen, typed views of built-in metric snapshots, for exporters.
 
+Internal: not part of the public API; import these names from :mod:`mvx_metrics`.
+
 A snapshot dict (``Metric.snapshot()``) is what the recorder hands out; exporters want
 flat samples instead. :func:`families_from_snapshots` turns the snapshots of the
 built-in metrics into :class:`MetricFamily` values in the Prometheus data model:

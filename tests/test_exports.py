@@ -2,11 +2,70 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
+from pathlib import Path
 
 import pytest
 
 import mvx_metrics
+
+
+def test_the_package_exports_exactly_these_names() -> None:
+    # The whole public surface of the package itself: a name added or removed is a
+    # decision, made here as well as in __all__ (as httpx's test_exported_members does).
+    assert mvx_metrics.__all__ == [
+        "AsyncioMetricsRecorder",
+        "Counter",
+        "Distribution",
+        "Gauge",
+        "Histogram",
+        "Metric",
+        "MetricErrorPolicy",
+        "MetricEvent",
+        "MetricFamily",
+        "MetricValueError",
+        "MetricsError",
+        "MetricsMetricError",
+        "MetricsRecorder",
+        "MetricsRecorderCancelledError",
+        "MetricsRecorderDeadlockError",
+        "MetricsRecorderError",
+        "MetricsRecorderInvalidStateError",
+        "MetricsRecorderLoopUnavailableError",
+        "MetricsRecorderMetricFailedError",
+        "MetricsRecorderOnStartingHookFailedError",
+        "MetricsRecorderOnStoppedHookFailedError",
+        "MetricsRecorderOverflowError",
+        "MetricsRecorderProto",
+        "MetricsRecorderTimeoutError",
+        "MetricsRecorderUnexpectedError",
+        "MetricsRuntime",
+        "MetricsRuntimeDeadlockError",
+        "MetricsRuntimeError",
+        "MetricsRuntimeInvalidStateError",
+        "MetricsRuntimeRecorderAlreadyExistsError",
+        "MetricsRuntimeRecorderError",
+        "MetricsRuntimeRecorderNotFoundError",
+        "MetricsRuntimeRecorderStartupError",
+        "MetricsRuntimeRecorderStopError",
+        "MetricsRuntimeShutdownError",
+        "MetricsRuntimeStartupError",
+        "MetricsRuntimeTimeoutError",
+        "MetricsRuntimeUnexpectedError",
+        "OpResult",
+        "Operation",
+        "OverflowPolicy",
+        "ProcessingDelay",
+        "QuantileSketch",
+        "RecorderState",
+        "RecorderStats",
+        "RuntimeState",
+        "Sample",
+        "UpDownCounter",
+        "WaitHandle",
+        "families_from_snapshots",
+    ]
 
 
 def test_all_names_are_importable_and_sorted() -> None:
@@ -112,14 +171,18 @@ def test_the_stateful_model_exports_documented_names() -> None:
 def test_the_multiprocess_module_exports_documented_names() -> None:
     from mvx_metrics import multiprocess
 
-    assert multiprocess.__all__ == ["MultiprocessDirectory", "merge_snapshots"]
+    assert multiprocess.__all__ == [
+        "GAUGE_MULTIPROCESS_MODES",
+        "MultiprocessDirectory",
+        "merge_snapshots",
+    ]
     for name in multiprocess.__all__:
         assert inspect.getdoc(getattr(multiprocess, name)), f"{name} has no docstring"
 
 
-#: The modules users import from: each is in the generated reference (docs/api.md), and
-#: every other module is internal (its name or its package's starts with an underscore,
-#: or it is a part its package re-exports).
+#: The modules users import from: each is in the generated reference (docs/api.md). Every
+#: other module is internal: its name (or its package's) starts with an underscore, or its
+#: docstring says so with INTERNAL_MARK (see test_every_module_is_public_or_marked_internal).
 PUBLIC_MODULES = [
     "mvx_metrics",
     "mvx_metrics.export",
@@ -136,12 +199,74 @@ PUBLIC_MODULES = [
 ]
 
 
+#: How the docstring of an internal module that is not underscored says what it is.
+INTERNAL_MARK = "Internal: not part of the public API"
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = ROOT / "mvx_metrics"
+
+
+def _all_modules() -> dict[str, str | None]:
+    """Every module of the package, by dotted name, with its docstring. Read from the
+    source, not imported: some modules need optional dependencies, and importing one must
+    not be what decides whether it is classified."""
+    modules: dict[str, str | None] = {}
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = ast.get_docstring(ast.parse(path.read_text()))
+    return modules
+
+
+def _underscored(module: str) -> bool:
+    return any(part.startswith("_") for part in module.split("."))
+
+
+def test_every_module_is_public_or_marked_internal() -> None:
+    # A new module must be classified: listed in PUBLIC_MODULES (and documented in
+    # docs/api.md), underscored, or marked internal in its docstring.
+    modules = _all_modules()
+    assert set(PUBLIC_MODULES) <= set(modules)
+    unclassified = [
+        name
+        for name, doc in modules.items()
+        if name not in PUBLIC_MODULES
+        and not _underscored(name)
+        and INTERNAL_MARK not in (doc or "")
+    ]
+    assert unclassified == [], (
+        f"add these to PUBLIC_MODULES or say {INTERNAL_MARK!r} in their docstrings"
+    )
+
+
+def test_public_modules_are_not_marked_internal() -> None:
+    modules = _all_modules()
+    marked = [name for name in PUBLIC_MODULES if INTERNAL_MARK in (modules[name] or "")]
+    assert marked == []
+
+
+def test_the_docs_name_every_internal_package() -> None:
+    # The "Public API" section of docs/reference.md maps the package for newcomers:
+    # every internal package that is not underscored appears there by name.
+    page = (ROOT / "docs" / "reference.md").read_text()
+    section = page.split("## Public API and internal packages", 1)[1].split("\n## ", 1)[0]
+    packages = {
+        name
+        for name in _all_modules()
+        if (ROOT / name.replace(".", "/") / "__init__.py").is_file()
+        and name not in PUBLIC_MODULES
+        and not _underscored(name)
+    }
+    missing = sorted(name for name in packages if f"`{name}`" not in section)
+    assert missing == []
+
+
 def test_the_generated_reference_covers_every_public_module() -> None:
     import importlib
     import re
-    from pathlib import Path
 
-    page = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
+    page = (ROOT / "docs" / "api.md").read_text()
     assert re.findall(r"^::: (\S+)$", page, re.M) == PUBLIC_MODULES
     for name in PUBLIC_MODULES:
         module = importlib.import_module(name)

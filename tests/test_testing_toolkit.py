@@ -156,7 +156,7 @@ def test_runtime_snapshots_are_read_by_recorder(runtime: MetricsRuntime) -> None
     DocumentStorage(recorder).save(True, 0.05)
     snapshots = runtime.get_metric_snapshots(timeout=TIMEOUT)
     assert value(snapshots, "saves", recorder="storage", outcome=Outcome.SUCCESS) == 1
-    with pytest.raises(MetricNotFoundError, match="name the recorder"):
+    with pytest.raises(MetricNotFoundError, match="give the recorder id as recorder="):
         value(snapshots, "saves", outcome=Outcome.SUCCESS)
     with pytest.raises(MetricNotFoundError, match="no recorder 'other'"):
         value(snapshots, "saves", recorder="other")

@@ -23,6 +23,10 @@ from ..exposition.negotiation import TEXT_CONTENT_TYPE as TEXT_CONTENT_TYPE
 from ..exposition.negotiation import choose_format as choose_format
 from ..exposition.problems import ExpositionProblems as ExpositionProblems
 from ..exposition.problems import problems_of
+from ..exposition.prometheus_protobuf import (
+    render_protobuf_runtime_snapshots as render_protobuf_runtime_snapshots,
+)
+from ..exposition.prometheus_protobuf import render_protobuf_snapshots as render_protobuf_snapshots
 from ..exposition.prometheus_text import RECORDER_LABEL as RECORDER_LABEL
 from ..exposition.prometheus_text import escape_help as escape_help
 from ..exposition.prometheus_text import escape_label_value as escape_label_value
@@ -54,6 +58,8 @@ __all__ = [
     "render_families",
     "render_families_by_recorder",
     "render_prometheus",
+    "render_protobuf_runtime_snapshots",
+    "render_protobuf_snapshots",
     "render_runtime_snapshots",
     "render_snapshots",
     "sanitize_label_name",
@@ -66,7 +72,7 @@ def render_prometheus(
     source: Source, *, openmetrics: bool = False, include_stats: bool = True
 ) -> str:
     """Exposition text for a recorder or a ``MetricsRuntime`` (every recorder, each sample
-    labelled ``recorder="<id>"``); OpenMetrics if asked.
+    labelled ``recorder="<recorder_id>"``); OpenMetrics if asked.
 
     Each recorder's stats follow its metrics (``mvx_recorder_events_dropped_total`` and
     the rest, see :mod:`mvx_metrics.exposition.recorder_stats`) unless ``include_stats``

@@ -27,7 +27,7 @@ __all__ = [
     "read_source",
 ]
 
-#: A runtime (every recorder, each labelled with its id) or a single recorder.
+#: A runtime (every recorder, each labelled with its recorder id) or a single recorder.
 Source: TypeAlias = MetricsRuntime | MetricsRecorderProto
 
 #: One read: per recorder, its id (None for a lone recorder), snapshots and stats.
@@ -70,7 +70,7 @@ def read_snapshots(
     """One snapshot of ``source`` as ``[(recorder_id, {metric_name: snapshot}, stats)]``;
     ``stats`` is None when not asked for (or the recorder has none).
 
-    ``recorder_id`` is None for a recorder, the runtime's id for each of its recorders.
+    ``recorder_id`` is None for a recorder, and each recorder's recorder id for a runtime.
     Exactly one ``get_metric_snapshots`` call on ``source``: a runtime snapshots all its
     recorders in one go, so the snapshots of different recorders are from the same
     moment. Stats are read after it, so that they account for every event in the snapshot.

@@ -1,5 +1,8 @@
 """A minimal HTTP/1.1 server for ``GET /metrics``, run on an asyncio loop (the runtime's).
 
+Internal: not part of the public API; start the server with
+``MetricsRuntime.serve_http()``.
+
 It answers one request per connection and closes it, which is all a Prometheus scraper
 needs, and keeps the server small enough to read in one sitting. Every read and write is
 bounded in size and time, so a slow or broken client cannot hold a connection forever:

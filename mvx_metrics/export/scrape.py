@@ -1,6 +1,9 @@
 """One scrape: snapshots of a recorder or runtime, rendered in the negotiated format,
 within a deadline, without holding the serving loop.
 
+Internal: not part of the public API; ``MetricsRuntime.serve_http()`` and
+:mod:`mvx_metrics.export.asgi` serve scrapes through it.
+
 A large exposition takes tens of milliseconds to read and render. Done in one go on the
 loop that serves the scrape, it would stall every other request of that server (and,
 for ``serve_http``, the runtime loop that processes events). Done in a worker thread,
@@ -8,11 +11,10 @@ it stalls that loop anyway: the worker holds the GIL for a whole switch interval
 each time the loop needs it back, which came to 10-14 ms per wake-up. So the scrape runs
 on the serving loop itself, in slices: the read is awaited (an idle recorder is copied
 in place, a busy one by its own loop: keys and numbers only, see
-``recorder/captures.py``), and building the snapshots and rendering them pause every
-few dozen series
-(:mod:`mvx_metrics._steps`), giving the loop's other tasks a turn once
-:data:`SLICE_S` has passed. Compression runs in a worker thread, where zlib lets go of
-the GIL.
+``recorder/captures.py``), and building the snapshots, rendering, encoding and freeing
+them pause every few dozen series (:mod:`mvx_metrics._steps`), giving the loop's other
+tasks a turn once :data:`SLICE_S` has passed. Compression runs in a worker thread,
+where zlib lets go of the GIL.
 
 A scrape that cannot finish within its deadline answers 503 with a short reason, never
 a hang and never a half-written body. ``Accept-Encoding: gzip``, which Prometheus

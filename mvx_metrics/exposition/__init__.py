@@ -1,5 +1,8 @@
 """Pure exposition: snapshot values to Prometheus text, OpenMetrics or protobuf.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.export`, which re-exports them.
+
 Nothing here reads a recorder or a runtime, waits, or imports the runtime: these modules
 turn the values they are given (snapshots, :class:`~mvx_metrics.snapshots.MetricFamily`,
 :class:`~mvx_metrics.RecorderStats`) into bytes or text, and choose a format from an

@@ -1,5 +1,8 @@
 """Accept header -> exposition format, as prometheus_client's ``choose_encoder`` decides.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.export`.
+
 OpenMetrics is served when the header lists ``application/openmetrics-text`` without a
 version or with a 1.x version (we write 1.0.0); anything else gets the text format 0.0.4,
 which every Prometheus scraper accepts, so no request is refused. Like prometheus_client,

@@ -1,5 +1,8 @@
 """What the exposition had to repair or leave out, counted and exported.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.export`.
+
 One bad metric must never take ``/metrics`` down for everyone: a family that cannot be
 exposed faithfully (its name clashes with another's, two of its label names become one,
 its kind is unknown) is left out of that exposition, so is a series whose labels repeat

@@ -1,5 +1,8 @@
 """The process's own metrics, with prometheus_client's standard names and meanings.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.export`.
+
 Read at scrape time, never kept: a runtime's exposition ends with them unless the
 runtime was made with ``process_metrics=False``.
 

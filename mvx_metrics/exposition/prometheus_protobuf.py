@@ -1,5 +1,8 @@
 """The Prometheus protobuf exposition format, with native histograms for distributions.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.export`.
+
 What a scraper gets when it asks for
 ``application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily;
 encoding=delimited`` (Prometheus does when started with

@@ -1,5 +1,8 @@
 """Pure functions from metric families (or snapshots) to Prometheus exposition text.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.export`.
+
 Two formats: the Prometheus text format 0.0.4 and OpenMetrics 1.0 (terminated by
 ``# EOF``). The output is byte-identical to prometheus_client's ``generate_latest`` (and
 ``openmetrics.exposition.generate_latest``) for the same data. The rules:
@@ -34,10 +37,10 @@ Two formats: the Prometheus text format 0.0.4 and OpenMetrics 1.0 (terminated by
 - Recorder stats (``get_stats()``, see :mod:`mvx_metrics.exposition.recorder_stats`) are
   written after the metrics when given. A stats family that would clash with a metric's
   names is left out, with a warning: the metric wins.
-- Runtime snapshots: each recorder's samples get a ``recorder="<id>"`` label, and a family
-  present in several recorders is written once (one ``HELP``/``TYPE`` block, where it first
-  appears), with the samples of every recorder in the runtime's order; its ``HELP`` and
-  unit come from the first recorder that sets them.
+- Runtime snapshots: each recorder's samples get a ``recorder="<recorder_id>"`` label, and
+  a family present in several recorders is written once (one ``HELP``/``TYPE`` block,
+  where it first appears), with the samples of every recorder in the runtime's order; its
+  ``HELP`` and unit come from the first recorder that sets them.
 
 What cannot be exposed faithfully is left out, never raised, so that one bad metric does
 not take the exposition down for every other (see :mod:`.problems`, which counts and
@@ -173,8 +176,8 @@ def exposed_sample_names(kind: str, name: str, unit: str = "") -> frozenset[str]
 
 
 def series_labels(labels: tuple[tuple[str, str], ...], recorder_id: str | None) -> dict[str, str]:
-    """A sample's labels, names sanitised, with ``recorder="<id>"`` added when read from a
-    runtime (a metric's own ``recorder`` label is then renamed ``exported_recorder``)."""
+    """A sample's labels, names sanitised, with ``recorder="<recorder_id>"`` added when read
+    from a runtime (a metric's own ``recorder`` label is then renamed ``exported_recorder``)."""
     out = {RECORDER_LABEL: recorder_id} if recorder_id is not None else {}
     for name, value in labels:
         name = sanitize_label_name(name)

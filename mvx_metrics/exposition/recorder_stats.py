@@ -1,5 +1,8 @@
 """Each recorder's own accounting (``get_stats()``) as metric families, beside its metrics.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.export`.
+
 Loss is never silent, and it must be visible where people look: on the same dashboards
 and alerts as the metrics. Every exporter therefore adds these families (unless asked not
 to), per recorder, labelled like the recorder's metrics:

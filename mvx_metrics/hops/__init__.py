@@ -1,5 +1,8 @@
 """The one place where threads and event loops are crossed.
 
+Internal: not part of the public API (no name here is public: this is how recorders and
+the runtime cross threads).
+
 A recorder is *owned* by the event loop it was created on. ``bind_owner()`` detects that
 loop once, at construction (the only sniffio call on the owning side), and returns an
 :class:`OwnerHop`: a small backend-specific object that can run a callable on the owning

@@ -1,5 +1,8 @@
 """Watchers of a loop's end: one sentinel task per owning loop, not one task per recorder.
 
+Internal: not part of the public API (no name here is public: this is how recorders and
+the runtime cross threads).
+
 A recorder that rests has no task of its own on its loop (see ``recorder/driving.py``),
 so nothing of it would notice its host ending the loop (``asyncio.run`` returning, a trio
 run's main task finishing) without a ``stop()``. Each loop with recorders runs one

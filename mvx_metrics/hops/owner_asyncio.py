@@ -1,4 +1,8 @@
-"""Reaching an asyncio (or uvloop) owning loop."""
+"""Reaching an asyncio (or uvloop) owning loop.
+
+Internal: not part of the public API (no name here is public: this is how recorders and
+the runtime cross threads).
+"""
 
 from __future__ import annotations
 

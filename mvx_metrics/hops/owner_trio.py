@@ -1,4 +1,8 @@
-"""Reaching a trio owning run."""
+"""Reaching a trio owning run.
+
+Internal: not part of the public API (no name here is public: this is how recorders and
+the runtime cross threads).
+"""
 
 from __future__ import annotations
 

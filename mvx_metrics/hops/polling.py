@@ -1,5 +1,8 @@
 """Tickers: one timer per owning loop that looks at many recorders' buffers.
 
+Internal: not part of the public API (no name here is public: this is how recorders and
+the runtime cross threads).
+
 A producer that appends to a busy recorder wakes nothing. The owning loop comes to look
 instead, every ``interval`` seconds, while a recorder has had recent work (see
 ``recorder/processing.py``, POLLING). One ticker serves every recorder of a loop that

@@ -1,5 +1,8 @@
 """The caller side: waiting for work that an owning loop completes.
 
+Internal: not part of the public API (no name here is public: this is how recorders and
+the runtime cross threads).
+
 Every cross-thread operation produces a :class:`Completion` (a ``concurrent.futures``
 future) that the owning loop resolves. Callers wait for it in the way their context
 allows:

@@ -1,4 +1,11 @@
-"""Metrics: the ``Metric`` base class and the built-in metrics configured from event fields."""
+"""Metrics: the ``Metric`` base class and the built-in metrics configured from event fields.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+One module per kind (:mod:`.counter`, :mod:`.gauge`, :mod:`.histogram`,
+:mod:`.distribution`) over :mod:`.base` (the ``Metric`` ABC); the underscored modules
+are what the kinds share (value reading, the series table, the sketch, exemplars, and
+the fragments the recorder compiles into its batch functions).
+"""
 
 from ._series import DEFAULT_MAX_SERIES as DEFAULT_MAX_SERIES
 from ._series import OVERFLOW_LABEL_VALUE as OVERFLOW_LABEL_VALUE

@@ -1,4 +1,7 @@
-"""The ``Metric`` abstract base class."""
+"""The ``Metric`` abstract base class.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Counter and UpDownCounter: sums of event values (or counts of events), per label set."""
+"""Counter and UpDownCounter: sums of event values (or counts of events), per label set.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

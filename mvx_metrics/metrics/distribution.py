@@ -1,4 +1,7 @@
-"""Distribution: per-series quantile sketches with a stated relative-error bound."""
+"""Distribution: per-series quantile sketches with a stated relative-error bound.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

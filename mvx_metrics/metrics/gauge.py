@@ -1,4 +1,7 @@
-"""Gauge: the last value seen, per label set."""
+"""Gauge: the last value seen, per label set.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

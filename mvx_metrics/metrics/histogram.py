@@ -1,4 +1,7 @@
-"""Histogram: counts of values per explicit bucket, cumulative by Prometheus ``le``."""
+"""Histogram: counts of values per explicit bucket, cumulative by Prometheus ``le``.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 
@@ -113,7 +116,7 @@ class Histogram(BuiltinMetric[_Buckets]):
     """Counts each event's value into explicit buckets, as a Prometheus histogram.
 
     ``buckets`` are the finite upper bounds, strictly increasing (default
-    :data:`DEFAULT_BUCKETS`, those of prometheus_client); the ``+Inf`` bucket is always
+    :attr:`Histogram.DEFAULT_BUCKETS`, those of prometheus_client); the ``+Inf`` bucket is always
     added (a trailing ``math.inf`` given by the caller is accepted and not repeated).
     A value ``v`` lands in the first bucket whose bound is ``>= v``. Values must be finite
     real numbers: NaN, ±inf and non-numbers are refused with
@@ -130,6 +133,9 @@ class Histogram(BuiltinMetric[_Buckets]):
 
     kind = "histogram"
     reserved_labels: ClassVar[tuple[str, ...]] = ("le",)
+    #: The bounds used when ``buckets`` is not given, on the class because that is their
+    #: public home (the module constant lives in an internal module).
+    DEFAULT_BUCKETS: ClassVar[tuple[float, ...]] = DEFAULT_BUCKETS
     takes_exemplars = True
 
     def __init__(

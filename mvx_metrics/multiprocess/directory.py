@@ -1,5 +1,8 @@
 """The shared directory: one file per process life, an archive of exited ones, a merge.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.multiprocess`.
+
 Files (JSON, each written whole to a temporary name and renamed, so a reader never sees
 half a file):
 

@@ -1,5 +1,8 @@
 """Merging one recorder's snapshots from several processes into one, kind by kind.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.multiprocess`.
+
 - counters and up-down counters: the values summed, series by series;
 - histograms: bucket counts, ``count`` and ``sum`` summed, ``min`` and ``max`` kept
   (the bucket layouts must agree);
@@ -7,7 +10,7 @@
   (:meth:`~mvx_metrics.metrics._sketch.QuantileSketch.merge`), and the quantiles
   answered from the merge, so they keep the sketch's relative-error bound across
   processes;
-- gauges: by their ``multiprocess_mode`` (:data:`~mvx_metrics.metrics.gauge.GAUGE_MULTIPROCESS_MODES`),
+- gauges: by their ``multiprocess_mode`` (:data:`~mvx_metrics.multiprocess.GAUGE_MULTIPROCESS_MODES`),
   over live processes only (a process that exited has no current value).
 
 A metric whose kind or layout differs between processes cannot be merged faithfully:

@@ -1,5 +1,8 @@
 """Each process's own metrics in multiprocess mode: kept per process, never summed.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.multiprocess`.
+
 A process's CPU seconds, memory, descriptors and GC counts
 (:mod:`mvx_metrics.exposition.process`) describe that process alone: a sum over
 workers, or a dead worker's last RSS, would mean nothing. So a process whose runtime

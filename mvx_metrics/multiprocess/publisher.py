@@ -1,5 +1,8 @@
 """Publishing a runtime's snapshots to the shared directory, off the hot path.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.multiprocess`.
+
 A daemon thread publishes every ``interval`` seconds; a scrape this process serves
 publishes first, so that it shows this process as of now; the runtime's shutdown (and
 so the exit hook) publishes a last time, marked exited, so that its totals are kept in

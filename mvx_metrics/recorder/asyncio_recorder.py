@@ -1,4 +1,7 @@
-"""``AsyncioMetricsRecorder``: the recorder bound to an asyncio (or uvloop) loop."""
+"""``AsyncioMetricsRecorder``: the recorder bound to an asyncio (or uvloop) loop.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

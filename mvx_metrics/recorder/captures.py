@@ -1,5 +1,7 @@
 """A recorder's metrics as one read found them, and the snapshots built from that.
 
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+
 A read holds the recorder (its guard, or its owning loop) only while it copies what
 the built-in metrics hold (:meth:`~mvx_metrics.metrics._builtin.BuiltinMetric.capture`:
 keys and numbers); the snapshot dicts, most of a read's cost, are built afterwards in

@@ -1,6 +1,8 @@
 """How long events wait between ``register_event`` and processing, without a clock read
 on the hot path.
 
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+
 A time stamp per event would cost more than the append itself, so producers take none.
 The owning loop knows instead *since when* every pending event has been waiting at
 most (``delay_since``):

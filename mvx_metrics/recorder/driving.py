@@ -1,6 +1,8 @@
 """When and where buffered events are applied on the owning loop: callbacks, ticks, and
 a task only while one is needed.
 
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+
 A recorder has no task of its own while it rests, so that an idle recorder costs only
 the objects that hold its state. Work is applied:
 
@@ -188,7 +190,7 @@ class Driver:
                 raise
             return
         except Exception as exc:  # a bug of ours: never let it escape a loop callback
-            logger.exception("recorder %s: applying events failed", self.processor.recorder_name)
+            logger.exception("recorder %r: applying events failed", self.processor.entity_id)
             self._lifecycle._fail(MetricsRecorderUnexpectedError(cause=exc))
             return
         if self.processor.stop_requested:

@@ -1,5 +1,7 @@
 """The hand-off between producers (any thread) and the owning loop: one shared state object.
 
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+
 Producers append events to ``buffer``; the owning loop is the only one that pops them.
 
 **Slots.** The pending-event limit is enforced without a lock on the hot path by

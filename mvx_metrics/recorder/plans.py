@@ -1,5 +1,7 @@
 """Batch plans: one generated function per event class, applying a run of its events.
 
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+
 Applying an event the obvious way costs a pop, a routing lookup, and for each metric a
 call of ``handle_event`` that reads its value and labels again. Most of that is the
 same for every event of a class, so the recorder compiles, per event class, a function

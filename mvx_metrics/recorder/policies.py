@@ -1,4 +1,7 @@
-"""Policies a recorder is configured with."""
+"""Policies a recorder is configured with.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

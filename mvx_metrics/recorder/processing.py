@@ -1,4 +1,7 @@
-"""Applying buffered events to metrics, on the owning loop, with failing metrics isolated."""
+"""Applying buffered events to metrics, on the owning loop, with failing metrics isolated.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 
@@ -73,13 +76,13 @@ class Processor(Routes):
         *,
         error_policy: MetricErrorPolicy,
         change_hook: ChangeHook | None,
-        recorder_name: str,
+        entity_id: str,
     ) -> None:
         super().__init__()
         self.handoff = handoff
         self.error_policy = error_policy
         self.change_hook = change_hook
-        self.recorder_name = recorder_name
+        self.entity_id = entity_id
         self.stop_requested = False
         #: True while an async batch is suspended inside the change hook.
         self.in_async_batch = False
@@ -127,9 +130,7 @@ class Processor(Routes):
                 self.drain_now()
             except MetricsRecorderMetricFailedError as exc:
                 # metric_error_policy=FAIL: counted; the rest stay pending, visibly.
-                logger.error(
-                    "recorder %s: late event failed after stop: %s", self.recorder_name, exc
-                )
+                logger.error("recorder %r: late event failed after stop: %s", self.entity_id, exc)
                 return
             if self.handoff.rest(Intake.STOPPED):
                 return
@@ -392,9 +393,9 @@ class Processor(Routes):
             ) from exc
         if count <= _LOGGED_ERRORS_PER_METRIC:
             logger.warning(
-                "recorder %s: %s (isolated; error %d, later ones counted in "
+                "recorder %r: %s (isolated; error %d, later ones counted in "
                 "get_stats().metric_errors[%r]): %s",
-                self.recorder_name,
+                self.entity_id,
                 what,
                 count,
                 key,
@@ -412,8 +413,8 @@ class Processor(Routes):
             ) from exc
         if self.hook_errors <= _LOGGED_ERRORS_PER_METRIC:
             logger.warning(
-                "recorder %s: _on_metric_changed raised for metric %r on %s (isolated)",
-                self.recorder_name,
+                "recorder %r: _on_metric_changed raised for metric %r on %s (isolated)",
+                self.entity_id,
                 _safe_name(metric),
                 type(event).__qualname__,
                 exc_info=exc,
@@ -438,7 +439,7 @@ class Processor(Routes):
                 except BaseException:  # see PROPAGATED_EXCEPTIONS
                     self.metric_errors[name] = self.metric_errors.get(name, 0) + 1
                     logger.exception(
-                        "recorder %s: metric %r snapshot() raised", self.recorder_name, name
+                        "recorder %r: metric %r snapshot() raised", self.entity_id, name
                     )
         finally:
             self.in_metric_code -= 1

@@ -1,4 +1,7 @@
-"""``MetricsRecorderProto``: the one thing production components depend on."""
+"""``MetricsRecorderProto``: the one thing production components depend on.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """How a read (a snapshot, a flush) reaches the owning loop and comes back.
 
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+
 - On the owning loop's own thread the read is served inline: buffered events are
   applied first, synchronously. When that would need an await (a hook, a batch suspended
   in one, a recorder still STARTING) a blocking read raises

@@ -1,5 +1,7 @@
 """``MetricsRecorder``: lifecycle, the hot path, and reads, over the modules beside it.
 
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+
 Threads meet in three places only: the hand-off (``handoff.py``: producers append,
 the owning loop pops), the lifecycle lock (state moves made from any thread), and the
 hops (``..hops``: running things on the owning loop and waiting for them).
@@ -87,6 +89,9 @@ class MetricsRecorder:
     Create it inside a running asyncio (uvloop included) or trio loop; that loop is its
     *owner* and is the only place where metric state changes. Everything else, including
     ``register_event``, may be called from any thread, from sync or async code.
+
+    ``entity_id`` is the recorder's own identity (:attr:`entity_id`): stripped, and a
+    random short id when blank.
     """
 
     #: The async library the owning loop must run (None: asyncio or trio).
@@ -153,7 +158,7 @@ class MetricsRecorder:
                 if cls._on_metric_changed is not MetricsRecorder._on_metric_changed
                 else None
             ),
-            recorder_name=self._entity_id,
+            entity_id=self._entity_id,
         )
         self._driver = Driver(
             self._processor,
@@ -197,7 +202,12 @@ class MetricsRecorder:
 
     @property
     def entity_id(self) -> str:
-        """The recorder's id (stripped; random when created blank)."""
+        """The recorder's own identity (stripped; random when created blank).
+
+        Its error messages, log lines, ``details["entity_id"]`` and ``repr`` name it by
+        this. A runtime's recorder has its recorder id as entity id unless
+        ``create_recorder(..., entity_id=...)`` gave another; the runtime itself knows it
+        by the recorder id."""
         return self._entity_id
 
     @property
@@ -437,7 +447,7 @@ class MetricsRecorder:
             else:
                 self._spawn_guarded(self._start_with_hook, "start")
         except Exception as exc:  # a bug of ours: never let it escape a loop callback
-            logger.exception("recorder %s: starting failed", self._entity_id)
+            logger.exception("recorder %r: starting failed", self._entity_id)
             self._fail(MetricsRecorderUnexpectedError(cause=exc))
 
     async def _start_with_hook(self) -> None:
@@ -495,7 +505,7 @@ class MetricsRecorder:
         except MetricsError as exc:
             self._fail(exc)
         except Exception as exc:
-            logger.exception("recorder %s: a task of the recorder crashed", self._entity_id)
+            logger.exception("recorder %r: a task of the recorder crashed", self._entity_id)
             self._fail(MetricsRecorderUnexpectedError(cause=exc))
 
     def _fail(self, error: MetricsError) -> None:
@@ -512,7 +522,7 @@ class MetricsRecorder:
             try:
                 processor.drain_now()
             except MetricsError as exc:  # policy FAIL: what is left stays pending, counted
-                logger.error("recorder %s: %s while its loop ended", self._entity_id, exc)
+                logger.error("recorder %r: %s while its loop ended", self._entity_id, exc)
         self._finish(_S.CANCELLED, MetricsRecorderCancelledError())
 
     def _finish(self, state: RecorderState, error: MetricsError | None) -> None:
@@ -520,7 +530,7 @@ class MetricsRecorder:
         if error is not None:
             self._last_error = error
             log = logger.debug if state is _S.CANCELLED else logger.error
-            log("recorder %s: %s (%s)", self._entity_id, state, error)
+            log("recorder %r: %s (%s)", self._entity_id, state, error)
         with self._lifecycle_lock:
             self._move_to(state)
             ops = (self._start_op, self._stop_op)

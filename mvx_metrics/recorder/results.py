@@ -1,4 +1,7 @@
-"""``OpResult`` and ``WaitHandle``: how start() and stop() report back."""
+"""``OpResult`` and ``WaitHandle``: how start() and stop() report back.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Which metrics see which event class."""
+"""Which metrics see which event class.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

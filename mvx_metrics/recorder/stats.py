@@ -1,4 +1,7 @@
-"""``RecorderStats``: the recorder's exact accounting, as a frozen value."""
+"""``RecorderStats``: the recorder's exact accounting, as a frozen value.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

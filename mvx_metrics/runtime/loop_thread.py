@@ -1,4 +1,7 @@
-"""The runtime's own thread, the event loop running in it, and blocking calls into it."""
+"""The runtime's own thread, the event loop running in it, and blocking calls into it.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

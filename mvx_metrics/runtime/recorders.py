@@ -1,5 +1,8 @@
-"""The recorders a runtime hosts, by id: created and removed from any thread, stopped
-and read together on its loop."""
+"""The recorders a runtime hosts, by recorder id: created and removed from any thread,
+stopped and read together on its loop.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +34,10 @@ Snapshots = dict[str, dict[str, Mapping[str, Any]]]
 
 class HostedRecorders:
     """``{recorder_id: recorder}`` of one runtime.
+
+    The runtime names a recorder by its recorder id (this dict's key) in its errors
+    (``details["recorder_id"]``) and log lines, never by the recorder's entity id, which
+    may differ (``create_recorder(..., entity_id=...)``).
 
     Changed under ``_lock`` from any thread (ids are checked and reserved there). Read
     from any thread without it: a single dict operation (a get, a ``list(items())``) is
@@ -83,11 +90,11 @@ class HostedRecorders:
     def host_ended(self) -> None:
         """On the runtime's loop as it ends: every recorder still active applies what it
         holds and ends CANCELLED, as any recorder whose host ends its loop does."""
-        for recorder in list(self.by_id.values()):
+        for rid, recorder in list(self.by_id.items()):
             try:
                 recorder._host_ended()
             except Exception:  # one recorder's failure must not keep the others running
-                logger.exception("recorder %r: ending with the runtime's loop failed", recorder)
+                logger.exception("recorder %r: ending with the runtime's loop failed", rid)
 
     def remove(self, rid: str) -> AsyncioMetricsRecorder:
         with self._lock:

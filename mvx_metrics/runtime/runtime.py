@@ -1,4 +1,7 @@
-"""``MetricsRuntime``: a thread with its own event loop, and the recorders living in it."""
+"""``MetricsRuntime``: a thread with its own event loop, and the recorders living in it.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 
@@ -498,6 +501,13 @@ class MetricsRuntime:
     ) -> AsyncioMetricsRecorder:
         """Create a recorder for the runtime's loop, start it, and return it (RUNNING).
 
+        ``recorder_id`` is the runtime's key for it (stripped; blank -> ``ValueError``):
+        :meth:`get_recorder` and the other methods take it, the runtime's snapshots and
+        stats are keyed by it, and expositions label the recorder's samples
+        ``recorder="<recorder_id>"``. ``entity_id`` is the recorder's own identity
+        (``recorder.entity_id``, which its own messages and logs name it by); it defaults
+        to ``recorder_id``.
+
         The recorder is made in the calling thread, bound to the runtime's loop, and this
         call does not wait for that loop, unless ``recorder_class`` has an
         ``_on_starting`` hook: then it waits for the hook, whose failure it raises.
@@ -507,7 +517,7 @@ class MetricsRuntime:
         ``timeout``); ``timeout`` bounds this call.
 
         Raises:
-            MetricsRuntimeRecorderAlreadyExistsError: the id is in use.
+            MetricsRuntimeRecorderAlreadyExistsError: the recorder id is in use.
             MetricsRuntimeRecorderStartupError: the recorder's ``_on_starting`` hook failed.
             MetricsRuntimeTimeoutError: its ``_on_starting`` hook took longer than ``timeout``.
             MetricsRuntimeInvalidStateError: the runtime is not RUNNING.
@@ -552,7 +562,7 @@ class MetricsRuntime:
         return recorder
 
     def get_recorder(self, recorder_id: str) -> AsyncioMetricsRecorder:
-        """The recorder with this id, or ``MetricsRuntimeRecorderNotFoundError``."""
+        """The recorder with this recorder id, or ``MetricsRuntimeRecorderNotFoundError``."""
         rid = _recorder_id(recorder_id)
         recorder = self._recorders.by_id.get(rid)
         if recorder is None:
@@ -562,23 +572,24 @@ class MetricsRuntime:
         return recorder
 
     def try_get_recorder(self, recorder_id: str) -> AsyncioMetricsRecorder | None:
-        """The recorder with this id, or None."""
+        """The recorder with this recorder id, or None."""
         return self._recorders.by_id.get(_recorder_id(recorder_id))
 
     def list_recorder_ids(self) -> tuple[str, ...]:
-        """Ids of the recorders in the runtime, in creation order."""
+        """The recorder ids of the runtime's recorders, in creation order."""
         return tuple(self._recorders.by_id)
 
     def stop_recorder(self, recorder_id: str, *, timeout: float | None = None) -> None:
         """Stop (and flush) one recorder; it stays registered and readable.
 
         Raises:
-            MetricsRuntimeRecorderNotFoundError: no recorder has this id.
+            MetricsRuntimeRecorderNotFoundError: no recorder has this recorder id.
             MetricsRuntimeRecorderStopError: the recorder failed to stop (its hook raised).
             MetricsRuntimeTimeoutError: the stop took longer than ``timeout``.
             MetricsRuntimeDeadlockError: called on the runtime's own loop thread.
         """
-        recorder = self.get_recorder(recorder_id)
+        rid = _recorder_id(recorder_id)
+        recorder = self.get_recorder(rid)
         self._refuse_on_loop_thread("stop_recorder")
         self._refuse_in_forked_child("stop_recorder")
         wait_for = check_timeout(timeout, "timeout", self._operation_timeout)
@@ -586,14 +597,14 @@ class MetricsRuntime:
             result = recorder.stop().wait(wait_for)
         except MetricsRecorderTimeoutError as exc:
             raise MetricsRuntimeTimeoutError(
-                f"stop_recorder({recorder_id!r}) did not complete within {wait_for}s",
-                details={"operation": "stop_recorder", "recorder_id": recorder_id},
+                f"stop_recorder({rid!r}) did not complete within {wait_for}s",
+                details={"operation": "stop_recorder", "recorder_id": rid},
                 cause=exc,
             ) from None
         if not result.success:
             raise MetricsRuntimeRecorderStopError(
-                f"recorder {recorder.entity_id!r} failed to stop: {result.error}",
-                details={"recorder_id": recorder_id},
+                f"recorder {rid!r} failed to stop: {result.error}",
+                details={"recorder_id": rid},
                 cause=result.error,
             )
 
@@ -677,11 +688,11 @@ class MetricsRuntime:
     ) -> tuple[str, int]:
         """Serve ``GET /metrics`` from the runtime's loop; return the bound ``(host, port)``.
 
-        Every recorder is exposed, each sample labelled ``recorder="<id>"``, as Prometheus
-        text 0.0.4 or OpenMetrics 1.0 as the scraper's Accept header asks, followed by each
-        recorder's stats (``mvx_recorder_*``) unless ``include_stats`` is False. ``port=0``
-        picks a free port. The server stops with the runtime. Call it again to listen on
-        more addresses.
+        Every recorder is exposed, each sample labelled ``recorder="<recorder_id>"``, as
+        Prometheus text 0.0.4 or OpenMetrics 1.0 as the scraper's Accept header asks,
+        followed by each recorder's stats (``mvx_recorder_*``) unless ``include_stats`` is
+        False. ``port=0`` picks a free port. The server stops with the runtime. Call it
+        again to listen on more addresses.
 
         Raises:
             OSError: the address cannot be bound (a port in use, say).

@@ -1,4 +1,7 @@
-"""Runtime lifecycle states and the moves allowed between them."""
+"""Runtime lifecycle states and the moves allowed between them.
+
+Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""A recorder for unit tests: no loop, no thread, every event kept in order."""
+"""A recorder for unit tests: no loop, no thread, every event kept in order.
+
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.testing`.
+"""
 
 from __future__ import annotations
 

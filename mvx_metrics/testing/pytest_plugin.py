@@ -1,5 +1,9 @@
 """The pytest plugin: fixtures for tests of code that emits metrics.
 
+Internal: not part of the public API as a module (import nothing from it): pytest loads
+it through the ``pytest11`` entry point, or with ``-p mvx_metrics.testing.pytest_plugin``
+where plugin autoloading is off. The fixtures below are the public part.
+
 Installed with the package (entry point ``pytest11``), so that ``pip install
 mvx-metrics`` is enough; ``pytest -p no:mvx_metrics`` turns it off.
 

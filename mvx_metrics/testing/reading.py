@@ -1,8 +1,11 @@
 """Reading one value out of snapshots, diffs between two, and assertions that say why.
 
+Internal: not part of the public API; import public names from
+:mod:`mvx_metrics.testing`.
+
 Every function takes what ``get_metric_snapshots()`` returns: a recorder's
 ``{metric_name: snapshot}``, or a runtime's ``{recorder_id: {metric_name: snapshot}}``
-(then name the recorder with ``recorder=``). A series is chosen by its labels, given as
+(then give the recorder id as ``recorder=``). A series is chosen by its labels, given as
 keyword arguments (``outcome="SUCCESS"``), all of them: a metric without labels is read
 with none.
 """
@@ -35,7 +38,8 @@ _MISSING: Any = object()
 
 
 class MetricNotFoundError(LookupError):
-    """No metric (or recorder) of that name; the message lists those that exist."""
+    """No metric of that name (or no recorder of that recorder id); the message lists those
+    that exist."""
 
 
 class SeriesNotFoundError(LookupError):
@@ -60,6 +64,7 @@ def value(
 ) -> Any:
     """The value of the one series of ``metric`` whose labels are exactly ``labels``.
 
+    ``recorder``: the recorder id to read, when ``snapshots`` are a runtime's.
     ``default``: returned when the metric has no such series (a labelled series exists
     only once an event made it); without it, that is a :class:`SeriesNotFoundError`.
 
@@ -172,7 +177,7 @@ def _metric(snapshots: Mapping[str, Any], metric: str, recorder: str | None) -> 
     runtime_wide = recorder is None and _looks_like_runtime(snapshots)
     if not isinstance(found, Mapping) or runtime_wide:
         hint = (
-            " (a runtime's snapshots: name the recorder with recorder=...)" if runtime_wide else ""
+            " (a runtime's snapshots: give the recorder id as recorder=...)" if runtime_wide else ""
         )
         raise MetricNotFoundError(
             f"no metric {metric!r}; the snapshots have: {sorted(snapshots)}{hint}"

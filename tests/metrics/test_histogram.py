@@ -33,7 +33,7 @@ def test_values_are_counted_cumulatively_by_upper_bound() -> None:
 
 def test_the_default_buckets_are_prometheus_clients() -> None:
     histogram = Histogram("h", event=Request, value="duration_s")
-    assert histogram.buckets == DEFAULT_BUCKETS
+    assert histogram.buckets == DEFAULT_BUCKETS == Histogram.DEFAULT_BUCKETS
     keys = list(histogram.snapshot()["series"][0]["buckets"])
     assert keys == [
         "0.005",

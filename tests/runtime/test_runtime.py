@@ -12,18 +12,21 @@ import pytest
 
 from mvx_metrics import (
     AsyncioMetricsRecorder,
+    MetricsRecorderInvalidStateError,
     MetricsRuntime,
     MetricsRuntimeDeadlockError,
     MetricsRuntimeInvalidStateError,
     MetricsRuntimeRecorderAlreadyExistsError,
     MetricsRuntimeRecorderNotFoundError,
     MetricsRuntimeRecorderStartupError,
+    MetricsRuntimeRecorderStopError,
     MetricsRuntimeStartupError,
     MetricsRuntimeUnexpectedError,
     OverflowPolicy,
     RecorderState,
     RuntimeState,
 )
+from mvx_metrics.export import render_prometheus
 from mvx_metrics.hops.waiting import run_on_owner, spawn_on_owner
 
 from .._support import TIMEOUT, CountingMetric, Saved, run_threads
@@ -104,6 +107,40 @@ def test_registry_operations(runtime: MetricsRuntime) -> None:
     assert removed is recorder and runtime.list_recorder_ids() == ()
     with pytest.raises(MetricsRuntimeRecorderNotFoundError):
         runtime.stop_recorder("docs")
+
+
+def test_the_recorder_id_is_the_runtimes_key_and_the_entity_id_the_recorders_own_name(
+    runtime: MetricsRuntime,
+) -> None:
+    # The two differ only when create_recorder is given entity_id=; each part of the API
+    # then names the recorder by the one it knows (docs/reference.md, Terms).
+    recorder = runtime.create_recorder(" key ", entity_id="own")
+    recorder.register_metric(CountingMetric())
+    recorder.register_event(event=Saved())
+    assert recorder.entity_id == "own" and "/own " in repr(recorder)
+    assert runtime.get_recorder("key") is recorder and runtime.list_recorder_ids() == ("key",)
+    assert list(runtime.get_metric_snapshots(timeout=TIMEOUT)) == ["key"]
+    assert list(runtime.get_stats()) == ["key"]
+    exposition = render_prometheus(runtime)
+    assert 'recorder="key"' in exposition and "own" not in exposition
+    assert runtime.create_recorder("plain").entity_id == "plain"  # by default, the same
+
+    class FailsToStop(AsyncioMetricsRecorder):
+        async def _on_stopped(self) -> None:
+            raise RuntimeError("stop hook")
+
+    runtime.create_recorder("stopper", entity_id="stopper-own", recorder_class=FailsToStop)
+    with pytest.raises(MetricsRuntimeRecorderStopError) as stop_failed:
+        runtime.stop_recorder(" stopper ")
+    assert stop_failed.value.details == {"recorder_id": "stopper"}
+    assert stop_failed.value.recorder_id == "stopper"
+    assert str(stop_failed.value).startswith("recorder 'stopper' failed to stop")
+
+    runtime.stop_recorder("key")
+    with pytest.raises(MetricsRecorderInvalidStateError) as refused:
+        recorder.register_event(event=Saved())
+    assert refused.value.details["entity_id"] == "own"
+    assert "recorder 'own'" in str(refused.value)
 
 
 def test_bad_arguments_are_refused(runtime: MetricsRuntime) -> None:
