@@ -36,7 +36,7 @@ from typing import Any
 from .._process import instance_id
 from ..recorder.stats import RecorderStats
 from ..snapshots import MetricFamily
-from .merging import Part, merge_snapshots, merge_stats
+from .merging import Part, delay_from_dict, delay_to_dict, merge_snapshots, merge_stats
 from .per_process import PROCESS_KEY, families_from_json, families_to_json, label_per_process
 
 try:
@@ -265,6 +265,7 @@ def _stats_dict(stats: RecorderStats | None) -> dict[str, Any]:
         "dropped": dict(stats.dropped),
         "metric_errors": dict(stats.metric_errors),
         "hook_errors": stats.hook_errors,
+        "processing_delay": delay_to_dict(stats.processing_delay),
     }
 
 
@@ -277,4 +278,5 @@ def _recorder_stats(total: Mapping[str, Any]) -> RecorderStats:
         dropped=MappingProxyType(dict(total["dropped"])),
         metric_errors=MappingProxyType(dict(total["metric_errors"])),
         hook_errors=total["hook_errors"],
+        processing_delay=delay_from_dict(total["processing_delay"]),
     )

@@ -24,8 +24,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..metrics._sketch import QuantileSketch
+from ..recorder.stats import PROCESSING_DELAY_BOUNDS, ProcessingDelay
 
-__all__ = ["CUMULATIVE_KINDS", "Part", "merge_snapshots", "merge_stats"]
+__all__ = [
+    "CUMULATIVE_KINDS",
+    "Part",
+    "delay_from_dict",
+    "delay_to_dict",
+    "merge_delays",
+    "merge_snapshots",
+    "merge_stats",
+]
 
 #: Kinds whose totals outlive the process that counted them.
 CUMULATIVE_KINDS = frozenset({"counter", "updown_counter", "histogram", "distribution"})
@@ -89,13 +98,63 @@ def merge_stats(stats: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "metric_errors": {},
         "hook_errors": 0,
     }
+    delays = []
     for one in stats:
         for key in ("accepted", "processed", "pending", "capacity", "hook_errors"):
             total[key] += int(one.get(key, 0))
         for key in ("dropped", "metric_errors"):
             for reason, n in one.get(key, {}).items():
                 total[key][reason] = total[key].get(reason, 0) + int(n)
+        delays.append(delay_from_dict(one.get("processing_delay")))
+    total["processing_delay"] = delay_to_dict(merge_delays(delays))
     return total
+
+
+def merge_delays(delays: Iterable[ProcessingDelay]) -> ProcessingDelay:
+    """Processing delays of several processes as one histogram: counts and sums added,
+    the least minimum and the greatest maximum. Those with other bucket bounds (a file of
+    another version) are left out."""
+    counts = [0] * (len(PROCESSING_DELAY_BOUNDS) + 1)
+    total = 0.0
+    least: float | None = None
+    most: float | None = None
+    for delay in delays:
+        if delay.bounds != PROCESSING_DELAY_BOUNDS or delay.min is None or delay.max is None:
+            continue
+        counts = [a + b for a, b in zip(counts, delay.counts, strict=True)]
+        total += delay.sum
+        least = delay.min if least is None else min(least, delay.min)
+        most = delay.max if most is None else max(most, delay.max)
+    if least is None:
+        return ProcessingDelay()
+    return ProcessingDelay(PROCESSING_DELAY_BOUNDS, tuple(counts), total, least, most)
+
+
+def delay_to_dict(delay: ProcessingDelay) -> dict[str, Any]:
+    """A processing delay as a process file holds it."""
+    return {
+        "bounds": list(delay.bounds),
+        "counts": list(delay.counts),
+        "sum": delay.sum,
+        "min": delay.min,
+        "max": delay.max,
+    }
+
+
+def delay_from_dict(data: object) -> ProcessingDelay:
+    """What :func:`delay_to_dict` wrote; an empty delay for a file without it (an older
+    version) or with one of another shape."""
+    if not isinstance(data, Mapping):
+        return ProcessingDelay()
+    try:
+        bounds = tuple(float(b) for b in data["bounds"])
+        counts = tuple(int(n) for n in data["counts"])
+        low, high = data["min"], data["max"]
+        if len(counts) != len(bounds) + 1 or low is None or high is None:
+            return ProcessingDelay()
+        return ProcessingDelay(bounds, counts, float(data["sum"]), float(low), float(high))
+    except (KeyError, TypeError, ValueError):
+        return ProcessingDelay()
 
 
 # --- helpers ------------------------------------------------------------------------------
