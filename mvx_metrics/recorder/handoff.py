@@ -5,7 +5,7 @@ Internal: not part of the public API; import public names from :mod:`mvx_metrics
 Producers append events to ``buffer``; the owning loop is the only one that pops them.
 
 **Slots.** The pending-event limit is enforced without a lock on the hot path by
-*credits*: a list holding one token per free slot handed out to producers.
+*credits*: a bytearray holding one byte per free slot handed out to producers.
 ``credits.pop()`` is atomic, so taking a slot either succeeds or raises ``IndexError``,
 even with many producer threads. Free slots are handed out ``CREDIT_CHUNK`` at a time;
 the rest are a plain count (``unissued``), so a recorder's memory does not grow with its
@@ -57,7 +57,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from itertools import repeat
 from typing import Any, Protocol
 
 from .delay import DelayCounts
@@ -210,7 +209,10 @@ class Handoff(DelayCounts):
         self.capacity = capacity
         self.buffer: deque[Any] = deque()
         #: Free slots handed out to producers (see "Slots" above); empty at first.
-        self.credits: list[None] = []
+        #: A bytearray, not a list of tokens: its pop is as atomic, and the garbage
+        #: collector does not track it (a list it always does; a runtime may hold
+        #: thousands of recorders).
+        self.credits = bytearray()
         # Free slots not handed out; changed under `_lock`.
         self._unissued = capacity
         self.mode = Intake.AWAITING_START
@@ -311,7 +313,7 @@ class Handoff(DelayCounts):
             # Top the producers' credits up to a chunk; the rest become unissued slots.
             handed = min(events, max(CREDIT_CHUNK - len(self.credits), 0))
             if handed:
-                self.credits.extend(repeat(None, handed))
+                self.credits += bytes(handed)
             self._unissued += events - handed
             if self._room is not None and (self.blocked_producers or self.pressing):
                 self._room.notify_all()
@@ -339,7 +341,7 @@ class Handoff(DelayCounts):
         grant = min(CREDIT_CHUNK, unissued)
         self._unissued = unissued - grant
         if grant > 1:
-            self.credits.extend(repeat(None, grant - 1))
+            self.credits += bytes(grant - 1)
         return True
 
     def _waiting_room(self) -> threading.Condition:
