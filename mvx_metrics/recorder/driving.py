@@ -29,8 +29,8 @@ from typing import Protocol
 from ..errors import MetricsError, MetricsRecorderUnexpectedError
 from ..hops import OwnerGoneError, OwnerHop
 from .handoff import Handoff, Intake
-from .policies import PROPAGATED_EXCEPTIONS
-from .processing import Processor
+from .policies import PROPAGATED_EXCEPTIONS, MetricErrorPolicy
+from .processing import ChangeHook, Processor
 
 __all__ = ["PARK_AFTER_S", "Driver"]
 
@@ -58,37 +58,29 @@ class Lifecycle(Protocol):
         """End in FAILURE with ``error`` (if not already ended), answering every waiter."""
 
 
-class Driver:
-    """Drives one recorder's :class:`Processor` on the owning loop (see module docs).
+class Driver(Processor):
+    """A recorder's :class:`Processor` that also drives itself on the owning loop (see
+    module docs): one object, not two, for every full garbage collection to traverse.
 
     Runs on the owning loop only. It holds its recorder as a :class:`Lifecycle` (one
     reference, not a bound method per callback: idle recorders should cost little), and
     is the recorder's watcher of the loop's end (``..hops.host_end``).
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_continuation_due",
-        "_hop",
-        "_idle_ticks",
-        "_lifecycle",
-        "_park_after_ticks",
-        "_task_active",
-        "_tick_s",
-        "handoff",
-        "processor",
-    )
-
     def __init__(
         self,
-        processor: Processor,
+        handoff: Handoff,
         hop: OwnerHop,
         *,
+        error_policy: MetricErrorPolicy,
+        change_hook: ChangeHook | None,
+        entity_id: str,
         max_processing_delay: float,
         lifecycle: Lifecycle,
     ) -> None:
-        self.processor = processor
-        self.handoff: Handoff = processor.handoff
+        super().__init__(
+            handoff, error_policy=error_policy, change_hook=change_hook, entity_id=entity_id
+        )
         self._hop = hop
         self._tick_s = max_processing_delay
         self._park_after_ticks = max(1, round(PARK_AFTER_S / max_processing_delay))
@@ -123,9 +115,9 @@ class Driver:
             self.handoff.wake_from_rest()
             self._work()
         elif mode is Intake.STOPPED:
-            self.processor.drain_stragglers()
+            self.drain_stragglers()
         elif mode is Intake.FAILED:
-            self.processor.settle_requests()
+            self.settle_requests()
         # BUSY or AWAITING_START: whoever is busy looks at the buffer before resting, and
         # processing applies what is buffered when it begins.
 
@@ -174,7 +166,7 @@ class Driver:
         """BUSY: apply a slice in this callback, or leave the spell to a drain task."""
         if self._task_active:
             return  # the task applies until it rests
-        if not self.processor.can_apply_in_callback():
+        if not self.can_apply_in_callback():
             self._task_active = True
             try:
                 self._lifecycle._spawn_guarded(self._drain_task, "drain")
@@ -183,28 +175,27 @@ class Driver:
                 self._lifecycle._host_ended()
             return
         try:
-            self.processor.apply_slice()
+            self.apply_slice()
         except PROPAGATED_EXCEPTIONS as exc:  # Ctrl-C, sys.exit() from a metric
             self._lifecycle._fail(MetricsRecorderUnexpectedError(cause=exc))
             if self._hop.exceptions_reach_host:
                 raise
             return
         except Exception as exc:  # a bug of ours: never let it escape a loop callback
-            logger.exception("recorder %r: applying events failed", self.processor.entity_id)
+            logger.exception("recorder %r: applying events failed", self.entity_id)
             self._lifecycle._fail(MetricsRecorderUnexpectedError(cause=exc))
             return
-        if self.processor.stop_requested:
+        if self.stop_requested:
             self._lifecycle._stop_applied()
         elif self.handoff.buffer or not self._rest():
             self._continue_soon()  # more than a slice, or work came as we rested
 
     async def _drain_task(self) -> None:
         """A busy spell that may await (a change hook) or raise (policy FAIL)."""
-        processor = self.processor
         try:
             while True:
-                await processor.drain()
-                if processor.stop_requested:
+                await self.drain()
+                if self.stop_requested:
                     self._lifecycle._stop_applied()
                     return
                 if self._rest():

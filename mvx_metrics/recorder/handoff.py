@@ -187,7 +187,6 @@ class Handoff(DelayCounts):
 
     __slots__ = (
         "_dropped",
-        "_lock",
         "_room",
         "_stalled_at",
         "_unissued",
@@ -197,6 +196,7 @@ class Handoff(DelayCounts):
         "capacity",
         "credits",
         "guard",
+        "lock",
         "mode",
         "pressing",
         "processed",
@@ -213,7 +213,7 @@ class Handoff(DelayCounts):
         #: collector does not track it (a list it always does; a runtime may hold
         #: thousands of recorders).
         self.credits = bytearray()
-        # Free slots not handed out; changed under `_lock`.
+        # Free slots not handed out; changed under `lock`.
         self._unissued = capacity
         self.mode = Intake.AWAITING_START
         #: True while an append must wake the owner: set by the owner as it rests,
@@ -227,16 +227,19 @@ class Handoff(DelayCounts):
         #: Schedules the owner-side wake-up: the recorder (not a bound method of it,
         #: which would be one more object per recorder for the collector).
         self.waker = waker
-        #: Events processed; changed by the owning loop under `_lock`.
+        #: Events processed; changed by the owning loop under `lock`.
         self.processed = 0
         self._dropped: dict[str, int] = {}
         #: Held while metric state is applied or read (see "Reads in place" above).
         #: Reentrant: a metric's snapshot() may itself read the recorder.
         self.guard = threading.RLock()
-        # Guards the slot counts and counters.
-        self._lock = threading.Lock()
+        #: Guards the slot counts and counters; the recorder serialises its lifecycle
+        #: (state moves, registrations) with it too, so that a recorder holds one lock
+        #: object, not two. Both only ever hold it briefly and call nothing that takes it
+        #: again; a producer waiting for room (``_room``) lets go of it while it waits.
+        self.lock = threading.Lock()
         # Producers that press or block wait on it for room; made on first need (under
-        # `_lock`), since most recorders never have a producer waiting.
+        # `lock`), since most recorders never have a producer waiting.
         self._room: threading.Condition | None = None
         #: Producers waiting for room under OverflowPolicy.BLOCK.
         self.blocked_producers = 0
@@ -308,7 +311,7 @@ class Handoff(DelayCounts):
         """Record ``events`` as processed and give their slots back."""
         if not events:
             return
-        with self._lock:
+        with self.lock:
             self.processed += events
             # Top the producers' credits up to a chunk; the rest become unissued slots.
             handed = min(events, max(CREDIT_CHUNK - len(self.credits), 0))
@@ -324,7 +327,7 @@ class Handoff(DelayCounts):
         """The credits ran out: take a slot and hand out a chunk more. False: the limit is
         reached. ``may_press``: the caller is not on the owning loop's thread, and may
         wait for it above the watermark (see "Back-pressure" above)."""
-        with self._lock:
+        with self.lock:
             if (
                 may_press
                 and self._unissued <= self.capacity // 2
@@ -334,7 +337,7 @@ class Handoff(DelayCounts):
             return self._grant()
 
     def _grant(self) -> bool:
-        """Take one slot and hand out up to a chunk more; hold ``_lock``."""
+        """Take one slot and hand out up to a chunk more; hold ``lock``."""
         unissued = self._unissued
         if not unissued:
             return False
@@ -345,15 +348,15 @@ class Handoff(DelayCounts):
         return True
 
     def _waiting_room(self) -> threading.Condition:
-        """The condition producers wait on for room; hold ``_lock``."""
+        """The condition producers wait on for room; hold ``lock``."""
         room = self._room
         if room is None:
-            room = self._room = threading.Condition(self._lock)
+            room = self._room = threading.Condition(self.lock)
         return room
 
     def _press(self) -> None:
         """Wait until the owner processes something, at most PRESS_WAIT_S plus the time
-        the garbage collector ran meanwhile (:class:`CollectorTime`); hold ``_lock``."""
+        the garbage collector ran meanwhile (:class:`CollectorTime`); hold ``lock``."""
         room = self._waiting_room()
         start = self.processed
         deadline = time.monotonic() + PRESS_WAIT_S
@@ -375,7 +378,7 @@ class Handoff(DelayCounts):
     def wait_for_credit(self, timeout: float) -> bool:
         """Block the calling (foreign) thread until a slot is free; False on timeout."""
         deadline = time.monotonic() + timeout
-        with self._lock:
+        with self.lock:
             room = self._waiting_room()
             self.blocked_producers += 1
             try:
@@ -397,21 +400,21 @@ class Handoff(DelayCounts):
 
     def count_dropped(self, reason: str, events: int = 1) -> None:
         """Count ``events`` that were not accepted (or, ``FORK_DISCARDED``, not kept)."""
-        with self._lock:
+        with self.lock:
             self._dropped[reason] = self._dropped.get(reason, 0) + events
 
     # --- readers (any thread) -----------------------------------------------------------
 
     def counts(self) -> tuple[int, int]:
         """``(processed, pending)`` from one consistent instant."""
-        with self._lock:
+        with self.lock:
             return self.processed, self.capacity - self._unissued - len(self.credits)
 
     def pending_in_forked_child(self) -> int:
-        """Pending, read without ``_lock``: in a forked child nothing else runs, and a
+        """Pending, read without ``lock``: in a forked child nothing else runs, and a
         thread of the parent may have held the lock at the fork, for good."""
         return self.capacity - self._unissued - len(self.credits)
 
     def dropped(self) -> dict[str, int]:
-        with self._lock:
+        with self.lock:
             return dict(self._dropped)

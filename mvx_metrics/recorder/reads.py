@@ -239,7 +239,7 @@ class ReadPath:
                     self._recorder._fail(MetricsRecorderUnexpectedError(cause=exc))
                     raise
                 if processor.stop_requested:
-                    self._recorder._driver.kick()  # the stop just applied must finish
+                    self._recorder._processor.kick()  # the stop just applied must finish
             return fn()
 
     def _timeout_error(self, what: str) -> MetricsRecorderTimeoutError:

@@ -51,7 +51,6 @@ from .captures import Captures, snapshots_of
 from .driving import Driver
 from .handoff import FORK_DISCARDED, ControlItem, Handoff
 from .policies import PROPAGATED_EXCEPTIONS, MetricErrorPolicy, OverflowPolicy
-from .processing import Processor
 from .reads import ACTIVE as _ACTIVE
 from .reads import BUSY, ReadPath
 from .results import Operation, WaitHandle
@@ -136,9 +135,6 @@ class MetricsRecorder:
         self._hop = bind_owner(require=self._required_library)
         self._build_parts(capacity)
         self._state = RecorderState.VIRGIN
-        # Serialises state moves and registrations made from any thread. Never taken on
-        # the hot path: register_event reads _state without it.
-        self._lifecycle_lock = threading.Lock()
         self._start_op: Completion[None] | None = None
         self._stop_op: Completion[None] | None = None
         self._registered: dict[str, Metric] = {}
@@ -147,11 +143,14 @@ class MetricsRecorder:
         self._last_error: MetricsError | None = None
 
     def _build_parts(self, capacity: int) -> None:
-        """The hand-off, the processor and the driver, bound to ``self._hop``."""
+        """The hand-off and the processor (which drives itself), bound to ``self._hop``."""
         self._handoff = Handoff(capacity, self)
         cls = type(self)
-        self._processor = Processor(
+        # The processor drives itself (driving.py): one object, where two cost the
+        # collector more at every full collection.
+        self._processor = Driver(
             self._handoff,
+            self._hop,
             error_policy=self._metric_error_policy,
             change_hook=(
                 self._on_metric_changed
@@ -159,10 +158,6 @@ class MetricsRecorder:
                 else None
             ),
             entity_id=self._entity_id,
-        )
-        self._driver = Driver(
-            self._processor,
-            self._hop,
             max_processing_delay=self._max_processing_delay,
             lifecycle=self,
         )
@@ -178,7 +173,6 @@ class MetricsRecorder:
         held stays held forever, so every lock is made anew."""
         discarded = self._handoff.pending_in_forked_child()
         was = self._state
-        self._lifecycle_lock = threading.Lock()
         self._hop = hop
         self._build_parts(self._handoff.capacity)
         self._start_op = self._stop_op = None
@@ -191,6 +185,14 @@ class MetricsRecorder:
             self._state = _S.VIRGIN
             self._last_error = None
             self._start_hosted()
+
+    @property
+    def _lifecycle_lock(self) -> threading.Lock:
+        """Serialises state moves and registrations made from any thread; never taken on
+        the hot path (register_event reads ``_state`` without it). The hand-off's lock:
+        one lock object fewer per recorder (see ``Handoff.lock``), and new with the
+        hand-off in a forked child."""
+        return self._handoff.lock
 
     @property
     def _reads(self) -> ReadPath:
@@ -346,7 +348,7 @@ class MetricsRecorder:
         """Wake the processing side (called by whoever claimed the wake token). On the
         owning thread too it is a callback, never applied inside the producer's call."""
         try:
-            self._hop.call_soon(self._driver.on_wake)
+            self._hop.call_soon(self._processor.on_wake)
         except OwnerGoneError:
             # The loop is gone: what is buffered stays counted as pending, never dropped
             # silently. Only a producer racing with shutdown gets here.
@@ -441,7 +443,7 @@ class MetricsRecorder:
         """On the owning loop, after start(): run ``_on_starting`` if there is one, then
         begin processing."""
         try:
-            self._hop.when_host_ends(self._driver)
+            self._hop.when_host_ends(self._processor)
             if type(self)._on_starting is MetricsRecorder._on_starting:
                 self._begin_processing()
             else:
@@ -466,7 +468,7 @@ class MetricsRecorder:
             op, self._start_op = self._start_op, None
         if op is not None:
             op.set_result(None)
-        self._driver.begin()
+        self._processor.begin()
 
     def _stop_applied(self) -> None:
         """On the owning loop: the stop request was applied, so everything accepted
@@ -535,7 +537,7 @@ class MetricsRecorder:
             self._move_to(state)
             ops = (self._start_op, self._stop_op)
             self._start_op = self._stop_op = None
-        self._hop.forget_host_end(self._driver)
+        self._hop.forget_host_end(self._processor)
         if state is _S.STOPPED:
             self._processor.welcome_stragglers()
         else:

@@ -273,7 +273,7 @@ recorder.flush()
 # process forks: neither ends in the child.
 held, release = threading.Event(), threading.Event()
 def hold():
-    with recorder._handoff._lock, collections_deferred():
+    with recorder._handoff.lock, collections_deferred():
         held.set()
         release.wait(60)
 holder = threading.Thread(target=hold)
