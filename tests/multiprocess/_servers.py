@@ -85,6 +85,15 @@ class Gunicorn:
         return pids
 
 
+def _no_control_socket() -> list[str]:
+    """gunicorn 25.1 and later listen on a control socket in ``~/.gunicorn`` by default:
+    one path that every server started by the tests would share, so none is made."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    known = any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)
+    return ["--no-control-socket"] if known else []
+
+
 @contextmanager
 def gunicorn_server(
     tmp_path: Path, app: str, arguments: list[str], env: Mapping[str, str] | None = None
@@ -109,6 +118,7 @@ def gunicorn_server(
                 f"127.0.0.1:{port}",
                 "--graceful-timeout",
                 "5",
+                *_no_control_socket(),
                 *arguments,
                 "app:app",
             ],
