@@ -31,9 +31,13 @@ class PrometheusServer:
         self.process = process
         self.log = log
 
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        """The ``result`` of an instant query (a vector: ``[{"metric", "value"}]``)."""
-        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """The ``result`` of an instant query (a vector: ``[{"metric", "value"}]``), at
+        ``at`` (Unix seconds, as a sample's ``value[0]``) or now."""
+        params: dict[str, str | float] = {"query": expr}
+        if at is not None:
+            params["time"] = at
+        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode(params)
         with urllib.request.urlopen(url, timeout=10) as response:
             body = json.load(response)
         assert body["status"] == "success", body

@@ -15,7 +15,9 @@ half a file):
 - ``archive.json``: the totals of every process that exited (or died: its pid is gone,
   or now belongs to a process started later), folded in by the first read that finds
   it, whose file is then removed. So a read costs the live processes plus one file,
-  however many workers came and went.
+  however many workers came and went. The archive names the files its latest fold
+  removes (``"folded"``), written before they are removed: a reader that dies between
+  the two leaves files the next reader removes without counting them twice.
 
 Readers and the folding hold an exclusive ``flock`` on ``.lock`` (POSIX), so that two
 scrapes never fold the same file twice.
@@ -48,6 +50,8 @@ __all__ = ["GroupRead", "MultiprocessDirectory"]
 
 FORMAT = 1
 ARCHIVE = "archive.json"
+#: The archive's list of the instances whose files the latest fold removed.
+FOLDED = "folded"
 PREFIX = "mvx-"
 
 Read = list[tuple[str | None, Mapping[str, Mapping[str, Any]], RecorderStats | None]]
@@ -132,7 +136,17 @@ class MultiprocessDirectory:
                 else:
                     exited.append((path, document))
             if exited:
-                archive = self._fold(archive, [document for _, document in exited])
+                # A reader that died between writing the archive and removing the files
+                # it folded (a worker SIGKILLed while it served a scrape) left them here,
+                # already counted: removed now, not added again.
+                counted = {one for one in archive.get(FOLDED, ()) if isinstance(one, str)}
+                new = [doc for _, doc in exited if _instance(doc) not in counted]
+                archive = self._fold(archive, new)
+                # Every file removed below is named in the archive first, so that a death
+                # before the removals finish leaves only files the next reader skips.
+                archive[FOLDED] = sorted(
+                    {one for _, doc in exited if (one := _instance(doc)) is not None}
+                )
                 _write_atomically(self.path / ARCHIVE, archive)
                 for path, _ in exited:
                     with contextlib.suppress(FileNotFoundError):
@@ -218,6 +232,11 @@ class MultiprocessDirectory:
 
 def _recorder_ids(documents: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(rid for doc in documents for rid in doc.get("recorders", {})))
+
+
+def _instance(document: Mapping[str, Any]) -> str | None:
+    instance = document.get("instance")
+    return instance if isinstance(instance, str) else None
 
 
 def _is_live(document: Mapping[str, Any]) -> bool:

@@ -171,3 +171,55 @@ def test_the_serve_command_serves_the_merged_directory(tmp_path: Path) -> None:
         server.terminate()
         server.wait(TIMEOUT)
     assert server.returncode == 0
+
+
+def _hits(directory: MultiprocessDirectory) -> float:
+    [(_, snapshots, _)] = directory.read()
+    [series] = snapshots["hits"]["series"]
+    return float(series["value"])
+
+
+def _publish_exited_in_child(directory: MultiprocessDirectory, hits: int) -> None:
+    """A process life that published ``hits`` and exited (a new instance id: a fork)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            snapshot = {
+                "name": "hits",
+                "kind": "counter",
+                "description": "",
+                "unit": "",
+                "series": [{"labels": {}, "value": hits}],
+                "overflow_events": 0,
+            }
+            directory.publish({"web": {"hits": snapshot}}, {}, exited=True)
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+
+
+def test_a_reader_that_dies_mid_fold_does_not_get_the_files_counted_twice(
+    tmp_path: Path,
+) -> None:
+    # Seen under gunicorn: a worker SIGKILLed while its scrape folded exited workers'
+    # files, after the new archive was written and before the files were removed.
+    directory = MultiprocessDirectory(tmp_path)
+    _publish_exited_in_child(directory, 7)
+    _publish_exited_in_child(directory, 5)
+    exited = sorted(tmp_path.glob("mvx-*.json"))
+    assert len(exited) == 2
+    pid = os.fork()
+    if pid == 0:  # a reader that dies at its first removal, as a SIGKILL would
+        try:
+            Path.unlink = lambda self, missing_ok=False: os._exit(3)
+            directory.read()
+        finally:
+            os._exit(1)
+    assert os.waitpid(pid, 0)[1] >> 8 == 3
+    assert sorted(tmp_path.glob("mvx-*.json")) == exited  # left behind, and counted
+
+    assert _hits(directory) == 12  # not 24
+    assert list(tmp_path.glob("mvx-*.json")) == []
+    _publish_exited_in_child(directory, 1)  # and folding goes on as before
+    assert _hits(directory) == 13
+    assert _hits(directory) == 13

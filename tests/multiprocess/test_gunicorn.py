@@ -3,19 +3,18 @@ whichever worker answers it, shows the whole group's counts, also after a worker
 
 from __future__ import annotations
 
-import http.client
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .._support import TIMEOUT, run_threads
+from . import _servers
+from ._servers import gunicorn_server
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="gunicorn needs POSIX")
 
@@ -51,21 +50,10 @@ def app(environ, start_response):
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def get(port: int, path: str) -> tuple[str, str]:
     """(worker pid, body) of one request on a new connection (any worker may take it)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.getheader("X-Pid") or "", response.read().decode()
-    finally:
-        conn.close()
+    response = _servers.get(port, path)
+    return response.pid, response.body
 
 
 def work(port: int, requests: int, threads: int = 6) -> set[str]:
@@ -107,59 +95,11 @@ def scrapes_agree(port: int, expected: float, count: int = 12) -> set[str]:
 
 
 @pytest.fixture
-def gunicorn(tmp_path: Path) -> tuple[int, subprocess.Popen[bytes]]:
-    if shutil.which("gunicorn") is None and not _module_available("gunicorn"):
-        pytest.skip("gunicorn not installed (pip install -e '.[test]')")
-    (tmp_path / "app.py").write_text(APP)
-    port = free_port()
-    env = dict(os.environ, MVX_DIR=str(tmp_path / "metrics"), PYTHONPATH=str(tmp_path))
-    # To a file, not a pipe: nobody reads a pipe while the server runs, and a worker
-    # writing a full one (64 KB of logs) would block in the middle of a request.
-    log = tmp_path / "gunicorn.log"
-    stderr_file = log.open("wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--preload",
-            "-w",
-            "3",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--graceful-timeout",
-            "5",
-            "app:app",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=stderr_file,
-    )
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        try:
-            get(port, "/ready")
-            break
-        except OSError:
-            assert server.poll() is None, log.read_text(errors="replace")
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.05)
-    yield port, server
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(TIMEOUT)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(TIMEOUT)
-    stderr_file.close()
-    print(log.read_text(errors="replace")[-4000:])  # shown with a failure
-
-
-def _module_available(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
+def gunicorn(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    with gunicorn_server(
+        tmp_path, APP, ["--preload", "-w", "3"], env={"MVX_DIR": str(tmp_path / "metrics")}
+    ) as server:
+        yield server.port, server.process
 
 
 def test_every_worker_s_scrape_shows_the_group_s_total(
