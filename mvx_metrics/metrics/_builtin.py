@@ -23,6 +23,7 @@ __all__ = [
     "MAX_FLOAT",
     "BuiltinMetric",
     "Captured",
+    "can_reset",
     "check_event_types",
     "copy_values",
     "number_rows",
@@ -383,19 +384,24 @@ def number_rows(labels: list[dict[str, str]], values: Iterable[Any]) -> list[dic
 copy_values = attrgetter("value")
 
 
+def can_reset(metric: Metric) -> bool:
+    """True when :func:`reset_metric` can start ``metric`` from zero: a built-in metric,
+    or a user-written one with a ``reset()`` method of its own."""
+    return isinstance(metric, BuiltinMetric) or callable(getattr(metric, "reset", None))
+
+
 def reset_metric(metric: Metric) -> bool:
     """Start ``metric`` from zero, as if no event had been applied: a built-in metric is
     cleared, a user-written one has its own ``reset()`` called if it has one. False when
-    it has none (its state is kept). Only where no batch plan holds its series: a
-    capturing recorder, or a forked child rebuilding its recorders."""
+    it cannot be (:func:`can_reset`; its state is kept). Only where no batch plan holds
+    its series: a capturing recorder, or a forked child rebuilding its recorders."""
     if isinstance(metric, BuiltinMetric):
         metric._reset_state()
         return True
-    reset = getattr(metric, "reset", None)
-    if callable(reset):
-        reset()
-        return True
-    return False
+    if not can_reset(metric):
+        return False
+    metric.reset()  # type: ignore[attr-defined]
+    return True
 
 
 def series_lookup(labels: LabelReader, table: SeriesTable[S]) -> Callable[[MetricEvent], S]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import MetricsRecorderMetricFailedError
 from ..events import MetricEvent
-from ..metrics._builtin import BuiltinMetric, reset_metric
+from ..metrics._builtin import can_reset, reset_metric
 from ..metrics.base import Metric
 
 __all__ = ["CapturingRecorder"]
@@ -111,9 +111,7 @@ class CapturingRecorder:
         nothing is reset."""
         with self._lock:
             for metric in self._metrics.values():
-                if not isinstance(metric, BuiltinMetric) and not callable(
-                    getattr(metric, "reset", None)
-                ):
+                if not can_reset(metric):
                     raise TypeError(
                         f"metric {metric.metric_name!r} ({type(metric).__qualname__}) has no "
                         "reset() method: give it one, or build a CapturingRecorder per example"
