@@ -28,6 +28,40 @@ from .._support import TIMEOUT
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+@contextmanager
+def serve_command(directory: Path) -> Iterator[tuple[str, int]]:
+    """``python -m mvx_metrics serve --multiprocess-dir directory`` on a free port: its
+    ``(host, port)``; stopped after, and it must exit cleanly."""
+    command = ["-m", "mvx_metrics", "serve", "--multiprocess-dir", str(directory), "--port", "0"]
+    server = subprocess.Popen(
+        [sys.executable, *command],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()  # "serving DIR on http://HOST:PORT/metrics"
+        host, port = line.rsplit("http://", 1)[1].split("/")[0].rsplit(":", 1)
+        yield host, int(port)
+    finally:
+        server.terminate()
+        server.wait(TIMEOUT)
+    assert server.returncode == 0
+
+
+def scrape_text(host: str, port: int) -> str:
+    """One GET /metrics, within TIMEOUT."""
+    conn = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+    try:
+        conn.request("GET", "/metrics")
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -123,10 +123,10 @@ def test_a_directory_path_must_be_a_path() -> None:
 
 
 def test_the_serve_command_serves_the_merged_directory(tmp_path: Path) -> None:
-    import http.client
     import time
 
     from .._support import TIMEOUT
+    from ._servers import scrape_text, serve_command
 
     directory = MultiprocessDirectory(tmp_path)
     snapshots = {
@@ -140,37 +140,12 @@ def test_the_serve_command_serves_the_merged_directory(tmp_path: Path) -> None:
         }
     }
     directory.publish({"web": snapshots}, {})
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mvx_metrics",
-            "serve",
-            "--multiprocess-dir",
-            str(tmp_path),
-            "--port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()  # "serving DIR on http://HOST:PORT/metrics"
-        host, port = line.rsplit("http://", 1)[1].split("/")[0].rsplit(":", 1)
+    with serve_command(tmp_path) as (host, port):
         deadline = time.monotonic() + TIMEOUT
         body = ""
         while 'hits_total{recorder="web"} 7.0' not in body:
             assert time.monotonic() < deadline, body
-            conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
-            conn.request("GET", "/metrics")
-            body = conn.getresponse().read().decode()
-            conn.close()
-    finally:
-        server.terminate()
-        server.wait(TIMEOUT)
-    assert server.returncode == 0
+            body = scrape_text(host, port)
 
 
 def _hits(directory: MultiprocessDirectory) -> float:

@@ -6,7 +6,6 @@ promtool."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import subprocess
@@ -21,6 +20,7 @@ from mvx_metrics.exposition.process import PROCESS_FAMILY_NAMES
 from mvx_metrics.testing.exposition import assert_exposition_valid
 
 from .._support import TIMEOUT, require_tool
+from ._servers import scrape_text, serve_command
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
 
@@ -212,39 +212,16 @@ def test_the_serve_command_shows_the_workers_and_none_of_its_own(tmp_path: Path)
         stdout=subprocess.PIPE,
         text=True,
     )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mvx_metrics",
-            "serve",
-            "--multiprocess-dir",
-            str(tmp_path),
-            "--port",
-            "0",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     try:
-        assert worker.stdout is not None and server.stdout is not None
+        assert worker.stdout is not None
         instance = worker.stdout.readline().strip()  # published by now
-        line = server.stdout.readline()  # "serving DIR on http://HOST:PORT/metrics"
-        host, port = line.rsplit("http://", 1)[1].split("/")[0].rsplit(":", 1)
-        conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
-        conn.request("GET", "/metrics")
-        body = conn.getresponse().read().decode()
-        conn.close()
+        with serve_command(tmp_path) as (host, port):
+            body = scrape_text(host, port)
     finally:
-        for process in (worker, server):
-            if process is worker and worker.stdin is not None:
-                worker.stdin.close()
-            else:
-                process.terminate()
-            process.wait(TIMEOUT)
-    assert worker.returncode == 0 and server.returncode == 0
+        assert worker.stdin is not None
+        worker.stdin.close()
+        worker.wait(TIMEOUT)
+    assert worker.returncode == 0
     series = samples(body)
     for name in PROCESS_SAMPLES:  # the serve command's own process adds none
         assert {dict(labels)["instance"] for labels in series[name]} == {instance}, name
