@@ -1,9 +1,11 @@
 """``python -m mvx_metrics demo``: many producers, one runtime-owned recorder, exact stats.
 
 A compact copy of ``examples/document_storage.py`` (examples/ is not installed): the
-component, its event and two user-written metrics. Producers are plain threads plus one
-asyncio task running in its own thread; all of them call the same synchronous
-``register_event`` hand-off.
+component, its event and its built-in metrics (a counter, a histogram, a quantile
+sketch). Producers are plain threads plus one asyncio task running in its own thread;
+all of them call the same synchronous ``register_event`` hand-off. It shows a live
+progress line (redrawn in place on a terminal), then a final table in human units, the
+histogram's buckets and the recorder's stats; Ctrl-C ends it early with that table.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .recorder.protocol import MetricsRecorderProto
 from .recorder.stats import RecorderStats
 from .runtime.runtime import MetricsRuntime
 
-__all__ = ["run_demo"]
+__all__ = ["bucket_lines", "heavy_tail_note", "human_seconds", "run_demo"]
 
 PROGRESS_INTERVAL = 0.5
 #: What each successful save checksums: 16 KiB.
@@ -128,23 +130,26 @@ def _run_async_producer(storage: DocumentStorage, stop: threading.Event, calls: 
 # --- output ---------------------------------------------------------------------------------
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
+def human_seconds(seconds: float) -> str:
+    """A duration as people read it: ``14.1 µs``, ``1.34 ms``, ``2.5 s`` (3 digits)."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if abs(seconds) >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
 
 
 def _series_values(kind: str, series: Mapping[str, Any]) -> str:
     if kind == "histogram":
         count = series["count"]
         mean = series["sum"] / count if count else 0.0
-        return f"count={count}  mean={_fmt(mean)}s"
+        return f"count={count:,}  mean={human_seconds(mean)}"
     if kind == "distribution":
         quantiles = "  ".join(
-            f"p{float(q) * 100:g}={_fmt(v)}s" for q, v in series["quantiles"].items()
+            f"p{float(q) * 100:g}={human_seconds(v) if v is not None else '-'}"
+            for q, v in series["quantiles"].items()
         )
-        return f"count={series['count']}  {quantiles}"
-    return f"value={series['value']}"
+        return f"count={series['count']:,}  {quantiles}"
+    return f"value={series['value']:,}"
 
 
 def _table_rows(snapshots: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str]]:
@@ -164,29 +169,119 @@ def _print_table(snapshots: Mapping[str, Mapping[str, Any]], out: TextIO) -> Non
         print(f"{metric:<{w0}}  {series:<{w1}}  {values}", file=out)
         if i == 0:
             print(f"{'-' * w0}  {'-' * w1}  {'-' * 6}", file=out)
+    for name, snap in snapshots.items():
+        if snap["kind"] == "histogram":
+            for series in snap["series"]:
+                print(f"\n{name} buckets:", file=out)
+                for line in bucket_lines(series["buckets"]):
+                    print(line, file=out)
+    note = heavy_tail_note(snapshots)
+    if note:
+        print(f"\n{note}", file=out)
+
+
+#: The widest bar of the bucket chart, in characters.
+_BAR_WIDTH = 30
+
+
+def bucket_lines(buckets: Mapping[str, int]) -> list[str]:
+    """One line per histogram bucket, from its cumulative counts: the range, how many
+    values fell in it, their share, and a bar."""
+    counts: list[tuple[str, int]] = []
+    below, lower = 0, "0"
+    for le, cumulative in buckets.items():
+        upper = "" if le == "+Inf" else human_seconds(float(le))
+        span = f"over {lower}" if le == "+Inf" else f"{lower} - {upper}"
+        counts.append((span, cumulative - below))
+        below, lower = cumulative, upper
+    total = max(below, 1)
+    most = max((n for _, n in counts), default=0) or 1
+    width = max(len(span) for span, _ in counts)
+    return [
+        f"  {span:<{width}}  {n:>10,}  {100 * n / total:5.1f}%  {'#' * round(_BAR_WIDTH * n / most)}"
+        for span, n in counts
+    ]
+
+
+def heavy_tail_note(snapshots: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """A sentence when a distribution's mean lies above its p90: a few slow values pull
+    the mean up, and the quantiles describe the typical case better."""
+    for name, snap in snapshots.items():
+        if snap["kind"] != "distribution":
+            continue
+        for series in snap["series"]:
+            p90 = series["quantiles"].get("0.9")
+            count = series["count"]
+            if p90 is None or not count:
+                continue
+            mean = series["sum"] / count
+            if mean > p90:
+                return (
+                    f"note: the mean ({human_seconds(mean)}) is above p90 "
+                    f"({human_seconds(p90)}) in {name}: a few slow values (a heavy tail) "
+                    "pull the mean up, so the quantiles describe a typical one better."
+                )
+    return None
 
 
 def _print_stats(stats: RecorderStats, calls: int | None, out: TextIO) -> None:
     dropped = ", ".join(f"{k}={v}" for k, v in sorted(stats.dropped.items())) or "none"
     lines = [
-        ("accepted", str(stats.accepted)),
-        ("processed", str(stats.processed)),
-        ("pending", str(stats.pending)),
-        ("capacity", str(stats.capacity)),
-        ("dropped", f"{stats.dropped_total} ({dropped})"),
-        ("metric_errors", str(stats.metric_errors_total)),
-        ("hook_errors", str(stats.hook_errors)),
+        ("accepted", f"{stats.accepted:,}"),
+        ("processed", f"{stats.processed:,}"),
+        ("pending", f"{stats.pending:,}"),
+        ("capacity", f"{stats.capacity:,}"),
+        ("dropped", f"{stats.dropped_total:,} ({dropped})"),
+        ("metric_errors", f"{stats.metric_errors_total:,}"),
+        ("hook_errors", f"{stats.hook_errors:,}"),
     ]
+    delay = stats.processing_delay
+    if delay.count and delay.max is not None:
+        lines.append(
+            (
+                "waited",
+                f"at most {human_seconds(delay.max)} before processing, "
+                f"{human_seconds(delay.sum / delay.count)} on average",
+            )
+        )
     for key, value in lines:
         print(f"  {key:<14}{value}", file=out)
     ok = stats.accepted == stats.processed + stats.pending
     print(f"  accepted == processed + pending: {'yes' if ok else 'NO'}", file=out)
     if calls is not None:
         ok = calls == stats.accepted + stats.dropped_total
-        print(f"  save calls {calls} == accepted + dropped: {'yes' if ok else 'NO'}", file=out)
+        print(f"  save calls {calls:,} == accepted + dropped: {'yes' if ok else 'NO'}", file=out)
 
 
 # --- the demo -------------------------------------------------------------------------------
+
+#: Erases the rest of a terminal line: a shorter progress line leaves nothing behind.
+_ERASE_TO_END = "\033[K"
+
+
+def _show_progress(recorder: Any, seconds: float, tty: bool, out: TextIO) -> None:
+    """A progress line every PROGRESS_INTERVAL: redrawn in place on a terminal, one
+    line each otherwise."""
+    started = last_t = tick = time.monotonic()
+    end = started + seconds
+    last_accepted = 0
+    while tick < end:
+        tick = min(tick + PROGRESS_INTERVAL, end)  # fixed ticks: no drift
+        time.sleep(max(0.0, tick - time.monotonic()))
+        now = time.monotonic()
+        stats = recorder.get_stats()
+        rate = (stats.accepted - last_accepted) / max(now - last_t, 1e-9)
+        last_accepted, last_t = stats.accepted, now
+        line = (
+            f"[{now - started:5.1f}s] accepted={stats.accepted:,}  rate={rate:,.0f}/s  "
+            f"pending={stats.pending:,}  dropped={stats.dropped_total:,}"
+        )
+        if tty:
+            print(f"\r{line}{_ERASE_TO_END}", end="", file=out, flush=True)
+        else:
+            print(line, file=out, flush=True)
+    if tty:
+        print(file=out)
 
 
 def run_demo(seconds: float, threads: int, out: TextIO) -> int:
@@ -230,23 +325,10 @@ def run_demo(seconds: float, threads: int, out: TextIO) -> int:
         for producer in producers:
             producer.start()
 
-        started = last_t = tick = time.monotonic()
-        end = started + seconds
-        last_accepted = 0
-        while tick < end:
-            tick = min(tick + PROGRESS_INTERVAL, end)  # fixed ticks: no drift
-            time.sleep(max(0.0, tick - time.monotonic()))
-            now = time.monotonic()
-            stats = recorder.get_stats()
-            rate = (stats.accepted - last_accepted) / max(now - last_t, 1e-9)
-            last_accepted, last_t = stats.accepted, now
-            line = (
-                f"[{now - started:5.1f}s] accepted={stats.accepted:,}  rate={rate:,.0f}/s  "
-                f"pending={stats.pending:,}  dropped={stats.dropped_total:,}"
-            )
-            print(f"\r{line}" if tty else line, end="" if tty else "\n", file=out, flush=True)
-        if tty:
-            print(file=out)
+        try:
+            _show_progress(recorder, seconds, tty, out)
+        except KeyboardInterrupt:  # Ctrl-C ends the run early, with the final table
+            print("\ninterrupted: stopping the producers", file=out, flush=True)
     finally:
         stop.set()
         deadline = time.monotonic() + JOIN_TIMEOUT

@@ -7,6 +7,7 @@ A fenced ```python block in docs/*.md or README.md whose first line is
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,66 @@ def test_cli_demo() -> None:
     assert "accepted == processed + pending: yes" in out
     assert "== accepted + dropped: yes" in out
     assert "accepted=" in out and "pending=" in out  # progress lines
+    # Durations in human units, the histogram's buckets, the processing delay.
+    assert re.search(r"mean=[\d.]+ (ns|µs|ms|s)\b", out), out
+    assert not re.search(r"\d\.\d+e-\d\d", out), out  # no 6.45e-05s
+    assert "document_save_duration_seconds buckets:" in out
+    assert re.search(r"^\s+0 - 10 µs\s+[\d,]+\s+[\d.]+%", out, re.MULTILINE), out
+    assert re.search(r"^\s+waited\s+at most ", out, re.MULTILINE), out
+
+
+def test_cli_demo_ends_with_its_final_table_on_ctrl_c() -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "mvx_metrics", "demo", "--seconds", "120", "--threads", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        seen = [demo.stdout.readline() for _ in range(2)]  # the banner, a progress line
+        assert "accepted=" in seen[1], seen
+        demo.send_signal(signal.SIGINT)
+        out, err = demo.communicate(timeout=TIMEOUT)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(TIMEOUT)
+    assert demo.returncode == 0, err
+    assert "interrupted: stopping the producers" in out
+    assert "final snapshots:" in out and "accepted == processed + pending: yes" in out
+    assert "Traceback" not in err, err
+
+
+def test_demo_formats_durations_buckets_and_a_heavy_tail() -> None:
+    from mvx_metrics._demo import bucket_lines, heavy_tail_note, human_seconds
+
+    assert [human_seconds(s) for s in (2.5, 0.00134, 9.07e-06, 4.2e-08, 0.0)] == [
+        "2.5 s",
+        "1.34 ms",
+        "9.07 µs",
+        "42 ns",
+        "0 ns",
+    ]
+    lines = bucket_lines({"1e-05": 1, "0.0001": 4, "+Inf": 4})
+    assert [line.split()[:4] for line in lines] == [
+        ["0", "-", "10", "µs"],
+        ["10", "µs", "-", "100"],
+        ["over", "100", "µs", "0"],
+    ]
+    assert lines[1].endswith("#" * 30) and "75.0%" in lines[1]
+    skewed = {
+        "kind": "distribution",
+        "series": [{"count": 10, "sum": 5.0, "quantiles": {"0.9": 0.1}}],
+    }
+    even = {
+        "kind": "distribution",
+        "series": [{"count": 10, "sum": 0.5, "quantiles": {"0.9": 0.1}}],
+    }
+    note = heavy_tail_note({"d": skewed})
+    assert note is not None and "500 ms" in note and "100 ms" in note and "heavy tail" in note
+    assert heavy_tail_note({"d": even}) is None
 
 
 @pytest.mark.parametrize("args", [[], ["--help"]], ids=["no-args", "help"])
