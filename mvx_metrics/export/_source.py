@@ -59,7 +59,7 @@ def read_exposition(
     if isinstance(source, MetricsRuntime) and source.multiprocess_dir is not None:
         source.publish()
         group = source.multiprocess_dir.read_group()
-        return group.recorders, group.process
+        return _stats_if(group.recorders, include_stats), group.process
     read = read_snapshots(source, timeout, include_stats=include_stats)
     return read, process_families_of(source)
 
@@ -78,7 +78,7 @@ def read_snapshots(
     if isinstance(source, MetricsRuntime) and source.multiprocess_dir is not None:
         # Multiprocess mode: this process as of now, then every process's merge.
         source.publish()
-        return source.multiprocess_dir.read()
+        return _stats_if(source.multiprocess_dir.read(), include_stats)
     if isinstance(source, MetricsRuntime):
         nested = source.get_metric_snapshots(timeout=timeout)
         stats = source.get_stats() if include_stats else {}
@@ -118,6 +118,11 @@ async def aread_exposition(
         snapshots = source.get_metric_snapshots()
         captured = [(None, snapshots, recorder_stats(source) if include_stats else None)]
     return captured, process_families_of(source)
+
+
+def _stats_if(read: ReadList, include_stats: bool) -> ReadList:
+    # A directory read always carries the merged stats: left out here when not asked for.
+    return read if include_stats else [(rid, snapshots, None) for rid, snapshots, _ in read]
 
 
 def process_families_of(source: Source) -> list[MetricFamily]:

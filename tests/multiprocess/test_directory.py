@@ -198,3 +198,30 @@ def test_a_reader_that_dies_mid_fold_does_not_get_the_files_counted_twice(
     _publish_exited_in_child(directory, 1)  # and folding goes on as before
     assert _hits(directory) == 13
     assert _hits(directory) == 13
+
+
+def test_include_stats_false_leaves_the_merged_stats_out(tmp_path: Path) -> None:
+    import anyio
+
+    from mvx_metrics import Counter, MetricsRuntime
+    from mvx_metrics.export import render_prometheus
+    from mvx_metrics.export.scrape import scrape_response
+
+    from .._support import TIMEOUT, Saved
+
+    with MetricsRuntime(
+        multiprocess_dir=tmp_path, publish_interval=float("inf"), process_metrics=False
+    ) as runtime:
+        recorder = runtime.create_recorder("web")
+        recorder.register_metric(Counter("saves", event=Saved))
+        recorder.register_event(event=Saved())
+        recorder.flush(timeout=TIMEOUT)
+        with_stats = render_prometheus(runtime)
+        without = render_prometheus(runtime, include_stats=False)
+        scraped = anyio.run(
+            lambda: scrape_response(runtime, "text/plain", include_stats=False, timeout=TIMEOUT)
+        )
+    assert "mvx_recorder_events_accepted_total" in with_stats
+    for text in (without, scraped.body.decode()):
+        assert 'saves_total{recorder="web"} 1.0' in text
+        assert "mvx_recorder_" not in text
