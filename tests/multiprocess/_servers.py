@@ -119,6 +119,33 @@ class Gunicorn:
         return pids
 
 
+#: A gunicorn config: each worker writes every thread's stack to its stderr (the log)
+#: on SIGUSR2, from C, even while its Python code is blocked: what a hung worker was
+#: doing shows with the failure. (Registered after gunicorn set its own handlers.)
+_STACKS_ON_SIGUSR2 = """
+import faulthandler, signal
+
+def post_worker_init(worker):
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
+"""
+
+
+def _dump_worker_stacks(server: Gunicorn, log: Path) -> None:
+    """Ask every live worker for its threads' stacks, and wait (briefly, bounded) until
+    they are in the log; read only when a test fails."""
+    for pid in server.workers():  # one at a time: dumps written together interleave
+        dumped = log.read_text(errors="replace").count("Current thread")
+        try:
+            os.kill(pid, signal.SIGUSR2)
+        except ProcessLookupError:
+            continue  # exited meanwhile
+        deadline = time.monotonic() + 1.0
+        while log.read_text(errors="replace").count("Current thread") == dumped:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)  # another process writes the log: nothing to wait on
+
+
 def _no_control_socket() -> list[str]:
     """gunicorn 25.1 and later listen on a control socket in ``~/.gunicorn`` by default:
     one path that every server started by the tests would share, so none is made."""
@@ -136,6 +163,7 @@ def gunicorn_server(
     as ``app.py``, listening on a free loopback port; ready once ``GET /ready`` answers."""
     require_module("gunicorn")
     (tmp_path / "app.py").write_text(app)
+    (tmp_path / "gunicorn_conf.py").write_text(_STACKS_ON_SIGUSR2)
     port = free_port()
     environment = dict(os.environ, **(env or {}))
     environment["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(REPO_ROOT)])
@@ -152,6 +180,8 @@ def gunicorn_server(
                 f"127.0.0.1:{port}",
                 "--graceful-timeout",
                 "5",
+                "-c",
+                "gunicorn_conf.py",
                 *_no_control_socket(),
                 *arguments,
                 "app:app",
@@ -175,6 +205,7 @@ def gunicorn_server(
             time.sleep(0.05)  # waiting for another process to listen: nothing to wait on
         yield server
     finally:
+        _dump_worker_stacks(server, log)
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(TIMEOUT)
