@@ -36,6 +36,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._process import instance_id
+from ..errors import MetricsRuntimeTimeoutError
 from ..recorder.stats import RecorderStats
 from ..snapshots import MetricFamily
 from .merging import Part, delay_from_dict, delay_to_dict, merge_snapshots, merge_stats
@@ -46,9 +47,13 @@ try:
 except ImportError:  # pragma: no cover - Windows: no fork, and no concurrent folding
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["GroupRead", "MultiprocessDirectory"]
+__all__ = ["LOCK_WAIT_S", "GroupRead", "MultiprocessDirectory"]
 
 FORMAT = 1
+#: Longest a read waits for another process's read (or fold) to let go of the directory.
+LOCK_WAIT_S = 10.0
+# How often a waiting read tries the lock again: reads take milliseconds.
+_LOCK_POLL_S = 0.005
 ARCHIVE = "archive.json"
 #: The archive's list of the instances whose files the latest fold removed.
 FOLDED = "folded"
@@ -223,7 +228,21 @@ class MultiprocessDirectory:
             yield
             return
         with open(self.path / ".lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            # Not a blocking flock: a process that hangs while it holds the lock must
+            # not hang every scrape of the group with it.
+            deadline = time.monotonic() + LOCK_WAIT_S
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise MetricsRuntimeTimeoutError(
+                            f"{self.path}: another process held the directory's lock "
+                            f"for over {LOCK_WAIT_S}s",
+                            details={"operation": "multiprocess read"},
+                        ) from None
+                    time.sleep(_LOCK_POLL_S)
             try:
                 yield
             finally:

@@ -25,12 +25,15 @@ from ..recorder.stats import RecorderStats
 from ..snapshots import MetricFamily
 from .directory import MultiprocessDirectory
 
-__all__ = ["DEFAULT_PUBLISH_INTERVAL", "Publisher"]
+__all__ = ["DEFAULT_PUBLISH_INTERVAL", "PUBLISH_WAIT_S", "Publisher"]
 
 logger = logging.getLogger("mvx_metrics.multiprocess")
 
 #: Seconds between two publications of a process's snapshots.
 DEFAULT_PUBLISH_INTERVAL = 5.0
+#: Longest a publication waits for the one in progress (another thread's) to end: past
+#: it, it is skipped and counted, and a scrape goes on with the file as it is.
+PUBLISH_WAIT_S = 10.0
 
 Snapshots = Mapping[str, Mapping[str, Mapping[str, Any]]]
 ReadNow = Callable[[], tuple[Snapshots, Mapping[str, RecorderStats]]]
@@ -69,19 +72,29 @@ class Publisher:
             self.publish()
 
     def publish(self, *, exited: bool = False, read_now: ReadNow | None = None) -> bool:
-        """Publish now; False (logged, counted) if reading or writing failed."""
+        """Publish now; False (logged, counted) if reading or writing failed, or if the
+        publication in progress did not end within :data:`PUBLISH_WAIT_S`."""
+        if not self._lock.acquire(timeout=PUBLISH_WAIT_S):
+            self.failures += 1
+            logger.warning(
+                "publishing to %s skipped: the publication in progress took over %ss",
+                self.directory.path,
+                PUBLISH_WAIT_S,
+            )
+            return False
         try:
-            with self._lock:
-                recorders, stats = (read_now or self._read_now)()
-                process = None
-                if self._read_process is not None and not exited:
-                    process = self._read_process()
-                self.directory.publish(recorders, stats, exited=exited, process=process)
+            recorders, stats = (read_now or self._read_now)()
+            process = None
+            if self._read_process is not None and not exited:
+                process = self._read_process()
+            self.directory.publish(recorders, stats, exited=exited, process=process)
             return True
         except Exception:
             self.failures += 1
             logger.exception("publishing to %s failed", self.directory.path)
             return False
+        finally:
+            self._lock.release()
 
     def stop(self, timeout: float) -> None:
         self._stop.set()

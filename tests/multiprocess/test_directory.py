@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -225,3 +226,52 @@ def test_include_stats_false_leaves_the_merged_stats_out(tmp_path: Path) -> None
     for text in (without, scraped.body.decode()):
         assert 'saves_total{recorder="web"} 1.0' in text
         assert "mvx_recorder_" not in text
+
+
+def test_a_read_waits_for_another_process_s_lock_only_so_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    from mvx_metrics import MetricsRuntimeTimeoutError
+    from mvx_metrics.multiprocess import directory as directory_module
+
+    monkeypatch.setattr(directory_module, "LOCK_WAIT_S", 0.05)
+    directory = MultiprocessDirectory(tmp_path)
+    # Another open file description: to flock, as good as another process.
+    with open(tmp_path / ".lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(MetricsRuntimeTimeoutError, match="held the directory's lock"):
+            directory.read()
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert directory.read() == []  # let go of: read as usual
+
+
+def test_a_publication_waits_for_the_one_in_progress_only_so_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from mvx_metrics.multiprocess import publisher as publisher_module
+    from mvx_metrics.multiprocess.publisher import Publisher
+
+    from .._support import TIMEOUT
+
+    monkeypatch.setattr(publisher_module, "PUBLISH_WAIT_S", 0.05)
+    reading, release = threading.Event(), threading.Event()
+
+    def slow_read() -> tuple[dict[str, Any], dict[str, Any]]:
+        reading.set()
+        release.wait(TIMEOUT)
+        return {}, {}
+
+    publisher = Publisher(MultiprocessDirectory(tmp_path), slow_read, float("inf"))
+    results: list[bool] = []
+    first = threading.Thread(target=lambda: results.append(publisher.publish()))
+    first.start()
+    assert reading.wait(TIMEOUT)
+    assert publisher.publish(read_now=lambda: ({}, {})) is False  # skipped, not hung
+    assert publisher.failures == 1
+    release.set()
+    first.join(TIMEOUT)
+    assert results == [True]
