@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from mvx_metrics import Metric, MetricEvent, MetricsRecorder, MetricsRuntime
@@ -207,3 +210,14 @@ def run_host(host: str, main: Callable[[], Awaitable[None]]) -> None:
         factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main())
+
+
+def load_docs_hook(name: str) -> ModuleType:
+    """One of the site's MkDocs hooks (``docs/hooks/<name>.py``), loaded as a module: they
+    are scripts of the docs build, not part of the package."""
+    path = Path(__file__).resolve().parent.parent / "docs" / "hooks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    return hook

@@ -177,14 +177,9 @@ def test_cli_unknown_command() -> None:
 
 
 def test_the_site_hides_the_test_marker_and_keeps_the_code() -> None:
-    import importlib.util
+    from ._support import load_docs_hook
 
-    spec = importlib.util.spec_from_file_location(
-        "hide_markers", ROOT / "docs" / "hooks" / "hide_markers.py"
-    )
-    assert spec is not None and spec.loader is not None
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)
+    hook = load_docs_hook("hide_markers")
     page = "Text\n\n```python\n# docs-example: run\nprint(1)\n```\n\n```python\nprint(2)\n```\n"
     shown = hook.on_page_markdown(page)
     assert "docs-example" not in shown

@@ -15,21 +15,18 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from ._support import load_docs_hook
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
 
 
-def _hook() -> object:
-    spec = importlib.util.spec_from_file_location(
-        "file_worker", ROOT / "docs" / "hooks" / "file_worker.py"
-    )
-    assert spec is not None and spec.loader is not None
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)
-    return hook
+def _hook() -> Any:
+    return load_docs_hook("file_worker")
 
 
 class _Page:
@@ -48,10 +45,10 @@ class _Page:
 )
 def test_pages_load_the_local_worker_stand_in_not_the_network_shim(url: str, src: str) -> None:
     hook = _hook()
-    page = f"<head>{hook.NETWORK_SHIM}</head><body>x</body>"  # type: ignore[attr-defined]
-    shown = hook.on_post_page(page, _Page(url), None)  # type: ignore[attr-defined]
+    page = f"<head>{hook.NETWORK_SHIM}</head><body>x</body>"
+    shown = hook.on_post_page(page, _Page(url), None)
     assert shown == f'<head><script src="{src}"></script></head><body>x</body>'
-    assert hook.on_post_page("<p>no shim</p>", _Page(url), None) == "<p>no shim</p>"  # type: ignore[attr-defined]
+    assert hook.on_post_page("<p>no shim</p>", _Page(url), None) == "<p>no shim</p>"
 
 
 @pytest.fixture(scope="module")
