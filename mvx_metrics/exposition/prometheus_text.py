@@ -602,18 +602,16 @@ class _SeriesTexts:
     def _layout(self, sample: Sample) -> tuple[tuple[int, str], ...]:
         recorder, family = self._recorder, self._family
         try:
-            series_labels(sample.labels, recorder)  # refuses names equal once sanitised
+            # The exposed names, in order: the recorder's label first if any, then the
+            # sample's own, sanitised and renamed (a clash once sanitised is refused).
+            exposed = list(series_labels(sample.labels, recorder))
         except ValueError as exc:
             raise LeftOut(
                 "label_clash",
                 f"{where(recorder, family.name)} has labels {[k for k, _ in sample.labels]}: {exc}",
             ) from None
-        order: list[tuple[str, int]] = []
-        for index, (label, _) in enumerate(sample.labels):
-            exposed = sanitize_label_name(label)
-            if recorder is not None and exposed == RECORDER_LABEL:
-                exposed = EXPORTED_RECORDER_LABEL
-            order.append((exposed, index))
+        own = exposed[1:] if recorder is not None else exposed
+        order = [(name, index) for index, name in enumerate(own)]
         if recorder is not None:
             value = valid_text(
                 recorder, _label_of(recorder, family, RECORDER_LABEL), self._problems

@@ -23,6 +23,7 @@ __all__ = [
     "MAX_FLOAT",
     "BuiltinMetric",
     "Captured",
+    "NumberSeries",
     "can_reset",
     "check_event_types",
     "copy_values",
@@ -372,6 +373,20 @@ class Captured:
             "series": series,
             "overflow_events": self._overflow_events,
         }
+
+
+class NumberSeries:
+    """For the kinds whose series hold one number (``NumberCell.value``): a capture
+    copies the values themselves, in C, and the rows are built in one comprehension.
+    Put before :class:`BuiltinMetric` among the bases."""
+
+    __slots__ = ()
+
+    def _copy_states(self, states: Iterable[Any]) -> list[Any]:
+        return list(map(copy_values, states))
+
+    def _rows(self, labels: list[dict[str, str]], states: Iterable[Any]) -> list[dict[str, Any]]:
+        return number_rows(labels, states)
 
 
 def number_rows(labels: list[dict[str, str]], values: Iterable[Any]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..events import MetricEvent
-from ._builtin import MAX_FLOAT, BuiltinMetric, copy_values, number_rows
+from ._builtin import MAX_FLOAT, BuiltinMetric, NumberSeries
 from ._exemplars import ExemplarCell
 from ._fragment import FINITE, Fragment
 from ._series import NumberCell
@@ -20,7 +20,7 @@ __all__ = ["Counter", "UpDownCounter"]
 _INF = math.inf
 
 
-class Counter(BuiltinMetric[NumberCell]):
+class Counter(NumberSeries, BuiltinMetric[NumberCell]):
     """A total that only goes up: counts events, or adds up one of their fields.
 
     Without ``value`` each event adds 1; with ``value`` (an attribute name or a callable
@@ -96,8 +96,8 @@ class Counter(BuiltinMetric[NumberCell]):
 
     def _copy_states(self, states: Iterable[NumberCell]) -> list[Any]:
         if self._exemplar is None:
-            return list(map(copy_values, states))
-        return [self._copy_state(state) for state in states]
+            return super()._copy_states(states)  # the values alone (NumberSeries)
+        return BuiltinMetric._copy_states(self, states)  # with each one's exemplar
 
     def _copy_state(self, state: NumberCell) -> NumberCell:
         assert isinstance(state, ExemplarCell)
@@ -108,11 +108,11 @@ class Counter(BuiltinMetric[NumberCell]):
 
     def _rows(self, labels: list[dict[str, str]], states: Iterable[Any]) -> list[dict[str, Any]]:
         if self._exemplar is None:
-            return number_rows(labels, states)
-        return super()._rows(labels, states)
+            return super()._rows(labels, states)
+        return BuiltinMetric._rows(self, labels, states)
 
 
-class UpDownCounter(BuiltinMetric[NumberCell]):
+class UpDownCounter(NumberSeries, BuiltinMetric[NumberCell]):
     """A total that goes up and down: adds each event's value, which may be negative.
 
     Any finite real number is accepted; NaN, ±inf and non-numbers (bools included) are
@@ -150,9 +150,3 @@ class UpDownCounter(BuiltinMetric[NumberCell]):
 
     def _state_snapshot(self, state: NumberCell) -> dict[str, Any]:
         return {"value": state.value}
-
-    def _copy_states(self, states: Iterable[NumberCell]) -> list[Any]:
-        return list(map(copy_values, states))
-
-    def _rows(self, labels: list[dict[str, str]], states: Iterable[Any]) -> list[dict[str, Any]]:
-        return number_rows(labels, states)

@@ -5,11 +5,11 @@ Internal: not part of the public API; import public names from :mod:`mvx_metrics
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..events import MetricEvent
-from ._builtin import MAX_FLOAT, BuiltinMetric, copy_values, number_rows
+from ._builtin import MAX_FLOAT, BuiltinMetric, NumberSeries
 from ._fragment import Fragment
 from ._series import DEFAULT_MAX_SERIES, NumberCell
 
@@ -21,7 +21,7 @@ __all__ = ["GAUGE_MULTIPROCESS_MODES", "Gauge"]
 GAUGE_MULTIPROCESS_MODES = ("live_sum", "live_max", "live_min", "most_recent", "per_process")
 
 
-class Gauge(BuiltinMetric[NumberCell]):
+class Gauge(NumberSeries, BuiltinMetric[NumberCell]):
     """The last value wins: each event sets its series to the event's value.
 
     ``+inf`` and ``-inf`` are accepted (Prometheus gauges may hold them; ``json.dumps``
@@ -104,9 +104,3 @@ class Gauge(BuiltinMetric[NumberCell]):
 
     def _state_snapshot(self, state: NumberCell) -> dict[str, Any]:
         return {"value": state.value}
-
-    def _copy_states(self, states: Iterable[NumberCell]) -> list[Any]:
-        return list(map(copy_values, states))
-
-    def _rows(self, labels: list[dict[str, str]], states: Iterable[Any]) -> list[dict[str, Any]]:
-        return number_rows(labels, states)
