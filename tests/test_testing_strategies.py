@@ -96,7 +96,12 @@ def test_any_label_text_is_counted_and_rendered(saves: list[Saved]) -> None:
         expected = sum(1 for save in saves if save.route == route)
         assert value(snapshots, "saves", route=route) == expected
     text = render_snapshots(snapshots)
-    assert text.count("saves_total") == len({s.route for s in saves}) + 2  # + HELP, TYPE
+    # Lone surrogates are exposed as U+FFFD: two routes that differ only there become one
+    # series, and the repeat is left out (counted as duplicate_series), never sent twice.
+    exposed = {
+        "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in s.route) for s in saves
+    }
+    assert text.count("saves_total") == len(exposed) + 2  # + HELP, TYPE
 
 
 @settings(max_examples=300)
