@@ -11,8 +11,9 @@ Run: ``python benchmarks/bench_workloads.py [--quick]``.
    default settings; events processed per second and events dropped, against one
    producer into an unbounded recorder.
 3. Many recorders: 10,000 idle recorders with 2 metrics each: memory each, time to create
-   them, and a full ``gc.collect()``, against prometheus_client with 10,000 label
-   children of two metrics.
+   them, a full ``gc.collect()``, and one scrape of them all, against prometheus_client
+   with 10,000 label children of two metrics. Each side runs in fresh interpreters, in
+   turn, and the figures are medians over them.
 4. Total cost: process CPU (every thread: under the GIL the runtime thread's work is the
    application's cost too) per event, with events pre-built or built per call, garbage
    collector off and on, against prometheus_client doing the same updates in the caller.
@@ -22,10 +23,12 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import importlib
 import itertools
+import json
 import os
-import resource
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -416,19 +419,19 @@ def bench_process_cpu(sizes: Sizes, runtime: MetricsRuntime, pc: ModuleType | No
 
 
 # --- 3. many recorders --------------------------------------------------------------------------
-
-
-def _rss_kib() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() // 1024
+#
+# Each side runs in a fresh interpreter, mvx and prometheus_client in turn, ``repeats``
+# times: a full collection's time depends on where the allocator put every object, which
+# differs from one process to the next by a third or more, so one process's figure says
+# little. The figures are medians over the processes.
 
 
 def measure_many(
     n: int, create_one: Callable[[int], None], settle: Callable[[], None] = lambda: None
-) -> tuple[float, float, float, float]:
-    """(bytes each, seconds to create ``n``, seconds of a full gc.collect() with them,
-    the same before them) for ``n`` objects made by ``create_one(i)``; ``settle()`` runs
-    before the collection is timed (recorders come to rest).
+) -> dict[str, float]:
+    """Bytes each, seconds to create ``n``, seconds of a full gc.collect() with them and
+    before them, for ``n`` objects made by ``create_one(i)``; ``settle()`` runs before the
+    collection is timed (recorders come to rest).
 
     Creation is timed without tracemalloc, which slows allocation several times over;
     memory is then traced over ``n // 10`` more."""
@@ -448,11 +451,11 @@ def measure_many(
     gc.collect()
     per = (tracemalloc.get_traced_memory()[0] - before) / extra
     tracemalloc.stop()
-    return per, created, collect, collect_before
+    return {"bytes": per, "create": created, "collect": collect, "collect_before": collect_before}
 
 
 def _collect_seconds() -> float:
-    """A full collection's time, the least of 5: on a shared VM, noise only adds."""
+    """A full collection's time, the least of 5: within one process, noise only adds."""
     times = []
     for _ in range(5):
         t0 = time.perf_counter()
@@ -461,7 +464,25 @@ def _collect_seconds() -> float:
     return min(times)
 
 
-def many_mvx(n: int) -> tuple[float, float, float, float]:
+def _scrape_seconds(render: Callable[[], object], repeats: int) -> float:
+    """The median time of ``render()``: one scrape of everything."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        render()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def many_mvx(n: int) -> dict[str, float]:
+    from mvx_metrics.export import render_prometheus
+
+    with MetricsRuntime(namespace="bench-create") as runtime:
+        t0 = time.perf_counter()
+        for i in range(n):
+            runtime.create_recorder(f"r{i}")
+        create_only = time.perf_counter() - t0
+    gc.collect()
     with MetricsRuntime(namespace="bench-many") as runtime:
 
         def create_one(i: int) -> None:
@@ -485,19 +506,16 @@ def many_mvx(n: int) -> tuple[float, float, float, float]:
                     raise RuntimeError("recorders did not park within 60 s")
                 time.sleep(0.05)
 
-        return measure_many(n, create_one, settle)
+        figures = measure_many(n, create_one, settle)
+        figures["create_only"] = create_only
+        figures["scrape"] = _scrape_seconds(
+            lambda: render_prometheus(runtime, include_stats=False), 3
+        )
+        figures["scrape_stats"] = _scrape_seconds(lambda: render_prometheus(runtime), 1)
+        return figures
 
 
-def create_only_mvx(n: int) -> float:
-    """Seconds to create ``n`` recorders with no metrics: the cost of create_recorder."""
-    with MetricsRuntime(namespace="bench-create") as runtime:
-        t0 = time.perf_counter()
-        for i in range(n):
-            runtime.create_recorder(f"r{i}")
-        return time.perf_counter() - t0
-
-
-def many_prometheus(pc: ModuleType, n: int) -> tuple[float, float, float, float]:
+def many_prometheus(pc: ModuleType, n: int) -> dict[str, float]:
     registry = pc.CollectorRegistry()
     counter = pc.Counter("saves", "saves", ["recorder", "outcome"], registry=registry)
     histogram = pc.Histogram(
@@ -508,37 +526,97 @@ def many_prometheus(pc: ModuleType, n: int) -> tuple[float, float, float, float]
         counter.labels(f"r{i}", "ok")
         histogram.labels(f"r{i}")
 
-    return measure_many(n, create_one)
+    figures = measure_many(n, create_one)
+    figures["scrape"] = _scrape_seconds(lambda: pc.generate_latest(registry), 3)
+    return figures
+
+
+def many_child(side: str, n: int) -> None:
+    """One side of section 3 in this (fresh) interpreter: its figures as a JSON line."""
+    if side == "mvx":
+        figures = many_mvx(n)
+    else:
+        figures = many_prometheus(importlib.import_module("prometheus_client"), n)
+    print(json.dumps(figures))
+
+
+def _many_in_child(side: str, n: int) -> dict[str, float]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--many-child", side, str(n)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"section 3, {side}, exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    figures: dict[str, float] = json.loads(proc.stdout.splitlines()[-1])
+    return figures
 
 
 def bench_many(sizes: Sizes, pc: ModuleType | None) -> None:
     n = sizes.recorders
-    gc.collect()
-    create_only = create_only_mvx(n)  # first: before the heap holds the other rows' objects
-    per, created, collect, base = many_mvx(n)
+    sides = ("mvx", "prometheus_client") if pc is not None else ("mvx",)
+    runs: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
+    for _ in range(sizes.repeats):
+        for side in sides:  # in turn, so that a slow spell of the machine hits both
+            runs[side].append(_many_in_child(side, n))
+
+    def sample(side: str, key: str, scale: float = 1.0) -> Sample:
+        values = [run[key] * scale for run in runs[side]]
+        return Sample(statistics.median(values), min(values), max(values), len(values))
+
+    def added_per_unit(side: str) -> list[float]:
+        """Microseconds each recorder (or pair of children) adds to a full collection."""
+        return [(run["collect"] - run["collect_before"]) / n * 1e6 for run in runs[side]]
+
+    def per_unit(side: str) -> Sample:
+        values = added_per_unit(side)
+        return Sample(statistics.median(values), min(values), max(values), len(values))
+
     rows = [
-        Row("mvx: memory per idle recorder (2 metrics)", _one(per), "bytes"),
-        Row(f"mvx: create {n:,} recorders, no metrics", _one(create_only * 1e3), "ms"),
-        Row(f"mvx: create {n:,} recorders, 2 metrics each", _one(created * 1e3), "ms"),
-        Row(f"mvx: gc.collect() with {n:,} recorders", _one(collect * 1e3), "ms"),
-        Row("mvx: gc.collect() before them", _one(base * 1e3), "ms"),
+        Row("mvx: memory per idle recorder (2 metrics)", sample("mvx", "bytes"), "bytes"),
+        Row(f"mvx: create {n:,} recorders, no metrics", sample("mvx", "create_only", 1e3), "ms"),
+        Row(f"mvx: create {n:,} recorders, 2 metrics each", sample("mvx", "create", 1e3), "ms"),
+        Row(f"mvx: gc.collect() with {n:,} recorders", sample("mvx", "collect", 1e3), "ms"),
+        Row("mvx: gc.collect() before them", sample("mvx", "collect_before", 1e3), "ms"),
+        Row("mvx: what a recorder adds to gc.collect()", per_unit("mvx"), "us"),
+        Row("mvx: scrape all (render_prometheus, no stats)", sample("mvx", "scrape", 1e3), "ms"),
+        Row("mvx: scrape all with recorder stats", sample("mvx", "scrape_stats", 1e3), "ms"),
     ]
-    if pc is not None:
-        pper, pcreated, pcollect, pbase = many_prometheus(pc, n)
-        rows += [
-            Row("prometheus_client: memory per 2 label children", _one(pper), "bytes"),
-            Row(f"prometheus_client: create {n:,} x 2 children", _one(pcreated * 1e3), "ms"),
-            Row(f"prometheus_client: gc.collect() with {n:,} x 2", _one(pcollect * 1e3), "ms"),
-            Row("prometheus_client: gc.collect() before them", _one(pbase * 1e3), "ms"),
-        ]
-        print_table(f"3. many idle recorders ({n:,}), one run each", rows)
-        added = (collect - base) / max(pcollect - pbase, 1e-9)
-        print(
-            f"ratios: memory {per / pper:.2f}x, gc.collect() {collect / pcollect:.2f}x "
-            f"(what the objects add: {added:.2f}x) prometheus_client's"
-        )
-    else:
-        print_table(f"3. many idle recorders ({n:,}), one run each", rows)
+    title = f"3. many idle recorders ({n:,}), {sizes.repeats} processes each side"
+    if pc is None:
+        print_table(title, rows)
+        return
+    rows += [
+        Row("prometheus_client: memory per 2 label children", sample(sides[1], "bytes"), "bytes"),
+        Row(f"prometheus_client: create {n:,} x 2 children", sample(sides[1], "create", 1e3), "ms"),
+        Row(
+            f"prometheus_client: gc.collect() with {n:,} x 2",
+            sample(sides[1], "collect", 1e3),
+            "ms",
+        ),
+        Row(
+            "prometheus_client: gc.collect() before them",
+            sample(sides[1], "collect_before", 1e3),
+            "ms",
+        ),
+        Row("prometheus_client: what 2 children add to gc.collect()", per_unit(sides[1]), "us"),
+        Row(
+            "prometheus_client: scrape all (generate_latest)", sample(sides[1], "scrape", 1e3), "ms"
+        ),
+    ]
+    print_table(title, rows)
+
+    def ratio(key: str) -> float:
+        return sample("mvx", key).median / sample(sides[1], key).median
+
+    added = statistics.median(added_per_unit("mvx")) / statistics.median(added_per_unit(sides[1]))
+    print(
+        f"ratios of medians: memory {ratio('bytes'):.2f}x, gc.collect() {ratio('collect'):.2f}x "
+        f"(what the objects add: {added:.2f}x), scrape {ratio('scrape'):.2f}x "
+        "prometheus_client's"
+    )
 
 
 def _one(value: float) -> Sample:
@@ -551,6 +629,9 @@ def _median(values: list[float]) -> float:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--many-child"]:
+        many_child(sys.argv[2], int(sys.argv[3]))
+        return
     quick = parse_quick(__doc__ or "")
     sizes = QUICK if quick else FULL
     missing: list[str] = []

@@ -19,10 +19,12 @@ from mvx_metrics.export import (
     exposed_name,
     format_value,
     render_families,
+    render_runtime_snapshots,
     render_snapshots,
     sanitize_label_name,
     sanitize_metric_name,
 )
+from mvx_metrics.exposition.prometheus_text import Block, origins
 from mvx_metrics.snapshots import MetricFamily, Sample, families_from_snapshots
 
 from ._support import Request, expected_rows, parsed_headers, parsed_rows, snapshots_of
@@ -247,6 +249,33 @@ def test_two_metrics_exposed_under_one_name_leave_the_second_out(
         )
         or caplog.records == []
     )  # logged once per process: maybe by an earlier test
+
+
+def test_a_metric_of_many_recorders_is_one_block_and_a_clash_with_it_is_left_out() -> None:
+    """Recorders are checked against each other with a set (10,000 recorders made a scan of
+    the block's origins quadratic, 10 s a scrape)."""
+    saves = snapshots_of([Counter("saves", event=Request)], [Request()])
+    snapshots = {f"r{i}": saves for i in range(50)}
+    # A recorder whose gauge would be exposed as the others' counter.
+    snapshots["odd"] = snapshots_of(
+        [Gauge("saves_total", event=Request, value="seconds")], [Request()]
+    )
+    problems = ExpositionProblems()
+    text = render_runtime_snapshots(snapshots, problems=problems)
+    assert text.count("# TYPE saves_total counter\n") == 1
+    assert all(f'saves_total{{recorder="r{i}"}} 1.0\n' in text for i in range(50))
+    assert 'recorder="odd"' not in text
+    assert problems.counts() == {"name_clash": 1}
+
+
+def test_a_message_names_three_origins_of_a_block_and_counts_the_rest() -> None:
+    block = Block("saves", "counter", "", "", [(f"r{i}", "saves") for i in range(50)])
+    assert origins(block) == (
+        "metric 'saves' of recorder 'r0' and metric 'saves' of recorder 'r1' and "
+        "metric 'saves' of recorder 'r2' and 47 more"
+    )
+    block.origins[3:] = []
+    assert origins(block).endswith("of recorder 'r2'")
 
 
 @pytest.mark.parametrize(
