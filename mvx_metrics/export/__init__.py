@@ -41,6 +41,7 @@ from ..exposition.prometheus_text import sanitize_label_name as sanitize_label_n
 from ..exposition.prometheus_text import sanitize_metric_name as sanitize_metric_name
 from ..exposition.recorder_stats import STATS_FAMILY_NAMES as STATS_FAMILY_NAMES
 from ..exposition.recorder_stats import stats_families as stats_families
+from ._collections import collections_deferred
 from ._source import Source, check_source, read_exposition
 
 __all__ = [
@@ -81,6 +82,9 @@ def render_prometheus(
     ``process_metrics=False`` (in multiprocess mode, every live process's, labelled
     ``instance``: see docs/multiprocess.md). A blocking read (the source's default timeout): call it
     from a plain thread or sync code, not from a recorder's own loop."""
-    read, process = read_exposition(check_source(source), None, include_stats=include_stats)
-    # Problems are counted across the source's renders and scrapes.
-    return render_read(read, openmetrics=openmetrics, problems=problems_of(source), process=process)
+    with collections_deferred():  # as a scrape does: see _collections.py
+        read, process = read_exposition(check_source(source), None, include_stats=include_stats)
+        # Problems are counted across the source's renders and scrapes.
+        return render_read(
+            read, openmetrics=openmetrics, problems=problems_of(source), process=process
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -10,6 +11,7 @@ import anyio.to_thread
 
 from ..exposition.process import process_families
 from ..exposition.recorder_stats import recorder_stats, with_stats
+from ..multiprocess.directory import LOCK_WAIT_S
 from ..recorder.captures import Captures
 from ..recorder.protocol import MetricsRecorderProto
 from ..recorder.recorder import MetricsRecorder
@@ -57,8 +59,9 @@ def read_exposition(
     (this process's among them, as it just published), never this process's
     unlabelled as well (see :mod:`mvx_metrics.multiprocess.per_process`)."""
     if isinstance(source, MetricsRuntime) and source.multiprocess_dir is not None:
-        source.publish()
-        group = source.multiprocess_dir.read_group()
+        deadline = _deadline(timeout)
+        source.publish(timeout=timeout)
+        group = source.multiprocess_dir.read_group(wait=_lock_wait(deadline))
         return _stats_if(group.recorders, include_stats), group.process
     read = read_snapshots(source, timeout, include_stats=include_stats)
     return read, process_families_of(source)
@@ -76,9 +79,11 @@ def read_snapshots(
     moment. Stats are read after it, so that they account for every event in the snapshot.
     """
     if isinstance(source, MetricsRuntime) and source.multiprocess_dir is not None:
-        # Multiprocess mode: this process as of now, then every process's merge.
-        source.publish()
-        return _stats_if(source.multiprocess_dir.read(), include_stats)
+        # Multiprocess mode: this process as of now, then every process's merge, both
+        # within ``timeout``.
+        deadline = _deadline(timeout)
+        source.publish(timeout=timeout)
+        return _stats_if(source.multiprocess_dir.read(wait=_lock_wait(deadline)), include_stats)
     if isinstance(source, MetricsRuntime):
         nested = source.get_metric_snapshots(timeout=timeout)
         stats = source.get_stats() if include_stats else {}
@@ -118,6 +123,18 @@ async def aread_exposition(
         snapshots = source.get_metric_snapshots()
         captured = [(None, snapshots, recorder_stats(source) if include_stats else None)]
     return captured, process_families_of(source)
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _lock_wait(deadline: float | None) -> float | None:
+    """How long a directory read may wait for the lock: what is left of the timeout, at
+    most LOCK_WAIT_S (None: LOCK_WAIT_S)."""
+    if deadline is None:
+        return None
+    return min(LOCK_WAIT_S, max(0.0, deadline - time.monotonic()))
 
 
 def _stats_if(read: ReadList, include_stats: bool) -> ReadList:

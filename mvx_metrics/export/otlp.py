@@ -52,6 +52,7 @@ from ..exposition.prometheus_text import series_labels
 from ..exposition.recorder_stats import stats_families
 from ..metrics._sketch import downscale
 from ..recorder.stats import ProcessingDelay, RecorderStats
+from ._collections import collections_deferred
 from ._source import Source, check_source, read_snapshots
 from .otel_bridge import otel_instrument_name, require_opentelemetry
 
@@ -108,9 +109,10 @@ def metrics_data(
     ``resource``: default :func:`process_resource`; a given one gets this process's
     ``service.instance.id`` unless it has one. ``timeout``: for the snapshot (None: the
     source's default)."""
-    return _Converter(_resource(resource)).convert(
-        read_snapshots(check_source(source), timeout, include_stats=include_stats)
-    )
+    with collections_deferred():  # as a scrape does: see _collections.py
+        return _Converter(_resource(resource)).convert(
+            read_snapshots(check_source(source), timeout, include_stats=include_stats)
+        )
 
 
 def require_sdk() -> None:
@@ -576,12 +578,13 @@ class OpenTelemetryExport:
 
         try:
             converter = _Converter(self._resource)
-            read = read_snapshots(
-                self._source,
-                max(0.001, deadline - time.monotonic()),
-                include_stats=self._include_stats,
-            )
-            data = converter.convert(read, [self._own_metric(converter)])
+            with collections_deferred():  # as a scrape does: see _collections.py
+                read = read_snapshots(
+                    self._source,
+                    max(0.001, deadline - time.monotonic()),
+                    include_stats=self._include_stats,
+                )
+                data = converter.convert(read, [self._own_metric(converter)])
             self.skipped_metrics += converter.skipped
             left_ms = max(1.0, (deadline - time.monotonic()) * 1000.0)
             result = self._exporter.export(data, timeout_millis=left_ms)

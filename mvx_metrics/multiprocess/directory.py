@@ -120,15 +120,17 @@ class MultiprocessDirectory:
 
     # --- reading (any process) ----------------------------------------------------------
 
-    def read(self) -> Read:
+    def read(self, *, wait: float | None = None) -> Read:
         """Every process's recorders merged: ``[(recorder_id, snapshots, stats)]``, in
-        the order recorders first appear. Folds exited processes into the archive first."""
-        return self.read_group().recorders
+        the order recorders first appear. Folds exited processes into the archive first.
+        Waits at most ``wait`` seconds (None: :data:`LOCK_WAIT_S`) for another
+        process's hold of the directory's lock, then raises ``MetricsRuntimeTimeoutError``."""
+        return self.read_group(wait=wait).recorders
 
-    def read_group(self) -> GroupRead:
+    def read_group(self, *, wait: float | None = None) -> GroupRead:
         """As :meth:`read`, with the live processes' own families from the same files
         (:attr:`GroupRead.process`): what a multiprocess exposition shows."""
-        with self._locked():
+        with self._locked(wait):
             archive = self._load(self.path / ARCHIVE) or {"recorders": {}}
             live: list[dict[str, Any]] = []
             exited: list[tuple[Path, dict[str, Any]]] = []
@@ -223,14 +225,15 @@ class MultiprocessDirectory:
         return document
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, wait: float | None = None) -> Iterator[None]:
         if fcntl is None:
             yield
             return
+        wait = LOCK_WAIT_S if wait is None else wait
         with open(self.path / ".lock", "a+") as lock:
             # Not a blocking flock: a process that hangs while it holds the lock must
             # not hang every scrape of the group with it.
-            deadline = time.monotonic() + LOCK_WAIT_S
+            deadline = time.monotonic() + wait
             while True:
                 try:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -239,7 +242,7 @@ class MultiprocessDirectory:
                     if time.monotonic() >= deadline:
                         raise MetricsRuntimeTimeoutError(
                             f"{self.path}: another process held the directory's lock "
-                            f"for over {LOCK_WAIT_S}s",
+                            f"for over {round(wait, 3)}s",
                             details={"operation": "multiprocess read"},
                         ) from None
                     time.sleep(_LOCK_POLL_S)

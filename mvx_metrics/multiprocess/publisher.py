@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -36,7 +37,8 @@ DEFAULT_PUBLISH_INTERVAL = 5.0
 PUBLISH_WAIT_S = 10.0
 
 Snapshots = Mapping[str, Mapping[str, Mapping[str, Any]]]
-ReadNow = Callable[[], tuple[Snapshots, Mapping[str, RecorderStats]]]
+#: Reads the runtime's snapshots and stats, within a timeout (None: the runtime's own).
+ReadNow = Callable[[float | None], tuple[Snapshots, Mapping[str, RecorderStats]]]
 ReadProcess = Callable[[], Iterable[MetricFamily]]
 
 
@@ -71,19 +73,26 @@ class Publisher:
         while not self._stop.wait(interval):
             self.publish()
 
-    def publish(self, *, exited: bool = False, read_now: ReadNow | None = None) -> bool:
+    def publish(
+        self, *, exited: bool = False, read_now: ReadNow | None = None, timeout: float | None = None
+    ) -> bool:
         """Publish now; False (logged, counted) if reading or writing failed, or if the
-        publication in progress did not end within :data:`PUBLISH_WAIT_S`."""
-        if not self._lock.acquire(timeout=PUBLISH_WAIT_S):
+        publication in progress did not end within :data:`PUBLISH_WAIT_S` (or
+        ``timeout``, if shorter). ``timeout`` bounds the wait and the read together (a
+        scrape's own timeout); None: PUBLISH_WAIT_S, then the runtime's timeout."""
+        wait = PUBLISH_WAIT_S if timeout is None else min(PUBLISH_WAIT_S, max(timeout, 0.0))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._lock.acquire(timeout=wait):
             self.failures += 1
             logger.warning(
                 "publishing to %s skipped: the publication in progress took over %ss",
                 self.directory.path,
-                PUBLISH_WAIT_S,
+                round(wait, 3),
             )
             return False
         try:
-            recorders, stats = (read_now or self._read_now)()
+            left = None if deadline is None else max(0.001, deadline - time.monotonic())
+            recorders, stats = (read_now or self._read_now)(left)
             process = None
             if self._read_process is not None and not exited:
                 process = self._read_process()

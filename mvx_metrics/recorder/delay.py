@@ -70,9 +70,9 @@ class DelayCounts:
         # A copy first: the owner may add a bucket meanwhile (a dict must not change size
         # while it is iterated; copying it is one C call, atomic under the GIL).
         got = self._delay_counts.copy()
-        counts = tuple(got.get(i, 0) for i in range(len(PROCESSING_DELAY_BOUNDS) + 1))
-        if not any(counts):
+        if not got:  # most of a runtime's recorders, idle: no tuple to build
             return ProcessingDelay()
+        counts = tuple(got.get(i, 0) for i in range(len(PROCESSING_DELAY_BOUNDS) + 1))
         return ProcessingDelay(
             PROCESSING_DELAY_BOUNDS, counts, self._delay_sum, self._delay_min, self._delay_max
         )

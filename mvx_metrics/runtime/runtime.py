@@ -186,10 +186,10 @@ class MetricsRuntime:
         return None if self._publisher is None else self._publisher.directory
 
     def _read_for_publishing(
-        self,
+        self, timeout: float | None
     ) -> tuple[Mapping[str, Mapping[str, Mapping[str, Any]]], Mapping[str, RecorderStats]]:
         if self._state is _S.RUNNING:
-            snapshots = self.get_metric_snapshots()
+            snapshots = self.get_metric_snapshots(timeout=timeout)
         else:  # stopping: the recorders are stopped, and read directly
             snapshots = self._recorders.read_directly()
         return snapshots, self._recorders.stats()
@@ -197,10 +197,11 @@ class MetricsRuntime:
     def _read_process_for_publishing(self) -> list[MetricFamily]:
         return process_families(self.loop_lag)
 
-    def publish(self) -> bool:
+    def publish(self, *, timeout: float | None = None) -> bool:
         """Multiprocess mode: publish this process's snapshots now (a scrape served here
-        does it first); False if it failed (logged). Without a directory, False."""
-        return self._publisher is not None and self._publisher.publish()
+        does it first, within its own timeout); False if it failed or did not finish
+        within ``timeout`` (logged). Without a directory, False."""
+        return self._publisher is not None and self._publisher.publish(timeout=timeout)
 
     @property
     def loop_lag(self) -> float | None:

@@ -260,7 +260,7 @@ def test_a_publication_waits_for_the_one_in_progress_only_so_long(
     monkeypatch.setattr(publisher_module, "PUBLISH_WAIT_S", 0.05)
     reading, release = threading.Event(), threading.Event()
 
-    def slow_read() -> tuple[dict[str, Any], dict[str, Any]]:
+    def slow_read(timeout: float | None) -> tuple[dict[str, Any], dict[str, Any]]:
         reading.set()
         release.wait(TIMEOUT)
         return {}, {}
@@ -270,8 +270,54 @@ def test_a_publication_waits_for_the_one_in_progress_only_so_long(
     first = threading.Thread(target=lambda: results.append(publisher.publish()))
     first.start()
     assert reading.wait(TIMEOUT)
-    assert publisher.publish(read_now=lambda: ({}, {})) is False  # skipped, not hung
+    assert publisher.publish(read_now=lambda _: ({}, {})) is False  # skipped, not hung
     assert publisher.failures == 1
     release.set()
     first.join(TIMEOUT)
     assert results == [True]
+
+
+def test_a_scrape_s_timeout_bounds_its_publication_and_its_read_of_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Multiprocess mode: a read with a timeout waits no longer than it for the
+    publication in progress and for another process's hold of the lock (each would
+    otherwise wait its own bound, made a minute here)."""
+    import fcntl
+    import time
+
+    from mvx_metrics import MetricsRuntime, MetricsRuntimeTimeoutError
+    from mvx_metrics.export._source import read_exposition
+    from mvx_metrics.multiprocess import directory as directory_module
+    from mvx_metrics.multiprocess import publisher as publisher_module
+
+    from .._support import TIMEOUT
+
+    monkeypatch.setattr(directory_module, "LOCK_WAIT_S", 60.0)
+    monkeypatch.setattr(publisher_module, "PUBLISH_WAIT_S", 60.0)
+    with MetricsRuntime(
+        namespace="bounded",
+        multiprocess_dir=tmp_path,
+        publish_interval=float("inf"),
+        operation_timeout=TIMEOUT,
+    ) as runtime:
+        publisher = runtime._publisher
+        assert publisher is not None
+        with open(tmp_path / ".lock", "a+") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # another process's hold, as good as
+            t0 = time.monotonic()
+            with pytest.raises(MetricsRuntimeTimeoutError, match="held the directory's lock"):
+                read_exposition(runtime, 0.2)
+            assert time.monotonic() - t0 < 30.0  # not LOCK_WAIT_S
+            fcntl.flock(held, fcntl.LOCK_UN)
+        # A publication in progress (another thread's) and a scrape behind it.
+        publisher._lock.acquire()
+        try:
+            failures = publisher.failures
+            t0 = time.monotonic()
+            assert runtime.publish(timeout=0.2) is False  # skipped, counted
+            assert time.monotonic() - t0 < 30.0  # not PUBLISH_WAIT_S
+            assert publisher.failures == failures + 1
+        finally:
+            publisher._lock.release()
+        assert runtime.publish(timeout=TIMEOUT) is True
