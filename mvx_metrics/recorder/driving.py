@@ -28,7 +28,7 @@ from typing import Protocol
 
 from ..errors import MetricsError, MetricsRecorderUnexpectedError
 from ..hops import OwnerGoneError, OwnerHop
-from .handoff import Handoff, Intake
+from .handoff import Handoff, Intake, Waker
 from .policies import PROPAGATED_EXCEPTIONS, MetricErrorPolicy
 from .processing import ChangeHook, Processor
 
@@ -59,17 +59,20 @@ class Lifecycle(Protocol):
 
 
 class Driver(Processor):
-    """A recorder's :class:`Processor` that also drives itself on the owning loop (see
-    module docs): one object, not two, for every full garbage collection to traverse.
+    """A recorder's core: the hand-off (``handoff.py``), its routes, its
+    :class:`Processor`, and what drives it on the owning loop (see module docs), in one
+    object, not four, for every full garbage collection to traverse.
 
-    Runs on the owning loop only. It holds its recorder as a :class:`Lifecycle` (one
+    Producers reach only its hand-off part; the rest runs on the owning loop only. It
+    holds its recorder as a :class:`Lifecycle` (one
     reference, not a bound method per callback: idle recorders should cost little), and
     is the recorder's watcher of the loop's end (``..hops.host_end``).
     """
 
     def __init__(
         self,
-        handoff: Handoff,
+        capacity: int,
+        waker: Waker,
         hop: OwnerHop,
         *,
         error_policy: MetricErrorPolicy,
@@ -79,7 +82,7 @@ class Driver(Processor):
         lifecycle: Lifecycle,
     ) -> None:
         super().__init__(
-            handoff, error_policy=error_policy, change_hook=change_hook, entity_id=entity_id
+            capacity, waker, error_policy=error_policy, change_hook=change_hook, entity_id=entity_id
         )
         self._hop = hop
         self._tick_s = max_processing_delay
@@ -97,7 +100,7 @@ class Driver(Processor):
         With nothing buffered it parks at once: a runtime may create thousands of
         recorders, and polling each for ``PARK_AFTER_S`` would cost the loop a callback
         per recorder per tick for nothing."""
-        handoff = self.handoff
+        handoff: Handoff = self
         handoff.busy()
         if handoff.buffer or not handoff.rest(Intake.PARKED):
             self._work()
@@ -110,9 +113,9 @@ class Driver(Processor):
 
     def on_wake(self) -> None:
         """Runs on the owning loop, scheduled by whoever claimed the wake token."""
-        mode = self.handoff.mode
+        mode = self.mode
         if mode is Intake.POLLING or mode is Intake.PARKED:
-            self.handoff.wake_from_rest()
+            self.wake_from_rest()
             self._work()
         elif mode is Intake.STOPPED:
             self.drain_stragglers()
@@ -124,13 +127,13 @@ class Driver(Processor):
     def kick(self) -> None:
         """Owning loop: look at the buffer and the stop flag soon, even if resting (after
         a read applied items inline, a stop request among them)."""
-        self.handoff.wake_from_rest()
-        if self.handoff.mode is Intake.BUSY:
+        self.wake_from_rest()
+        if self.mode is Intake.BUSY:
             self._continue_soon()
 
     def _poll(self) -> bool:
         """A tick of the loop's ticker, while POLLING. True: poll again next tick."""
-        handoff = self.handoff
+        handoff: Handoff = self
         if handoff.mode is not Intake.POLLING:
             return False  # woken meanwhile, or stopped
         if handoff.buffer:
@@ -148,7 +151,7 @@ class Driver(Processor):
 
     def _continue(self) -> None:
         self._continuation_due = False
-        if self.handoff.mode is Intake.BUSY and not self._task_active:
+        if self.mode is Intake.BUSY and not self._task_active:
             self._work()
 
     def _continue_soon(self) -> None:
@@ -187,7 +190,7 @@ class Driver(Processor):
             return
         if self.stop_requested:
             self._lifecycle._stop_applied()
-        elif self.handoff.buffer or not self._rest():
+        elif self.buffer or not self._rest():
             self._continue_soon()  # more than a slice, or work came as we rested
 
     async def _drain_task(self) -> None:
@@ -205,7 +208,7 @@ class Driver(Processor):
 
     def _rest(self) -> bool:
         """After applying: rest POLLING. False: more work came; stay BUSY and apply it."""
-        if not self.handoff.rest(Intake.POLLING):
+        if not self.rest(Intake.POLLING):
             return False
         self._idle_ticks = 0
         self._hop.poll_every(self._tick_s, self._poll)

@@ -2,6 +2,9 @@
 
 Internal: not part of the public API; import public names from :mod:`mvx_metrics`.
 
+The hand-off is the base of a recorder's core (``driving.Driver``, which is also its
+routes and processor): producers use only the part defined here.
+
 Producers append events to ``buffer``; the owning loop is the only one that pops them.
 
 **Slots.** The pending-event limit is enforced without a lock on the hot path by

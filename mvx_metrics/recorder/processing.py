@@ -18,7 +18,7 @@ from ..events import MetricEvent
 from ..metrics._builtin import Captured
 from ..metrics.base import Metric
 from .captures import Captures, capture_of, snapshots_of
-from .handoff import ControlItem, Handoff, Intake
+from .handoff import ControlItem, Handoff, Intake, Waker
 from .plans import Plan, build_plan
 from .policies import PROPAGATED_EXCEPTIONS, MetricErrorPolicy
 from .routing import Routes
@@ -72,14 +72,14 @@ class Processor(Routes):
 
     def __init__(
         self,
-        handoff: Handoff,
+        capacity: int,
+        waker: Waker,
         *,
         error_policy: MetricErrorPolicy,
         change_hook: ChangeHook | None,
         entity_id: str,
     ) -> None:
-        super().__init__()
-        self.handoff = handoff
+        super().__init__(capacity, waker)
         self.error_policy = error_policy
         self.change_hook = change_hook
         self.entity_id = entity_id
@@ -100,8 +100,8 @@ class Processor(Routes):
         """After FAILURE or CANCELLED: run the control items still buffered (answering
         their waiters at once instead of at their timeout); events stay pending, counted.
         Later requests are answered the same way when their wake-up arrives."""
-        buffer = self.handoff.buffer
-        with self.handoff.guard:
+        buffer = self.buffer
+        with self.guard:
             for _ in range(len(buffer)):
                 item = buffer.popleft()
                 if item.__class__ is ControlItem:
@@ -110,11 +110,11 @@ class Processor(Routes):
                     buffer.append(item)
         # Events left pending keep the buffer non-empty for good: whatever rest() finds,
         # nothing more can be done for them.
-        self.handoff.rest(Intake.FAILED)
+        self.rest(Intake.FAILED)
 
     def prepare_start(self) -> None:
         """Before a (re)start: no wake-ups until processing begins, no stop pending."""
-        self.handoff.await_start()
+        self.await_start()
         self.stop_requested = False
 
     def welcome_stragglers(self) -> None:
@@ -132,7 +132,7 @@ class Processor(Routes):
                 # metric_error_policy=FAIL: counted; the rest stay pending, visibly.
                 logger.error("recorder %r: late event failed after stop: %s", self.entity_id, exc)
                 return
-            if self.handoff.rest(Intake.STOPPED):
+            if self.rest(Intake.STOPPED):
                 return
 
     def request_stop(self) -> None:
@@ -144,7 +144,7 @@ class Processor(Routes):
     def apply_slice(self) -> None:
         """Apply batches until the buffer is empty or ``DRAIN_SLICE_S`` has passed (no
         hook may be awaited: see ``can_apply_in_callback``)."""
-        handoff = self.handoff
+        handoff: Handoff = self
         buffer = handoff.buffer
         started = time.perf_counter()
         handoff.count_delay(started)
@@ -161,7 +161,7 @@ class Processor(Routes):
 
     async def drain(self) -> None:
         """Apply everything in the buffer, yielding to the loop every ``DRAIN_SLICE_S``."""
-        handoff = self.handoff
+        handoff: Handoff = self
         buffer = handoff.buffer
         hook = self.change_hook
         while buffer:
@@ -185,8 +185,8 @@ class Processor(Routes):
 
     def drain_now(self) -> None:
         """Apply everything in the buffer synchronously (no hook may be awaited)."""
-        buffer = self.handoff.buffer
-        with self.handoff.guard:
+        buffer = self.buffer
+        with self.guard:
             self.in_metric_code += 1
             try:
                 while buffer:
@@ -211,7 +211,7 @@ class Processor(Routes):
 
     def apply_batch(self, limit: int) -> None:
         """Apply the next ``limit`` buffered items, holding the guard against readers in place."""
-        with self.handoff.guard:
+        with self.guard:
             self.in_metric_code += 1
             try:
                 self._apply(limit)
@@ -227,7 +227,7 @@ class Processor(Routes):
         ``MetricErrorPolicy.FAIL`` through the exact per-event loop. Popped items count
         as pending until applied, and any left unapplied by an exception go back to the
         front of the buffer, in order."""
-        buffer = self.handoff.buffer
+        buffer = self.buffer
         limit = min(limit, len(buffer))  # only this side pops: the islice cannot run dry
         if limit <= 0:
             return
@@ -248,7 +248,7 @@ class Processor(Routes):
                 if cls is ControlItem:
                     # Count what came before first: a flush or snapshot answered here
                     # must find its events in get_stats() as processed.
-                    self.handoff.release(events)
+                    self.release(events)
                     events = 0
                     i += 1
                     item.fn()
@@ -272,7 +272,7 @@ class Processor(Routes):
                 events += end - i
                 i = end
         finally:
-            self.handoff.release(events)
+            self.release(events)
             if i < limit:  # an exception: what was not applied goes back, in order
                 buffer.extendleft(reversed(batch[i:]))
 
@@ -294,20 +294,20 @@ class Processor(Routes):
 
     def _apply_per_event(self, limit: int) -> None:
         """The exact per-event loop (MetricErrorPolicy.FAIL); the caller holds the guard."""
-        popleft = self.handoff.buffer.popleft
+        popleft = self.buffer.popleft
         events = 0
         try:
             for _ in range(limit):
                 item = popleft()
                 if item.__class__ is ControlItem:
-                    self.handoff.release(events)  # see _apply
+                    self.release(events)  # see _apply
                     events = 0
                     item.fn()
                     continue
                 events += 1  # counted even if a metric fails it: it was processed
                 self._apply_one(item)
         finally:
-            self.handoff.release(events)
+            self.release(events)
 
     async def apply_batch_with_hook(self, limit: int, hook: ChangeHook) -> None:
         """Like :meth:`apply_batch`, then await the hook for each metric that changed.
@@ -315,8 +315,8 @@ class Processor(Routes):
         The guard covers each event's changes but cannot be held across the awaits that
         follow, which is why readers never read in place while a hook exists
         (:meth:`can_read_in_place`); a direct read of a stopped recorder still excludes it."""
-        popleft = self.handoff.buffer.popleft
-        guard = self.handoff.guard
+        popleft = self.buffer.popleft
+        guard = self.guard
         events = 0
         self.in_async_batch = True
         try:
@@ -324,7 +324,7 @@ class Processor(Routes):
                 with guard:
                     item = popleft()
                     if item.__class__ is ControlItem:
-                        self.handoff.release(events)  # see apply_batch
+                        self.release(events)  # see apply_batch
                         events = 0
                         item.fn()
                         continue
@@ -337,7 +337,7 @@ class Processor(Routes):
                 events += 1
         finally:
             self.in_async_batch = False
-            self.handoff.release(events)
+            self.release(events)
 
     def _apply_one(self, item: MetricEvent) -> list[Metric]:
         """Apply one event to its metrics (hold the guard); the metrics it changed."""

@@ -49,7 +49,7 @@ from ..metrics._builtin import BuiltinMetric, reset_metric
 from ..metrics.base import Metric
 from .captures import Captures, snapshots_of
 from .driving import Driver
-from .handoff import FORK_DISCARDED, ControlItem, Handoff
+from .handoff import FORK_DISCARDED, ControlItem
 from .policies import PROPAGATED_EXCEPTIONS, MetricErrorPolicy, OverflowPolicy
 from .reads import ACTIVE as _ACTIVE
 from .reads import BUSY, ReadPath
@@ -143,13 +143,14 @@ class MetricsRecorder:
         self._last_error: MetricsError | None = None
 
     def _build_parts(self, capacity: int) -> None:
-        """The hand-off and the processor (which drives itself), bound to ``self._hop``."""
-        self._handoff = Handoff(capacity, self)
+        """The hand-off and the processor, bound to ``self._hop``: one object, the
+        :class:`Driver` (a processor that drives itself, built on the hand-off), where
+        three cost the collector more at every full collection. ``_handoff`` and
+        ``_processor`` are the two sides of it the recorder uses."""
         cls = type(self)
-        # The processor drives itself (driving.py): one object, where two cost the
-        # collector more at every full collection.
-        self._processor = Driver(
-            self._handoff,
+        self._processor = self._handoff = Driver(
+            capacity,
+            self,
             self._hop,
             error_policy=self._metric_error_policy,
             change_hook=(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..events import MetricEvent
 from ..metrics.base import Metric
+from .handoff import Handoff, Waker
 from .plans import Plan
 
 __all__ = ["MAX_CACHED_CLASSES", "Routes"]
@@ -16,9 +17,11 @@ __all__ = ["MAX_CACHED_CLASSES", "Routes"]
 MAX_CACHED_CLASSES = 1024
 
 
-class Routes:
+class Routes(Handoff):
     """The owner-side list of active metrics and a cache from event class to its metrics
-    (the processor's base class: see ``processing.py``).
+    (the processor's base class: see ``processing.py``). Built on the hand-off, so that a
+    recorder's hand-off, routes, processor and driver are one object (see
+    ``driving.Driver``).
 
     Lookups cost one dict access per event whatever the number of metrics that ignore the
     event's class. The cache is rebuilt lazily, per class, after each registration.
@@ -28,7 +31,8 @@ class Routes:
 
     __slots__ = ("metrics", "plans", "readable_in_place", "table")
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int, waker: Waker) -> None:
+        super().__init__(capacity, waker)
         self.metrics: tuple[Metric, ...] = ()
         self.table: dict[type, tuple[Metric, ...]] = {}
         #: Batch plans by event class (``plans.py``), built by the processor on first use.
