@@ -19,4 +19,6 @@ class AsyncioMetricsRecorder(MetricsRecorder):
     ``MetricsRecorderLoopUnavailableError``.
     """
 
+    __slots__ = ()  # see MetricsRecorder's
+
     _required_library: ClassVar[str | None] = "asyncio"

@@ -96,6 +96,32 @@ class MetricsRecorder:
     #: The async library the owning loop must run (None: asyncio or trio).
     _required_library: ClassVar[str | None] = None
 
+    # Slots: a runtime may hold thousands of idle recorders, and a full garbage
+    # collection reads each one's attributes; in slots they are in the object itself, not
+    # in a separate array (or, on CPython 3.13, a dict object). "__dict__" keeps
+    # instances open to other attributes (a subclass's, a test's monkeypatch of a method),
+    # made only when one is set.
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_block_timeout",
+        "_entity_id",
+        "_exposed_names",
+        "_handoff",
+        "_hop",
+        "_last_error",
+        "_max_processing_delay",
+        "_metric_error_policy",
+        "_namespace",
+        "_overflow_policy",
+        "_processor",
+        "_registered",
+        "_start_op",
+        "_state",
+        "_stop_op",
+        "_timeout",
+    )
+
     def __init__(
         self,
         entity_id: str,

@@ -288,20 +288,34 @@ def send_one(port: int, i: int) -> str:
 @contextmanager
 def hung_request(port: int, i: int) -> Iterator[int]:
     """``GET /hold?i`` from a thread: gives the pid of the worker that counted event
-    ``i``, published, and hangs in it; the request ends when the worker dies."""
+    ``i``, published, and hangs in it; the request ends when the worker dies.
+
+    Sent again, as by :func:`send_one`, if the connection closes before the headers: a
+    worker stopping after --max-requests closes what it accepted but did not read."""
     answered: queue.Queue[str] = queue.Queue()
 
     def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
-        try:
-            conn.request("GET", f"/hold?{i}")
-            response = conn.getresponse()  # the headers, after the publication
-            answered.put(response.getheader("X-Pid") or "")
-            response.read()  # until the worker dies
-        except (http.client.HTTPException, OSError):
-            pass  # the connection dies with it
-        finally:
-            conn.close()
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+            try:
+                conn.request("GET", f"/hold?{i}")
+                response = conn.getresponse()  # the headers, after the publication
+            except (http.client.RemoteDisconnected, ConnectionResetError) as exc:
+                print(f"hold request {i}: {exc!r}, sent again")  # shown with a failure
+                conn.close()
+                continue
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                return
+            try:
+                answered.put(response.getheader("X-Pid") or "")
+                response.read()  # until the worker dies
+            except (http.client.HTTPException, OSError):
+                pass  # the connection dies with it
+            finally:
+                conn.close()
+            return
 
     thread = threading.Thread(target=client)
     thread.start()
