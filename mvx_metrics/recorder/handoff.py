@@ -60,7 +60,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol, cast
 
 from .delay import DelayCounts
 
@@ -69,6 +69,7 @@ __all__ = [
     "FORK_DISCARDED",
     "PRESS_COLLECTION_ALLOWANCE_S",
     "PRESS_WAIT_S",
+    "UNUSED_BUFFER",
     "CollectorTime",
     "ControlItem",
     "Handoff",
@@ -121,10 +122,25 @@ class CollectorTime:
         return min(self.seconds + running, PRESS_COLLECTION_ALLOWANCE_S)
 
 
+#: The buffer of a recorder nobody has appended to yet: empty, and no object of its own
+#: (an empty deque is one more object for every full collection to visit, and a runtime
+#: may hold thousands of recorders that never see an event). The first credit handed
+#: out, or the first control item, makes the deque (:meth:`Handoff.appendable`). Only
+#: truth tests and ``len()`` ever see it: nobody pops from an empty buffer.
+UNUSED_BUFFER: Final = cast("deque[Any]", ())
+
+# Taken only to make a recorder's deque, once, and never held while taking another lock:
+# a producer making it holds the hand-off's lock, a control item's sender may hold it.
+_making_buffers = threading.Lock()
+
+
 def _after_fork_in_child() -> None:
     """A press of the parent's that was waiting at the fork never ends here: its
-    collector-time callback would stay in ``gc.callbacks`` for good."""
+    collector-time callback would stay in ``gc.callbacks`` for good. A buffer being made
+    at the fork leaves its lock held."""
+    global _making_buffers
     gc.callbacks[:] = [cb for cb in gc.callbacks if not isinstance(cb, CollectorTime)]
+    _making_buffers = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
@@ -210,7 +226,8 @@ class Handoff(DelayCounts):
     def __init__(self, capacity: int, waker: Waker) -> None:
         self._init_delay()
         self.capacity = capacity
-        self.buffer: deque[Any] = deque()
+        #: Made on first use (see UNUSED_BUFFER); then only ever appended to and popped.
+        self.buffer: deque[Any] = UNUSED_BUFFER
         #: Free slots handed out to producers (see "Slots" above); empty at first.
         #: A bytearray, not a list of tokens: its pop is as atomic, and the garbage
         #: collector does not track it (a list it always does; a runtime may hold
@@ -339,11 +356,23 @@ class Handoff(DelayCounts):
                 self._press()
             return self._grant()
 
+    def appendable(self) -> deque[Any]:
+        """The buffer, made now if nobody has appended to it yet (see UNUSED_BUFFER)."""
+        buffer = self.buffer
+        if buffer is UNUSED_BUFFER:
+            with _making_buffers:
+                buffer = self.buffer
+                if buffer is UNUSED_BUFFER:
+                    buffer = self.buffer = deque()
+        return buffer
+
     def _grant(self) -> bool:
-        """Take one slot and hand out up to a chunk more; hold ``lock``."""
+        """Take one slot and hand out up to a chunk more; hold ``lock``. A producer holds
+        no credit before its first grant, so the buffer is made here for it."""
         unissued = self._unissued
         if not unissued:
             return False
+        self.appendable()
         grant = min(CREDIT_CHUNK, unissued)
         self._unissued = unissued - grant
         if grant > 1:

@@ -386,7 +386,7 @@ class MetricsRecorder:
         urgent item (a read, a stop) wakes a polling owner at once rather than at its
         next tick; any item wakes a parked one."""
         handoff = self._handoff
-        handoff.buffer.append(ControlItem(fn))
+        handoff.appendable().append(ControlItem(fn))  # control items take no credit
         if urgent:
             handoff.claim_wake_urgently()
         elif handoff.wake_on_append:

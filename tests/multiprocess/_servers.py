@@ -87,6 +87,20 @@ def get(port: int, path: str) -> Response:
         conn.close()
 
 
+def get_answered(port: int, path: str) -> Response:
+    """:func:`get`, sent again while the connection closes before any response: a worker
+    stopping (after ``--max-requests``, or told to) closes the connections it accepted
+    but read no request from, so its app never saw them. For scrapes, which may be sent
+    twice anyway; within TIMEOUT."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            return get(port, path)
+        except (http.client.RemoteDisconnected, ConnectionResetError) as exc:
+            print(f"GET {path}: {exc!r}, sent again")  # shown with a failure
+            assert time.monotonic() < deadline, f"GET {path} was never answered"
+
+
 def require_module(name: str) -> None:
     """A server the tests run, from the ``test`` extra: missing, the test fails under CI
     (which installs it) and is skipped, saying what to install, elsewhere."""

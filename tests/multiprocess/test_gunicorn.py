@@ -51,8 +51,10 @@ def app(environ, start_response):
 
 
 def get(port: int, path: str) -> tuple[str, str]:
-    """(worker pid, body) of one request on a new connection (any worker may take it)."""
-    response = _servers.get(port, path)
+    """(worker pid, body) of one request on a new connection (any worker may take it); a
+    scrape is sent again if a stopping worker closes it unread."""
+    fetch = _servers.get_answered if path == "/metrics" else _servers.get
+    response = fetch(port, path)
     return response.pid, response.body
 
 

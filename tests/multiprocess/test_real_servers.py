@@ -33,7 +33,7 @@ from mvx_metrics import MetricsRuntime
 from .._prometheus_server import prometheus_server
 from .._support import TIMEOUT, run_threads
 from ._served import QUANTILES, Served, seconds_of, served_runtime
-from ._servers import Gunicorn, get, gunicorn_server, require_module
+from ._servers import Gunicorn, get, get_answered, gunicorn_server, require_module
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "fork"), reason="gunicorn needs POSIX"),
@@ -328,7 +328,7 @@ def hung_request(port: int, i: int) -> Iterator[int]:
 
 def scraped_total(port: int) -> float:
     """The group's counter in one scrape of ``/metrics``, whichever worker answers."""
-    text = get(port, "/metrics").body
+    text = get_answered(port, "/metrics").body
     match = re.search(r'^served_total\{recorder="app"\} (\S+)$', text, re.MULTILINE)
     assert match, text
     return float(match.group(1))

@@ -196,6 +196,33 @@ async def test_events_registered_on_the_owning_loop_are_processed_without_thread
     assert counter.threads == {threading.get_ident()}
 
 
+async def test_a_recorder_makes_its_buffer_with_its_first_event_or_control_item() -> None:
+    """Until then its buffer is no object (UNUSED_BUFFER): idle recorders cost less to
+    every full collection. Reads, a flush and a stop work all the same."""
+    from collections import deque
+
+    from mvx_metrics.recorder.handoff import UNUSED_BUFFER
+
+    unused = MetricsRecorder("unused")
+    unused.register_metric(CountingMetric())
+    used = MetricsRecorder("used")
+    used.register_metric(CountingMetric())
+    async with unused, used:
+        assert unused._handoff.buffer is UNUSED_BUFFER
+        assert (await unused.aget_metric_snapshots())["count"] == {"count": 0}
+        await unused.aflush()
+        assert unused.get_stats().accepted == 0
+        used.register_event(event=Saved())
+        assert isinstance(used._handoff.buffer, deque)
+        assert (await used.aget_metric_snapshots())["count"] == {"count": 1}
+        # A control item, which takes no credit, makes it too.
+        unused._push_control(lambda: None)
+        assert isinstance(unused._handoff.buffer, deque)
+        await unused.aflush()
+    assert unused.state is RecorderState.STOPPED and used.state is RecorderState.STOPPED
+    assert used.get_stats().processed == 1
+
+
 async def test_first_event_starts_a_virgin_recorder() -> None:
     recorder = MetricsRecorder("lazy")
     recorder.register_metric(CountingMetric())
