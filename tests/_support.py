@@ -116,6 +116,10 @@ class _CountingWaker:
         self.count += 1
         self.recorder._wake_owner()
 
+    def __getattr__(self, name: str) -> Any:
+        # The rest of what the core needs of its recorder (its Lifecycle), unchanged.
+        return getattr(self.recorder, name)
+
 
 def count_wakes(recorder: MetricsRecorder) -> _CountingWaker:
     """Count the wake-ups of ``recorder``'s owner (each one a hop to its loop) in

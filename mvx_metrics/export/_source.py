@@ -11,7 +11,7 @@ import anyio.to_thread
 
 from ..exposition.process import process_families
 from ..exposition.recorder_stats import recorder_stats, with_stats
-from ..multiprocess.directory import LOCK_WAIT_S
+from ..multiprocess.directory import LOCK_WAIT_S, GroupRead, MultiprocessDirectory
 from ..recorder.captures import Captures
 from ..recorder.protocol import MetricsRecorderProto
 from ..recorder.recorder import MetricsRecorder
@@ -59,9 +59,7 @@ def read_exposition(
     (this process's among them, as it just published), never this process's
     unlabelled as well (see :mod:`mvx_metrics.multiprocess.per_process`)."""
     if isinstance(source, MetricsRuntime) and source.multiprocess_dir is not None:
-        deadline = _deadline(timeout)
-        source.publish(timeout=timeout)
-        group = source.multiprocess_dir.read_group(wait=_lock_wait(deadline))
+        group = _read_group(source, source.multiprocess_dir, timeout)
         return _stats_if(group.recorders, include_stats), group.process
     read = read_snapshots(source, timeout, include_stats=include_stats)
     return read, process_families_of(source)
@@ -79,11 +77,8 @@ def read_snapshots(
     moment. Stats are read after it, so that they account for every event in the snapshot.
     """
     if isinstance(source, MetricsRuntime) and source.multiprocess_dir is not None:
-        # Multiprocess mode: this process as of now, then every process's merge, both
-        # within ``timeout``.
-        deadline = _deadline(timeout)
-        source.publish(timeout=timeout)
-        return _stats_if(source.multiprocess_dir.read(wait=_lock_wait(deadline)), include_stats)
+        group = _read_group(source, source.multiprocess_dir, timeout)
+        return _stats_if(group.recorders, include_stats)
     if isinstance(source, MetricsRuntime):
         nested = source.get_metric_snapshots(timeout=timeout)
         stats = source.get_stats() if include_stats else {}
@@ -125,16 +120,17 @@ async def aread_exposition(
     return captured, process_families_of(source)
 
 
-def _deadline(timeout: float | None) -> float | None:
-    return None if timeout is None else time.monotonic() + timeout
-
-
-def _lock_wait(deadline: float | None) -> float | None:
-    """How long a directory read may wait for the lock: what is left of the timeout, at
-    most LOCK_WAIT_S (None: LOCK_WAIT_S)."""
+def _read_group(
+    runtime: MetricsRuntime, directory: MultiprocessDirectory, timeout: float | None
+) -> GroupRead:
+    """Multiprocess mode: publish this process as of now, then read every process's
+    merge, both within ``timeout`` (None: each its own bound); the read waits for the
+    directory's lock only what the publication left of it."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    runtime.publish(timeout=timeout)
     if deadline is None:
-        return None
-    return min(LOCK_WAIT_S, max(0.0, deadline - time.monotonic()))
+        return directory.read_group()
+    return directory.read_group(wait=min(LOCK_WAIT_S, max(0.0, deadline - time.monotonic())))
 
 
 def _stats_if(read: ReadList, include_stats: bool) -> ReadList:

@@ -42,8 +42,9 @@ logger = logging.getLogger("mvx_metrics.recorder")
 PARK_AFTER_S = 0.1
 
 
-class Lifecycle(Protocol):
-    """What the driver needs of its recorder, which owns the lifecycle."""
+class Lifecycle(Waker, Protocol):
+    """What the driver needs of its recorder, which owns the lifecycle (and, as the
+    hand-off's :class:`~.handoff.Waker`, schedules the owner's wake-ups)."""
 
     def _spawn_guarded(self, body: Callable[[], Awaitable[None]], what: str) -> None:
         """Run ``body()`` as a task on the owning loop; its failure fails the recorder."""
@@ -64,31 +65,48 @@ class Driver(Processor):
     object, not four, for every full garbage collection to traverse.
 
     Producers reach only its hand-off part; the rest runs on the owning loop only. It
-    holds its recorder as a :class:`Lifecycle` (one
-    reference, not a bound method per callback: idle recorders should cost little), and
-    is the recorder's watcher of the loop's end (``..hops.host_end``).
+    holds its recorder once, as the hand-off's ``waker``, which is also its
+    :class:`Lifecycle` (one reference, not a bound method per callback: idle recorders
+    should cost little), and is the recorder's watcher of the loop's end
+    (``..hops.host_end``).
     """
+
+    # "__dict__": made only if something sets another attribute (a test's patch);
+    # "__weakref__": a loop's sentinel watches its drivers weakly (``..hops.host_end``).
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_continuation_due",
+        "_hop",
+        "_idle_ticks",
+        "_park_after_ticks",
+        "_task_active",
+        "_tick_s",
+    )
+    waker: Lifecycle
 
     def __init__(
         self,
         capacity: int,
-        waker: Waker,
+        lifecycle: Lifecycle,
         hop: OwnerHop,
         *,
         error_policy: MetricErrorPolicy,
         change_hook: ChangeHook | None,
         entity_id: str,
         max_processing_delay: float,
-        lifecycle: Lifecycle,
     ) -> None:
         super().__init__(
-            capacity, waker, error_policy=error_policy, change_hook=change_hook, entity_id=entity_id
+            capacity,
+            lifecycle,
+            error_policy=error_policy,
+            change_hook=change_hook,
+            entity_id=entity_id,
         )
         self._hop = hop
         self._tick_s = max_processing_delay
         self._park_after_ticks = max(1, round(PARK_AFTER_S / max_processing_delay))
         self._idle_ticks = 0
-        self._lifecycle = lifecycle
         #: True while a drain task runs: it applies until the recorder rests.
         self._task_active = False
         #: True while a continuation callback is scheduled.
@@ -109,7 +127,7 @@ class Driver(Processor):
 
     def host_ended(self) -> None:
         """The loop's sentinel: the host is ending the loop (see ``..hops.host_end``)."""
-        self._lifecycle._host_ended()
+        self.waker._host_ended()
 
     def on_wake(self) -> None:
         """Runs on the owning loop, scheduled by whoever claimed the wake token."""
@@ -172,24 +190,24 @@ class Driver(Processor):
         if not self.can_apply_in_callback():
             self._task_active = True
             try:
-                self._lifecycle._spawn_guarded(self._drain_task, "drain")
+                self.waker._spawn_guarded(self._drain_task, "drain")
             except RuntimeError:  # trio: the run is ending, its nursery takes no new task
                 self._task_active = False
-                self._lifecycle._host_ended()
+                self.waker._host_ended()
             return
         try:
             self.apply_slice()
         except PROPAGATED_EXCEPTIONS as exc:  # Ctrl-C, sys.exit() from a metric
-            self._lifecycle._fail(MetricsRecorderUnexpectedError(cause=exc))
+            self.waker._fail(MetricsRecorderUnexpectedError(cause=exc))
             if self._hop.exceptions_reach_host:
                 raise
             return
         except Exception as exc:  # a bug of ours: never let it escape a loop callback
             logger.exception("recorder %r: applying events failed", self.entity_id)
-            self._lifecycle._fail(MetricsRecorderUnexpectedError(cause=exc))
+            self.waker._fail(MetricsRecorderUnexpectedError(cause=exc))
             return
         if self.stop_requested:
-            self._lifecycle._stop_applied()
+            self.waker._stop_applied()
         elif self.buffer or not self._rest():
             self._continue_soon()  # more than a slice, or work came as we rested
 
@@ -199,7 +217,7 @@ class Driver(Processor):
             while True:
                 await self.drain()
                 if self.stop_requested:
-                    self._lifecycle._stop_applied()
+                    self.waker._stop_applied()
                     return
                 if self._rest():
                     return

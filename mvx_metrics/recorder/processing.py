@@ -65,6 +65,18 @@ class Processor(Routes):
     When and where it applies is the :class:`~.driving.Driver`'s business.
     """
 
+    __slots__ = (
+        "_progress",
+        "change_hook",
+        "entity_id",
+        "error_policy",
+        "hook_errors",
+        "in_async_batch",
+        "in_metric_code",
+        "metric_errors",
+        "stop_requested",
+    )
+
     @property
     def routes(self) -> Routes:
         """Which metrics see which event class: this processor's own table."""

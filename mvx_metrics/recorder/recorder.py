@@ -176,7 +176,7 @@ class MetricsRecorder:
         cls = type(self)
         self._processor = self._handoff = Driver(
             capacity,
-            self,
+            self,  # its waker and lifecycle
             self._hop,
             error_policy=self._metric_error_policy,
             change_hook=(
@@ -186,7 +186,6 @@ class MetricsRecorder:
             ),
             entity_id=self._entity_id,
             max_processing_delay=self._max_processing_delay,
-            lifecycle=self,
         )
 
     def _revive_after_fork(self, hop: OwnerHop) -> None:

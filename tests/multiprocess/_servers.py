@@ -90,8 +90,7 @@ def get(port: int, path: str) -> Response:
 def get_answered(port: int, path: str) -> Response:
     """:func:`get`, sent again while the connection closes before any response: a worker
     stopping (after ``--max-requests``, or told to) closes the connections it accepted
-    but read no request from, so its app never saw them. For scrapes, which may be sent
-    twice anyway; within TIMEOUT."""
+    but read no request from, so its app never saw them; within TIMEOUT."""
     deadline = time.monotonic() + TIMEOUT
     while True:
         try:

@@ -33,7 +33,7 @@ from mvx_metrics import MetricsRuntime
 from .._prometheus_server import prometheus_server
 from .._support import TIMEOUT, run_threads
 from ._served import QUANTILES, Served, seconds_of, served_runtime
-from ._servers import Gunicorn, get, get_answered, gunicorn_server, require_module
+from ._servers import Gunicorn, get_answered, gunicorn_server, require_module
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "fork"), reason="gunicorn needs POSIX"),
@@ -268,21 +268,12 @@ def send_events(port: int, ids: list[int]) -> set[str]:
 
 
 def send_one(port: int, i: int) -> str:
-    """Request ``/event?i`` until answered; the pid that answered.
-
-    Sent again only if the connection closed without a response: a uvicorn worker
-    stopping after --max-requests closes the connections it accepted but read no request
-    from yet, so the app never saw it. Any response, even an error, is final."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        try:
-            response = get(port, f"/event?{i}")
-        except (http.client.RemoteDisconnected, ConnectionResetError) as exc:
-            print(f"request {i}: {exc!r}, sent again")  # shown with a failure
-            assert time.monotonic() < deadline, f"request {i} was never answered"
-            continue
-        assert response.status == 200, response
-        return response.pid
+    """Request ``/event?i`` until answered (:func:`get_answered`: a connection a stopping
+    worker closed unread never reached the app); the pid that answered. Any response,
+    even an error, is final."""
+    response = get_answered(port, f"/event?{i}")
+    assert response.status == 200, response
+    return response.pid
 
 
 @contextmanager
