@@ -166,6 +166,18 @@ def test_a_plan_stops_at_the_end_and_at_another_class() -> None:
     assert counter.snapshot()["series"][0]["value"] == 6
 
 
+def test_a_plan_reads_the_objects_it_names_as_locals() -> None:
+    """Read per event, a global costs a dict lookup where a local costs an index."""
+    metrics = (Distribution("seconds", event=Request, value="duration_s"), SeesEverything())
+    plan = build_plan(Request, metrics, lambda m, e, x: None, [0])
+    assert plan.__kwdefaults__ is not None
+    named = set(plan.__kwdefaults__)
+    assert {"CEIL", "LOG", "CLS", "slow"} <= named
+    assert not named & set(plan.__code__.co_names)  # none of them is looked up globally
+    assert plan([Request("/", "GET", 0.5)] * 2, 0) == 2
+    assert metrics[0].snapshot()["series"][0]["count"] == 2
+
+
 @pytest.mark.parametrize(
     ("tail", "run"),
     [
