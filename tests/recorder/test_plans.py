@@ -176,6 +176,7 @@ def test_a_plan_reads_the_objects_it_names_as_locals() -> None:
     assert not named & set(plan.__code__.co_names)  # none of them is looked up globally
     assert plan([Request("/", "GET", 0.5)] * 2, 0) == 2
     assert metrics[0].snapshot()["series"][0]["count"] == 2
+    assert metrics[1].seen == ["Request", "Request"]  # the metric called per event
 
 
 @pytest.mark.parametrize(
