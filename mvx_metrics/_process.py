@@ -1,4 +1,5 @@
-"""Who this process is, for exporters: when mvx_metrics started counting, and an id.
+"""Who this process is, for exporters: when mvx_metrics started counting, an id, and
+its ``/proc`` files.
 
 Imported with the package, so that :data:`STARTED_NS` is earlier than any metric: every
 cumulative value was counted after it, which is what OpenTelemetry's cumulative start time
@@ -12,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-__all__ = ["STARTED_NS", "instance_id", "started_ns"]
+__all__ = ["STARTED_NS", "instance_id", "read_proc_file", "started_ns"]
 
 #: Unix time (ns) at which this process imported mvx_metrics.
 STARTED_NS = time.time_ns()
@@ -37,6 +38,23 @@ def instance_id() -> str:
 def started_ns() -> int:
     """:data:`STARTED_NS`; in a forked child, the time of the fork."""
     return _current().started_ns
+
+
+def read_proc_file(path: str) -> str | None:
+    """The text of a ``/proc`` file (Latin-1: a process's name may be any bytes), None if
+    it cannot be read.
+
+    Read as bytes and decoded by ``bytes.decode``, whose Latin-1 needs no codec lookup:
+    ``open(path, encoding=...)`` looks its codec up, which imports ``encodings.<name>``
+    the first time. Background threads (the publisher's) read these files, and a fork
+    (gunicorn's master forking workers) while one of them is in that import leaves the
+    child with the module's import lock held by a thread it does not have: the child's
+    first read of the same file then waits forever."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("latin-1")
+    except OSError:
+        return None
 
 
 def _current() -> _Identity:

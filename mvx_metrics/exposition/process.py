@@ -30,6 +30,7 @@ import platform
 import resource
 import time
 
+from .._process import read_proc_file
 from ..snapshots import MetricFamily, Sample
 
 __all__ = ["PROCESS_FAMILY_NAMES", "process_families"]
@@ -84,7 +85,7 @@ def _cpu() -> MetricFamily:
 
 
 def _memory() -> list[MetricFamily]:
-    statm = _read("/proc/self/statm")
+    statm = read_proc_file("/proc/self/statm")
     if statm is None:
         return []
     size, resident = (int(field) for field in statm.split()[:2])
@@ -111,7 +112,7 @@ def _fds() -> list[MetricFamily]:
 
 
 def _start_time() -> list[MetricFamily]:
-    stat, uptime = _read("/proc/self/stat"), _read("/proc/uptime")
+    stat, uptime = read_proc_file("/proc/self/stat"), read_proc_file("/proc/uptime")
     if stat is None or uptime is None:
         return []
     # Field 22 (starttime, in clock ticks since boot) counts from after the command,
@@ -176,11 +177,3 @@ def _python_info() -> MetricFamily:
 
 def _gauge(name: str, description: str, value: float) -> MetricFamily:
     return MetricFamily(name, "gauge", description, "", (Sample("", (), float(value)),))
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="ascii") as f:
-            return f.read()
-    except OSError:
-        return None

@@ -35,7 +35,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .._process import instance_id
+from .._process import instance_id, read_proc_file
 from ..errors import MetricsRuntimeTimeoutError
 from ..recorder.stats import RecorderStats
 from ..snapshots import MetricFamily
@@ -282,10 +282,10 @@ def _is_live(document: Mapping[str, Any]) -> bool:
 
 def _start_ticks(pid: int) -> int | None:
     """When ``pid`` started, in clock ticks since boot (Linux); None where unknown."""
+    stat = read_proc_file(f"/proc/{pid}/stat")
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return int(f.read().rpartition(")")[2].split()[19])
-    except (OSError, ValueError, IndexError):
+        return None if stat is None else int(stat.rpartition(")")[2].split()[19])
+    except (ValueError, IndexError):
         return None
 
 

@@ -227,3 +227,53 @@ def test_the_serve_command_shows_the_workers_and_none_of_its_own(tmp_path: Path)
         assert {dict(labels)["instance"] for labels in series[name]} == {instance}, name
     assert 'mvx_recorder_events_accepted_total{recorder="web"} 0.0' in body
     check_promtool(body)
+
+
+#: A fresh interpreter: what a publication (on another thread, as the publisher's) and a
+#: scrape that checks another process is alive import, once the runtime has started.
+FIRST_PUBLICATION = """
+import json, os, sys, threading
+from mvx_metrics import MetricsRuntime
+from mvx_metrics.export import render_prometheus
+from mvx_metrics.multiprocess.directory import _start_ticks
+
+runtime = MetricsRuntime(
+    namespace="first", multiprocess_dir=sys.argv[1], publish_interval=float("inf")
+)
+runtime.start()
+runtime.create_recorder("r")
+before = set(sys.modules)
+published = []
+publisher = threading.Thread(target=lambda: published.append(runtime.publish(timeout=30)))
+publisher.start()
+publisher.join(30)
+ticks = _start_ticks(os.getppid())
+text = render_prometheus(runtime)
+runtime.shutdown()
+print(json.dumps({
+    "published": published,
+    "ticks": ticks,
+    "resident": "process_resident_memory_bytes" in text,
+    "imported": sorted(set(sys.modules) - before),
+}))
+"""
+
+
+def test_a_publication_imports_nothing_a_forked_child_could_wait_on(tmp_path: Path) -> None:
+    # gunicorn's master (--preload) forks workers while the publisher thread publishes. A
+    # module that thread was importing at the fork stays locked in the child forever (its
+    # import lock's holder is not there), and the child's next import of it hangs: reading
+    # /proc through open(encoding="ascii") imported encodings.ascii on first use.
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_PUBLICATION, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["published"] == [True]
+    assert isinstance(report["ticks"], int)  # the parent's start was read
+    assert report["resident"]  # and this process's /proc files
+    assert report["imported"] == []
