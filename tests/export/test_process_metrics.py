@@ -145,7 +145,7 @@ def test_without_proc_only_cpu_gc_and_python_info_are_given(
 ) -> None:
     from mvx_metrics.exposition import process
 
-    monkeypatch.setattr(process, "_read", lambda path: None)
+    monkeypatch.setattr(process, "read_proc_file", lambda path: None)
     monkeypatch.setattr(os, "listdir", lambda path: (_ for _ in ()).throw(OSError("no /proc")))
     names = [family.name for family in process_families()]
     assert names == [
