@@ -125,12 +125,14 @@ class BuiltinMetric(Metric, SeriesTable[S]):
         self._unit = _check_text(unit, "unit")
         max_series = check_positive_int(max_series, "max_series", DEFAULT_MAX_SERIES)
         self._init_series(max_series)
-        #: The only series of a metric without labels, else None.
+        #: The only series of a metric without labels, else None. Kept here alone, not
+        #: also in ``_series``, which stays empty (a dict the garbage collector does not
+        #: track): a runtime may hold thousands of idle label-less metrics.
         self._single: S | None = None
         if self._labels.arity == 0:
             # Created up front, as prometheus_client does, so that a metric without labels
             # is exported (at zero) before its first event.
-            self._single = self._admit(())
+            self._single = self._new_state()
 
     def _reset_state(self) -> None:
         """Forget every series, as if no event had been applied (for
@@ -140,7 +142,7 @@ class BuiltinMetric(Metric, SeriesTable[S]):
         if self._exemplar is not None:
             self._exemplar.dropped = 0
         if self._single is not None:
-            self._single = self._admit(())
+            self._single = self._new_state()
 
     def _series_for(self, event: MetricEvent) -> S:
         """Find (or admit) the series of an event; valid values only (admit counts overflow).
@@ -303,10 +305,11 @@ class BuiltinMetric(Metric, SeriesTable[S]):
         if self._exemplar is not None:
             extra["exemplars_dropped"] = self._exemplar.dropped
         overflow = self._overflow
+        single = self._single
         return Captured(
             self,
-            list(self._series),
-            self._copy_states(self._series.values()),
+            [()] if single is not None else list(self._series),
+            self._copy_states((single,) if single is not None else self._series.values()),
             None if overflow is None else self._copy_states((overflow,))[0],
             self._overflow_events,
             extra,
