@@ -12,7 +12,8 @@ which re-exports the ones listed in ``__all__`` here. The parts, one job each:
 - :mod:`.reads`: how a snapshot or a flush reaches the owning loop and comes back;
 - :mod:`.state`, :mod:`.policies`, :mod:`.results`, :mod:`.stats`, :mod:`.protocol`:
   the public values (states, policies, ``WaitHandle``, ``RecorderStats``, the protocol);
-- :mod:`.captures` and :mod:`.delay`: what a read copies, and how long events wait.
+- :mod:`.captures` and :mod:`.delay`: what a read copies, and how long events wait;
+  :mod:`.tables`: the shared empty table a recorder holds until its first entry.
 
 Crossing threads is not done here but in :mod:`mvx_metrics.hops`.
 """

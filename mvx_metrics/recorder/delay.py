@@ -27,6 +27,7 @@ from bisect import bisect_left
 from time import perf_counter
 
 from .stats import PROCESSING_DELAY_BOUNDS, ProcessingDelay
+from .tables import EMPTY
 
 __all__ = ["DelayCounts"]
 
@@ -45,8 +46,9 @@ class DelayCounts:
         #: Every pending event was registered at or after this ``perf_counter()`` time.
         self.delay_since = perf_counter()
         # Non-cumulative counts by bucket index (PROCESSING_DELAY_BOUNDS, then +Inf). A
-        # dict of ints, which the garbage collector does not track (an array it does).
-        self._delay_counts: dict[int, int] = {}
+        # dict of ints, which the garbage collector does not track (an array it does);
+        # the shared empty one until the first count (tables.py).
+        self._delay_counts: dict[int, int] = EMPTY
         self._delay_sum = 0.0
         self._delay_min = math.inf
         self._delay_max = 0.0
@@ -58,6 +60,8 @@ class DelayCounts:
             delay = 0.0
         index = bisect_left(PROCESSING_DELAY_BOUNDS, delay)
         counts = self._delay_counts
+        if counts is EMPTY:
+            counts = self._delay_counts = {}
         counts[index] = counts.get(index, 0) + 1
         self._delay_sum += delay
         if delay < self._delay_min:

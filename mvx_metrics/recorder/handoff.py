@@ -63,6 +63,7 @@ from collections.abc import Callable
 from typing import Any, Final, Protocol, cast
 
 from .delay import DelayCounts
+from .tables import EMPTY, own
 
 __all__ = [
     "CREDIT_CHUNK",
@@ -249,7 +250,7 @@ class Handoff(DelayCounts):
         self.waker = waker
         #: Events processed; changed by the owning loop under `lock`.
         self.processed = 0
-        self._dropped: dict[str, int] = {}
+        self._dropped: dict[str, int] = EMPTY  # its own at the first refusal (tables.py)
         #: Held while metric state is applied or read (see "Reads in place" above).
         #: Reentrant: a metric's snapshot() may itself read the recorder.
         self.guard = threading.RLock()
@@ -433,7 +434,8 @@ class Handoff(DelayCounts):
     def count_dropped(self, reason: str, events: int = 1) -> None:
         """Count ``events`` that were not accepted (or, ``FORK_DISCARDED``, not kept)."""
         with self.lock:
-            self._dropped[reason] = self._dropped.get(reason, 0) + events
+            dropped = self._dropped = own(self._dropped)
+            dropped[reason] = dropped.get(reason, 0) + events
 
     # --- readers (any thread) -----------------------------------------------------------
 

@@ -22,6 +22,7 @@ from .handoff import ControlItem, Handoff, Intake, Waker
 from .plans import Plan, build_plan
 from .policies import PROPAGATED_EXCEPTIONS, MetricErrorPolicy
 from .routing import Routes
+from .tables import EMPTY, own
 
 __all__ = ["BATCH_SIZE", "DRAIN_SLICE_S", "ROUTING_ERRORS", "ChangeHook", "Processor"]
 
@@ -99,7 +100,7 @@ class Processor(Routes):
         #: True while an async batch is suspended inside the change hook.
         self.in_async_batch = False
         #: Errors by metric name. A plain dict: other threads copy it with one atomic dict().
-        self.metric_errors: dict[str, int] = {}
+        self.metric_errors: dict[str, int] = EMPTY  # its own at the first (tables.py)
         self.hook_errors = 0
         #: Above 0 while this processor runs metric code (``handle_event``, ``snapshot()``),
         #: always under ``handoff.guard``: a read that finds it set while holding the guard
@@ -269,9 +270,10 @@ class Processor(Routes):
                 try:
                     plan = plans.get(cls)
                     if plan is None:
-                        plan = plans[cls] = build_plan(
+                        plan = build_plan(
                             cls, routes.resolve(cls), self._metric_failed, self._plan_progress()
                         )
+                        plans = routes.keep_plan(cls, plan)
                 except Exception as exc:  # the class cannot be routed (its hash raises)
                     plan = self._unroutable(exc)
                 try:
@@ -396,7 +398,8 @@ class Processor(Routes):
     ) -> None:
         """Count one failure under ``metric_errors[key]``; raise it under policy FAIL, else
         log the first few."""
-        count = self.metric_errors[key] = self.metric_errors.get(key, 0) + 1
+        errors = self.metric_errors = own(self.metric_errors)
+        count = errors[key] = errors.get(key, 0) + 1
         if self.error_policy is MetricErrorPolicy.FAIL:
             raise MetricsRecorderMetricFailedError(
                 what,
@@ -449,7 +452,8 @@ class Processor(Routes):
                 except PROPAGATED_EXCEPTIONS:
                     raise
                 except BaseException:  # see PROPAGATED_EXCEPTIONS
-                    self.metric_errors[name] = self.metric_errors.get(name, 0) + 1
+                    errors = self.metric_errors = own(self.metric_errors)
+                    errors[name] = errors.get(name, 0) + 1
                     logger.exception(
                         "recorder %r: metric %r snapshot() raised", self.entity_id, name
                     )

@@ -9,6 +9,7 @@ from ..events import MetricEvent
 from ..metrics.base import Metric
 from .handoff import Handoff, Waker
 from .plans import Plan
+from .tables import EMPTY, own
 
 __all__ = ["MAX_CACHED_CLASSES", "Routes"]
 
@@ -34,9 +35,11 @@ class Routes(Handoff):
     def __init__(self, capacity: int, waker: Waker) -> None:
         super().__init__(capacity, waker)
         self.metrics: tuple[Metric, ...] = ()
-        self.table: dict[type, tuple[Metric, ...]] = {}
+        # Both start as the shared empty table (``tables.py``): most of a runtime's
+        # recorders may never see an event.
+        self.table: dict[type, tuple[Metric, ...]] = EMPTY
         #: Batch plans by event class (``plans.py``), built by the processor on first use.
-        self.plans: dict[type, Plan] = {}
+        self.plans: dict[type, Plan] = EMPTY
         #: False once a metric asks for its snapshots to be taken on the owning loop.
         self.readable_in_place = True
 
@@ -44,20 +47,27 @@ class Routes(Handoff):
         self.metrics = (*self.metrics, metric)
         if metric.snapshot_on_owner_loop:
             self.readable_in_place = False
-        # New dicts rather than clear(): a batch holding the old ones keeps valid ones.
-        self.table = {}
-        self.plans = {}
+        # New tables rather than clear(): a batch holding the old ones keeps valid ones.
+        self.table = EMPTY
+        self.plans = EMPTY
 
     def resolve(self, event_class: type[MetricEvent]) -> tuple[Metric, ...]:
         """Compute and cache the metrics for ``event_class`` (follows subclassing)."""
         if len(self.table) >= MAX_CACHED_CLASSES or len(self.plans) >= MAX_CACHED_CLASSES:
-            # New dicts, as in add(): a batch holding the old ones keeps valid ones.
-            self.table = {}
-            self.plans = {}
+            # New tables, as in add(): a batch holding the old ones keeps valid ones.
+            self.table = EMPTY
+            self.plans = EMPTY
         targets = tuple(
             m
             for m in self.metrics
             if m.event_types is None or issubclass(event_class, m.event_types)
         )
-        self.table[event_class] = targets
+        table = self.table = own(self.table)
+        table[event_class] = targets
         return targets
+
+    def keep_plan(self, event_class: type[MetricEvent], plan: Plan) -> dict[type, Plan]:
+        """Cache ``plan`` for ``event_class``; the plans table, to read the next ones from."""
+        plans = self.plans = own(self.plans)
+        plans[event_class] = plan
+        return plans
