@@ -73,6 +73,26 @@ def check_buckets(buckets: object) -> tuple[float, ...]:
     return tuple(bounds)
 
 
+#: Each bucket layout's bounds and ``le`` texts, shared by the histograms that have it: a
+#: runtime may hold thousands of histograms with the same buckets (one per recorder),
+#: and each would otherwise keep its own tuples and texts. Bounded, so that code making
+#: layouts on the fly does not grow it for good.
+_LAYOUTS: dict[tuple[float, ...], tuple[tuple[float, ...], tuple[str, ...]]] = {}
+_MAX_LAYOUTS = 256
+
+
+def _layout(buckets: object) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """The checked bounds of ``buckets`` and their ``le`` texts, "+Inf" last."""
+    bounds = check_buckets(buckets)
+    layout = _LAYOUTS.get(bounds)
+    if layout is None:
+        layout = (bounds, (*map(go_float, bounds), "+Inf"))
+        # Not kept with a zero: 0.0 and -0.0 are equal keys with different texts.
+        if len(_LAYOUTS) < _MAX_LAYOUTS and 0.0 not in bounds:
+            _LAYOUTS[bounds] = layout
+    return layout
+
+
 class _Buckets(list[int]):
     """One series: non-cumulative counts per bucket (its items; the last one is +Inf),
     the sum, and the smallest and largest values (±inf while empty), which
@@ -156,8 +176,7 @@ class Histogram(BuiltinMetric[_Buckets]):
         exemplar: str | Callable[[Any], Mapping[str, object] | None] | None = None,
     ) -> None:
         # Set before the base constructor, which creates the label-less series.
-        self._bounds: tuple[float, ...] = check_buckets(buckets)
-        self._le: tuple[str, ...] = (*map(go_float, self._bounds), "+Inf")
+        self._bounds, self._le = _layout(buckets)
         super().__init__(
             name,
             event=event,

@@ -128,3 +128,17 @@ def test_each_snapshot_is_a_new_object() -> None:
     histogram.handle_event(Anything(1))
     assert first["series"][0]["count"] == 0
     assert histogram.snapshot()["series"][0]["count"] == 1
+
+
+def test_histograms_with_the_same_buckets_share_their_bounds_and_texts() -> None:
+    # One histogram per recorder, thousands of recorders: one layout, not one each.
+    a = Histogram("a", event=Request, value="duration_s", buckets=(0.1, 1.0))
+    b = Histogram("b", event=Request, value="duration_s", buckets=[0.1, 1, math.inf])
+    assert a._bounds is b._bounds and a._le is b._le
+    assert a.buckets == (0.1, 1.0) and a._le == ("0.1", "1.0", "+Inf")
+    # 0.0 and -0.0 are equal bounds with different texts: each keeps its own.
+    negative = Histogram("n", event=Request, value="duration_s", buckets=(-0.0, 1.0))
+    positive = Histogram("p", event=Request, value="duration_s", buckets=(0.0, 1.0))
+    assert negative._le[0] == "-0.0" and positive._le[0] == "0.0"
+    negative.handle_event(Request(duration_s=-0.0))
+    assert list(negative.snapshot()["series"][0]["buckets"]) == ["-0.0", "1.0", "+Inf"]
