@@ -106,7 +106,6 @@ class MetricsRecorder:
         "__weakref__",
         "_block_timeout",
         "_entity_id",
-        "_exposed_names",
         "_handoff",
         "_hop",
         "_last_error",
@@ -164,8 +163,6 @@ class MetricsRecorder:
         self._start_op: Completion[None] | None = None
         self._stop_op: Completion[None] | None = None
         self._registered: dict[str, Metric] = {}
-        # Sample names the built-in metrics here are exposed under -> metric name.
-        self._exposed_names: dict[str, str] = {}
         self._last_error: MetricsError | None = None
 
     def _build_parts(self, capacity: int) -> None:
@@ -627,16 +624,17 @@ class MetricsRecorder:
         would have to leave one out. Call with the lifecycle lock held."""
         if not isinstance(metric, BuiltinMetric):
             return  # a user metric's kind is known only from its snapshots
-        names = exposed_sample_names(metric.kind, metric.metric_name, metric.unit)
-        taken = self._exposed_names
-        for sample_name in names:
-            other = taken.get(sample_name)
-            if other is not None:
+        names = _exposed_names(metric)
+        # Computed from the registered metrics, not kept: a recorder's few metrics are
+        # quick to check (their names are cached), and a table of names kept per recorder
+        # was a third of an idle recorder's memory.
+        for other in self._registered.values():
+            if isinstance(other, BuiltinMetric) and not names.isdisjoint(_exposed_names(other)):
                 raise ValueError(
                     f"recorder {self._entity_id!r}: metric {metric.metric_name!r} would be "
-                    f"exposed under the sample name {sample_name!r}, as {other!r} is"
+                    f"exposed under the sample name {min(names & _exposed_names(other))!r}, "
+                    f"as {other.metric_name!r} is"
                 )
-        taken.update(dict.fromkeys(names, metric.metric_name))
 
     def _add_in_place(self, metric: Metric) -> bool:
         """Add ``metric`` to the routes right here if the recorder is idle: under the
@@ -753,3 +751,8 @@ def _check_event_types(metric: Metric) -> None:
             f"metric {metric.metric_name!r}: event_types must be None or a non-empty tuple "
             f"of MetricEvent subclasses, got {types!r}"
         )
+
+
+def _exposed_names(metric: BuiltinMetric[Any]) -> frozenset[str]:
+    """The sample names ``metric`` is exposed under (cached by kind, name and unit)."""
+    return exposed_sample_names(metric.kind, metric.metric_name, metric.unit)
