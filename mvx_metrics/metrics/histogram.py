@@ -93,27 +93,27 @@ def _layout(buckets: object) -> tuple[tuple[float, ...], tuple[str, ...]]:
     return layout
 
 
-class _Buckets(list[int]):
-    """One series: non-cumulative counts per bucket (its items; the last one is +Inf),
-    the sum, and the smallest and largest values (±inf while empty), which
-    OpenTelemetry's histogram data points carry.
+class _Buckets:
+    """One series: non-cumulative counts per bucket (the last one is +Inf), the sum, and
+    the smallest and largest values (±inf while empty), which OpenTelemetry's histogram
+    data points carry.
 
-    The counts are the object's own items, not a list it holds: one object fewer per
-    series for the garbage collector, whose full collections walk every object of
-    every idle histogram in the process, and one attribute load fewer per event."""
+    The counts are a plain list, not this object's own items (a list subclass would be
+    one collector object fewer per series): CPython specialises indexing for exact lists
+    only, and a subclass cost about 380 instructions more per event of a histogram."""
 
-    __slots__ = ("max", "min", "sum")
+    __slots__ = ("counts", "max", "min", "sum")
 
     def __init__(self, size: int) -> None:
-        super().__init__((0,) * size)
+        self.counts = [0] * size
         self.sum = 0.0
         self.min = _INF
         self.max = -_INF
 
     def copy(self) -> _Buckets:
         """A copy that later events leave alone (see ``BuiltinMetric.capture``)."""
-        copied = list.__new__(type(self))
-        copied[:] = self
+        copied = object.__new__(type(self))
+        copied.counts = self.counts.copy()
         copied.sum = self.sum
         copied.min = self.min
         copied.max = self.max
@@ -209,7 +209,7 @@ class Histogram(BuiltinMetric[_Buckets]):
             value = self._number(event, value, negative=True, infinite=False)
         state = self._single or self._series_for(event)
         index = bisect_left(self._bounds, value)  # type: ignore[call-overload]
-        state[index] += 1
+        state.counts[index] += 1
         state.sum += value  # type: ignore[operator]
         if self._exemplar is not None:
             exemplar = self._exemplar.read(event, value)  # type: ignore[arg-type]
@@ -224,7 +224,7 @@ class Histogram(BuiltinMetric[_Buckets]):
     def fragment(self) -> Fragment | None:
         """Count into the bucket found by bisection, add to the sum, keep min and max."""
         apply = (
-            "{s}[bisect_left({bounds}, {v})] += 1",
+            "{s}.counts[bisect_left({bounds}, {v})] += 1",
             "{s}.sum += {v}",
             "if {v} < {s}.min: {s}.min = {v}",
             "if {v} > {s}.max: {s}.max = {v}",
@@ -239,7 +239,7 @@ class Histogram(BuiltinMetric[_Buckets]):
         return state.copy()
 
     def _state_snapshot(self, state: _Buckets) -> dict[str, Any]:
-        cumulative = list(accumulate(state))
+        cumulative = list(accumulate(state.counts))
         count = cumulative[-1]
         return {
             "count": count,

@@ -142,3 +142,10 @@ def test_histograms_with_the_same_buckets_share_their_bounds_and_texts() -> None
     assert negative._le[0] == "-0.0" and positive._le[0] == "0.0"
     negative.handle_event(Request(duration_s=-0.0))
     assert list(negative.snapshot()["series"][0]["buckets"]) == ["-0.0", "1.0", "+Inf"]
+
+
+def test_a_series_counts_are_an_exact_list() -> None:
+    # CPython specialises `counts[i] += 1` for exact lists only: a list subclass (one
+    # collector object fewer per series) cost about 380 instructions more per event.
+    histogram = Histogram("h", event=Request, value="duration_s", buckets=(0.1, 1.0))
+    assert histogram._single is not None and type(histogram._single.counts) is list
