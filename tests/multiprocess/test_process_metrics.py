@@ -12,6 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families as parse_text
@@ -135,18 +136,23 @@ class Report:
     texts: dict[str, str]  # its expositions, by moment
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
-    directory = tmp_path_factory.mktemp("metrics")
+def run_program(program: str, directory: Path) -> dict[str, Any]:
+    """What ``program``, run in a fresh interpreter with ``directory``, printed (JSON)."""
     done = subprocess.run(
-        [sys.executable, "-c", WORKERS, str(directory)],
+        [sys.executable, "-c", program, str(directory)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    return Report(**json.loads(done.stdout))
+    printed: dict[str, Any] = json.loads(done.stdout)
+    return printed
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    return Report(**run_program(WORKERS, tmp_path_factory.mktemp("metrics")))
 
 
 def test_each_live_process_shows_its_own_labelled_with_its_instance(report: Report) -> None:
@@ -264,15 +270,7 @@ def test_a_publication_imports_nothing_a_forked_child_could_wait_on(tmp_path: Pa
     # module that thread was importing at the fork stays locked in the child forever (its
     # import lock's holder is not there), and the child's next import of it hangs: reading
     # /proc through open(encoding="ascii") imported encodings.ascii on first use.
-    done = subprocess.run(
-        [sys.executable, "-c", FIRST_PUBLICATION, str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report = run_program(FIRST_PUBLICATION, tmp_path)
     assert report["published"] == [True]
     assert isinstance(report["ticks"], int)  # the parent's start was read
     assert report["resident"]  # and this process's /proc files
