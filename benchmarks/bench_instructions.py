@@ -25,7 +25,12 @@ imports, setup and the markers themselves cancel out.
 3. Many idle recorders: N runtime recorders with two metrics each, then one full
    ``gc.collect()`` (the "drain"), against prometheus_client with two label children per
    recorder. Only the collector's own work is counted (``--toggle-collect``): what each
-   recorder adds to every full collection of the application.
+   recorder adds to every full collection of the application. Callgrind also simulates
+   the caches there (``--cache-sim=yes``, with a fixed geometry, :data:`CACHE_SIM`, so
+   that the counts do not depend on the machine): a collection is mostly memory traffic,
+   and the estimated cycles (``Ir + 10 x L1 misses + 100 x last-level misses``,
+   KCachegrind's estimate) weigh its misses. Neither models the hardware prefetcher or
+   the TLB, which the timed figure of ``bench_workloads.py`` section 3 includes.
 
 Every event is built once, outside the loop, and every call is written as an
 application writes it. The garbage collector is off in the children (a collection
@@ -348,6 +353,10 @@ PROM_MANY_SETUP = """
 #: segment, would make the counts move with the machine's load.
 ONLY_THE_COLLECTOR = ("--toggle-collect=gc_collect_main",)
 
+#: The simulated caches of the many-recorders ops: 32 KiB L1s, 8-way, and an 8 MiB,
+#: 16-way last level, with 64-byte lines (a server core and its share of the last level).
+CACHE_SIM = ("--cache-sim=yes", "--I1=32768,8,64", "--D1=32768,8,64", "--LL=8388608,16,64")
+
 
 def many_ops(sizes: tuple[int, int]) -> list[Op]:
     """Idle recorders with two metrics each, then one full ``gc.collect()``, of which only
@@ -362,7 +371,7 @@ def many_ops(sizes: tuple[int, int]) -> list[Op]:
             setup=MVX_MANY_SETUP,
             stmt=MVX_MANY_STMT,
             drain=MVX_MANY_DRAIN,
-            valgrind_options=ONLY_THE_COLLECTOR,
+            valgrind_options=ONLY_THE_COLLECTOR + CACHE_SIM,
             check="""
                 snapshots = runtime.get_metric_snapshots()
                 assert len(snapshots) == n, len(snapshots)
@@ -379,7 +388,7 @@ def many_ops(sizes: tuple[int, int]) -> list[Op]:
             stmt='counter.labels(f"r{_}", "/")\nhistogram.labels(f"r{_}")',
             drain="gc.collect()",
             sizes=sizes,
-            valgrind_options=ONLY_THE_COLLECTOR,
+            valgrind_options=ONLY_THE_COLLECTOR + CACHE_SIM,
         ),
     ]
 
@@ -457,11 +466,34 @@ class Count:
     key: str
     label: str
     n: tuple[int, int]
-    parts: tuple[tuple[int, ...], tuple[int, ...]]  # Ir per dump: setup, loop, drain, exit
+    # Callgrind's counters per dump (setup, loop, drain, exit): Ir, and with CACHE_SIM the
+    # simulated misses too.
+    dumps: tuple[tuple[dict[str, int], ...], tuple[dict[str, int], ...]]
 
-    def per_op(self, part: int) -> float:
-        (n1, n2), (p1, p2) = self.n, self.parts
-        return (p2[part] - p1[part]) / (n2 - n1)
+    @property
+    def parts(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Ir per dump, of the run with N1 and of the one with N2."""
+        first, second = self.dumps
+        return tuple(d["Ir"] for d in first), tuple(d["Ir"] for d in second)
+
+    def per_op(self, part: int, event: str = "Ir") -> float:
+        (n1, n2), (d1, d2) = self.n, self.dumps
+        return (d2[part].get(event, 0) - d1[part].get(event, 0)) / (n2 - n1)
+
+    @property
+    def simulated_caches(self) -> bool:
+        return "D1mr" in self.dumps[0][0]
+
+    def misses(self, part: int) -> tuple[float, float]:
+        """Simulated (L1, last-level) misses per operation, reads and writes of both caches."""
+        l1 = sum(self.per_op(part, e) for e in ("I1mr", "D1mr", "D1mw"))
+        last = sum(self.per_op(part, e) for e in ("ILmr", "DLmr", "DLmw"))
+        return l1, last
+
+    def estimated_cycles(self, part: int) -> float:
+        """KCachegrind's estimate: Ir + 10 x L1 misses + 100 x last-level misses."""
+        l1, last = self.misses(part)
+        return self.per_op(part) + 10 * l1 + 100 * last
 
     @property
     def caller(self) -> float:
@@ -472,11 +504,15 @@ class Count:
         return self.per_op(2)
 
 
-def read_ir(path: Path) -> int:
-    """Total instructions (Ir) of one callgrind dump: its ``summary:`` or ``totals:`` line."""
+def read_events(path: Path) -> dict[str, int]:
+    """Callgrind's totals of one dump by event (``Ir``, and the misses with
+    ``--cache-sim=yes``): its ``events:`` line and its ``summary:`` or ``totals:`` line."""
+    names = ["Ir"]
     for line in path.read_text().splitlines():
-        if line.startswith(("summary:", "totals:")):
-            return int(line.split()[1])
+        if line.startswith("events:"):
+            names = line.split()[1:]
+        elif line.startswith(("summary:", "totals:")):
+            return dict(zip(names, map(int, line.split()[1:]), strict=False))
     raise RuntimeError(f"{path}: no summary: or totals: line")
 
 
@@ -505,8 +541,9 @@ def dry_run(script: Path, n: int, env: dict[str, str]) -> None:
 
 def count_once(
     script: Path, n: int, env: dict[str, str], options: tuple[str, ...] = ()
-) -> tuple[int, ...]:
-    """Run the child under callgrind; Ir of each dump, in order (marker dumps, then exit)."""
+) -> tuple[dict[str, int], ...]:
+    """Run the child under callgrind; the counters of each dump, in order (marker dumps,
+    then exit)."""
     out = script.with_name(f"{script.stem}.{n}.out")
     command = ["valgrind", *VALGRIND_OPTIONS, *options, f"--callgrind-out-file={out}"]
     _run([*command, sys.executable, str(script), str(n)], f"{script.name} N={n}", env)
@@ -517,7 +554,7 @@ def count_once(
             f"{script.name} N={n}: {len(dumps)} callgrind dumps at {MARKER}(), expected "
             f"{MARKS}: is libc's symbol table readable, or is {MARKER}() called elsewhere?"
         )
-    return tuple(read_ir(path) for path in [*dumps, out])
+    return tuple(read_events(path) for path in [*dumps, out])
 
 
 def count_all(ops: Sequence[Op], sizes: tuple[int, int]) -> dict[str, Count]:
@@ -662,16 +699,25 @@ def print_many(counts: dict[str, Count]) -> None:
     if ours is None:
         return
     print(
-        "\n== 3. many idle recorders: instructions of one full gc.collect() per recorder\n"
-        "(2 metrics, in the runtime), against prometheus_client's 2 label children; only\n"
-        "the collector is counted (lower is better)"
+        "\n== 3. many idle recorders: one full gc.collect(), per recorder (2 metrics, in the\n"
+        "runtime), against prometheus_client's 2 label children; only the collector is\n"
+        "counted, with simulated caches (lower is better)"
     )
     rows = [count for count in (ours, theirs) if count is not None]
     width = max(len(count.label) for count in rows)
+    columns = [("instructions", lambda c: c.owner)]
+    if all(count.simulated_caches for count in rows):
+        columns += [
+            ("L1 misses", lambda c: c.misses(2)[0]),
+            ("LL misses", lambda c: c.misses(2)[1]),
+            ("est. cycles", lambda c: c.estimated_cycles(2)),
+        ]
+    print(f"{'':{width}}" + "".join(f"  {title:>12}" for title, _ in columns))
     for count in rows:
-        print(f"{count.label:{width}}  {count.owner:>8,.0f}")
+        print(f"{count.label:{width}}" + "".join(f"  {get(count):>12,.0f}" for _, get in columns))
     if theirs is not None:
-        print(f"{'ratio':{width}}  {ours.owner / theirs.owner:>7.2f}x")
+        ratios = "".join(f"  {get(ours) / get(theirs):>11.2f}x" for _, get in columns)
+        print(f"{'ratio':{width}}{ratios}")
 
 
 def print_register_check(counts: dict[str, Count]) -> None:
@@ -699,6 +745,15 @@ def results_json(counts: dict[str, Count], sizes: tuple[int, int]) -> dict[str, 
                 "ir_per_dump": {
                     str(n): list(parts) for n, parts in zip(count.n, count.parts, strict=True)
                 },
+                **(
+                    {
+                        "collector_misses_l1_ll": [round(m, 1) for m in count.misses(2)],
+                        "collector_estimated_cycles": round(count.estimated_cycles(2), 1),
+                        "cache_sim": " ".join(CACHE_SIM),
+                    }
+                    if count.simulated_caches
+                    else {}
+                ),
             }
             for key, count in counts.items()
         },
