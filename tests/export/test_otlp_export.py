@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -307,3 +310,50 @@ def test_bad_arguments_are_refused(runtime: MetricsRuntime) -> None:
         OpenTelemetryExport(runtime, OTLPMetricExporter(), interval=0)
     with pytest.raises(TypeError, match="source"):
         metrics_data(object())  # type: ignore[arg-type]
+
+
+#: A fresh interpreter: what the export thread's first export imports, once the export
+#: is made (the exporter here imports nothing of its own).
+FIRST_EXPORT = """
+import json, sys, threading
+from dataclasses import dataclass
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
+from mvx_metrics import Counter, MetricEvent, MetricsRuntime
+from mvx_metrics.export.otlp import OpenTelemetryExport
+
+@dataclass
+class Hit(MetricEvent):
+    path: str = "/"
+
+class Kept(MetricExporter):
+    def export(self, metrics_data, timeout_millis=10_000, **kwargs):
+        return MetricExportResult.SUCCESS
+    def force_flush(self, timeout_millis=10_000):
+        return True
+    def shutdown(self, timeout_millis=30_000, **kwargs):
+        pass
+
+runtime = MetricsRuntime(namespace="first")
+runtime.start()
+runtime.create_recorder("r").register_metric(Counter("hits", event=Hit, labels=("path",)))
+export = OpenTelemetryExport(runtime, Kept(), interval=3600)
+before = set(sys.modules)
+done = []
+thread = threading.Thread(target=lambda: done.append(export.export(timeout=30)))
+thread.start()
+thread.join(30)
+export.close(timeout=10)
+runtime.shutdown()
+print(json.dumps({"exported": done, "imported": sorted(set(sys.modules) - before)}))
+"""
+
+
+def test_an_export_imports_nothing_a_forked_child_could_wait_on() -> None:
+    # As the multiprocess publisher's (tests/multiprocess/test_process_metrics.py): a
+    # module a thread is importing when the process forks stays locked in the child.
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_EXPORT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report == {"exported": [True], "imported": []}
