@@ -28,6 +28,7 @@ from typing import Protocol
 
 from ..errors import MetricsError, MetricsRecorderUnexpectedError
 from ..hops import OwnerGoneError, OwnerHop
+from ..metrics.base import Metric
 from .handoff import Handoff, Intake, Waker
 from .policies import PROPAGATED_EXCEPTIONS, MetricErrorPolicy
 from .processing import ChangeHook, Processor
@@ -90,6 +91,7 @@ class Driver(Processor):
         capacity: int,
         lifecycle: Lifecycle,
         hop: OwnerHop,
+        registered: dict[str, Metric],
         *,
         error_policy: MetricErrorPolicy,
         change_hook: ChangeHook | None,
@@ -99,6 +101,7 @@ class Driver(Processor):
         super().__init__(
             capacity,
             lifecycle,
+            registered,
             error_policy=error_policy,
             change_hook=change_hook,
             entity_id=entity_id,

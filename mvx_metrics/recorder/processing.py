@@ -87,12 +87,13 @@ class Processor(Routes):
         self,
         capacity: int,
         waker: Waker,
+        registered: dict[str, Metric],
         *,
         error_policy: MetricErrorPolicy,
         change_hook: ChangeHook | None,
         entity_id: str,
     ) -> None:
-        super().__init__(capacity, waker)
+        super().__init__(capacity, waker, registered)
         self.error_policy = error_policy
         self.change_hook = change_hook
         self.entity_id = entity_id

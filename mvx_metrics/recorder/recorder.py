@@ -158,11 +158,13 @@ class MetricsRecorder:
         )
 
         self._hop = bind_owner(require=self._required_library)
+        #: Every metric registered, by name, in order; shared with the routes, which
+        #: apply the first ones (see ``Routes.active``).
+        self._registered: dict[str, Metric] = {}
         self._build_parts(capacity)
         self._state = RecorderState.VIRGIN
         self._start_op: Completion[None] | None = None
         self._stop_op: Completion[None] | None = None
-        self._registered: dict[str, Metric] = {}
         self._last_error: MetricsError | None = None
 
     def _build_parts(self, capacity: int) -> None:
@@ -175,6 +177,7 @@ class MetricsRecorder:
             capacity,
             self,  # its waker and lifecycle
             self._hop,
+            self._registered,
             error_policy=self._metric_error_policy,
             change_hook=(
                 self._on_metric_changed

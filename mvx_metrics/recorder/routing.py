@@ -5,6 +5,8 @@ Internal: not part of the public API; import public names from :mod:`mvx_metrics
 
 from __future__ import annotations
 
+from itertools import islice
+
 from ..events import MetricEvent
 from ..metrics.base import Metric
 from .handoff import Handoff, Waker
@@ -28,13 +30,25 @@ class Routes(Handoff):
     event's class. The cache is rebuilt lazily, per class, after each registration.
     Changed only on the recorder's loop, under the hand-off's guard; read there, or by a
     reader in place holding that guard.
+
+    The active metrics are not a list of their own: they are the first :attr:`active`
+    of the recorder's registered metrics (``registered``, its dict, in registration
+    order), since each registration is applied in its turn, in buffer order. Only a
+    metric added out of that order (metric code registering one in place during a batch
+    that holds an earlier registration still to apply) makes the routes keep a tuple.
     """
 
-    __slots__ = ("metrics", "plans", "readable_in_place", "table")
+    __slots__ = ("_out_of_order", "active", "plans", "readable_in_place", "registered", "table")
 
-    def __init__(self, capacity: int, waker: Waker) -> None:
+    def __init__(self, capacity: int, waker: Waker, registered: dict[str, Metric]) -> None:
         super().__init__(capacity, waker)
-        self.metrics: tuple[Metric, ...] = ()
+        #: The recorder's registered metrics by name, in registration order: its own
+        #: dict, which other threads add to under its lifecycle lock.
+        self.registered = registered
+        #: How many of them are active (see the class docstring).
+        self.active = 0
+        # The active metrics once one was added out of order, else None.
+        self._out_of_order: tuple[Metric, ...] | None = None
         # Both start as the shared empty table (``tables.py``): most of a runtime's
         # recorders may never see an event.
         self.table: dict[type, tuple[Metric, ...]] = EMPTY
@@ -43,8 +57,22 @@ class Routes(Handoff):
         #: False once a metric asks for its snapshots to be taken on the owning loop.
         self.readable_in_place = True
 
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        """The active metrics, in the order they were added."""
+        if self._out_of_order is not None:
+            return self._out_of_order
+        # One C call, which no other thread interrupts: a registration in another thread
+        # may be adding to the dict meanwhile, past the active ones.
+        return tuple(islice(self.registered.values(), self.active))
+
     def add(self, metric: Metric) -> None:
-        self.metrics = (*self.metrics, metric)
+        if self._out_of_order is not None:
+            self._out_of_order = (*self._out_of_order, metric)
+        elif next(islice(self.registered.values(), self.active, None), None) is metric:
+            self.active += 1
+        else:
+            self._out_of_order = (*self.metrics, metric)
         if metric.snapshot_on_owner_loop:
             self.readable_in_place = False
         # New tables rather than clear(): a batch holding the old ones keeps valid ones.
