@@ -27,7 +27,7 @@ from bisect import bisect_left
 from time import perf_counter
 
 from .stats import PROCESSING_DELAY_BOUNDS, ProcessingDelay
-from .tables import EMPTY
+from .tables import EMPTY, own
 
 __all__ = ["DelayCounts"]
 
@@ -59,9 +59,7 @@ class DelayCounts:
         if delay < 0.0:  # a producer stamped a wake-up between our clock read and this
             delay = 0.0
         index = bisect_left(PROCESSING_DELAY_BOUNDS, delay)
-        counts = self._delay_counts
-        if counts is EMPTY:
-            counts = self._delay_counts = {}
+        counts = self._delay_counts = own(self._delay_counts)
         counts[index] = counts.get(index, 0) + 1
         self._delay_sum += delay
         if delay < self._delay_min:
