@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -225,3 +228,18 @@ def load_docs_hook(name: str) -> ModuleType:
     hook = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hook)
     return hook
+
+
+def run_fresh(program: str, *args: str) -> dict[str, Any]:
+    """What ``program`` printed (one JSON object), run with ``args`` in a fresh
+    interpreter: for what a process that has imported nothing yet does."""
+    done = subprocess.run(
+        [sys.executable, "-c", program, *args],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    printed: dict[str, Any] = json.loads(done.stdout)
+    return printed

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +35,7 @@ from mvx_metrics import (
 from mvx_metrics.export import otlp
 from mvx_metrics.export.otlp import OpenTelemetryExport, metrics_data
 
-from .._support import TIMEOUT
+from .._support import TIMEOUT, run_fresh
 from ._otlp_receiver import OtlpReceiver, otlp_receiver
 
 CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -351,9 +348,4 @@ print(json.dumps({"exported": done, "imported": sorted(set(sys.modules) - before
 def test_an_export_imports_nothing_a_forked_child_could_wait_on() -> None:
     # As the multiprocess publisher's (tests/multiprocess/test_process_metrics.py): a
     # module a thread is importing when the process forks stays locked in the child.
-    done = subprocess.run(
-        [sys.executable, "-c", FIRST_EXPORT], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
-    assert report == {"exported": [True], "imported": []}
+    assert run_fresh(FIRST_EXPORT) == {"exported": [True], "imported": []}

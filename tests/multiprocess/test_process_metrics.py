@@ -6,13 +6,11 @@ promtool."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families as parse_text
@@ -20,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 from mvx_metrics.exposition.process import PROCESS_FAMILY_NAMES
 from mvx_metrics.testing.exposition import assert_exposition_valid
 
-from .._support import TIMEOUT, require_tool
+from .._support import TIMEOUT, require_tool, run_fresh
 from ._servers import scrape_text, serve_command
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
@@ -136,23 +134,9 @@ class Report:
     texts: dict[str, str]  # its expositions, by moment
 
 
-def run_program(program: str, directory: Path) -> dict[str, Any]:
-    """What ``program``, run in a fresh interpreter with ``directory``, printed (JSON)."""
-    done = subprocess.run(
-        [sys.executable, "-c", program, str(directory)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    printed: dict[str, Any] = json.loads(done.stdout)
-    return printed
-
-
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
-    return Report(**run_program(WORKERS, tmp_path_factory.mktemp("metrics")))
+    return Report(**run_fresh(WORKERS, str(tmp_path_factory.mktemp("metrics"))))
 
 
 def test_each_live_process_shows_its_own_labelled_with_its_instance(report: Report) -> None:
@@ -270,7 +254,7 @@ def test_a_publication_imports_nothing_a_forked_child_could_wait_on(tmp_path: Pa
     # module that thread was importing at the fork stays locked in the child forever (its
     # import lock's holder is not there), and the child's next import of it hangs: reading
     # /proc through open(encoding="ascii") imported encodings.ascii on first use.
-    report = run_program(FIRST_PUBLICATION, tmp_path)
+    report = run_fresh(FIRST_PUBLICATION, str(tmp_path))
     assert report["published"] == [True]
     assert isinstance(report["ticks"], int)  # the parent's start was read
     assert report["resident"]  # and this process's /proc files
