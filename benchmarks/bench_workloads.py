@@ -49,7 +49,14 @@ from _harness import (
     thread_cpu_clock,
 )
 
-from mvx_metrics import Counter, Distribution, Histogram, MetricEvent, MetricsRuntime
+from mvx_metrics import (
+    AsyncioMetricsRecorder,
+    Counter,
+    Distribution,
+    Histogram,
+    MetricEvent,
+    MetricsRuntime,
+)
 from mvx_metrics.hops import owner_asyncio
 from mvx_metrics.recorder.handoff import Intake
 
@@ -454,6 +461,15 @@ def measure_many(
     return {"bytes": per, "create": created, "collect": collect, "collect_before": collect_before}
 
 
+def _until(done: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Wait until ``done()``, looking every millisecond, for at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"recorders were not {what} within {timeout} s")
+        time.sleep(0.001)
+
+
 def _collect_seconds() -> float:
     """A full collection's time, the least of 5: within one process, noise only adds."""
     times = []
@@ -494,17 +510,18 @@ def many_mvx(n: int) -> dict[str, float]:
                 Histogram("save_seconds", event=Saved, value="seconds", buckets=(0.1, 1.0))
             )
             if i == n - 1:
-                runtime.get_stats()  # every registration applied
+                # The clock stops when every registration is applied: one that went
+                # through a recorder's buffer (not in place) counts its loop's work.
+                _until(lambda: not any(r._handoff.buffer for r in hosted()), "applied")
+
+        def hosted() -> list[AsyncioMetricsRecorder]:
+            return list(runtime._recorders.by_id.values())
 
         def settle() -> None:
             # Idle recorders: every one parked (its quiet spell over), as in
             # bench_instructions.py, so that none holds a place on the loop's ticker.
-            hosted = list(runtime._recorders.by_id.values())
-            deadline = time.monotonic() + 60
-            while any(r._handoff.mode is not Intake.PARKED for r in hosted):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("recorders did not park within 60 s")
-                time.sleep(0.05)
+            recorders = hosted()
+            _until(lambda: all(r._handoff.mode is Intake.PARKED for r in recorders), "parked")
 
         figures = measure_many(n, create_one, settle)
         figures["create_only"] = create_only

@@ -126,6 +126,17 @@ class Driver(Processor):
         if handoff.buffer or not handoff.rest(Intake.PARKED):
             self._work()
 
+    def begin_parked(self) -> bool:
+        """Processing begins with nothing buffered, PARKED at once, as :meth:`begin` would
+        end; called off the loop for a recorder the loop has never seen (see
+        ``MetricsRecorder._start_hosted``). False, and nothing changed, if anything is
+        buffered."""
+        if self.buffer:
+            return False
+        self.prepare_start()
+        self.busy()
+        return self.rest(Intake.PARKED)
+
     # --- entry points: wake-ups, ticks, continuations, the loop's end ---------------------
 
     def host_ended(self) -> None:

@@ -426,12 +426,27 @@ class MetricsRecorder:
             )
         return self._handle(Operation.START, op)
 
-    def _start_hosted(self) -> WaitHandle:
-        """Start for a host whose loop is known to run (the runtime): a recorder without
-        an ``_on_starting`` hook is RUNNING at once, since nothing can fail before its
-        processing begins, and accepts events meanwhile; the caller need not wait."""
+    def _start_hosted(self) -> WaitHandle | None:
+        """Start for a host whose loop is known to run and which ends its recorders
+        itself (the runtime): a recorder without an ``_on_starting`` hook is RUNNING at
+        once, since nothing can fail before its processing begins, and accepts events
+        meanwhile; the caller need not wait.
+
+        A new one (VIRGIN, nothing buffered) is also made PARKED right here and the loop
+        is not called at all (None is returned): the first event wakes it, as it wakes
+        any parked recorder. Creating thousands of recorders so costs their loop
+        nothing. Its hand-off's mode is the owning loop's to change, but none has seen
+        this recorder yet, and under the lifecycle lock no producer can append to it
+        before it is RUNNING (``register_event`` starts a VIRGIN one under that lock)."""
+        hookless = type(self)._on_starting is MetricsRecorder._on_starting
+        if hookless and self._hop.host_stops_recorders:
+            with self._lifecycle_lock:
+                if self._state is _S.VIRGIN and self._processor.begin_parked():
+                    self._move_to(_S.STARTING)
+                    self._move_to(_RUNNING)
+                    return None
         handle = self.start()
-        if type(self)._on_starting is MetricsRecorder._on_starting:
+        if hookless:
             with self._lifecycle_lock:
                 if self._state is _S.STARTING:
                     self._move_to(_RUNNING)

@@ -68,7 +68,7 @@ class HostedRecorders:
                 )
             self.by_id[rid] = recorder
         handle = recorder._start_hosted()
-        if recorder.state is RecorderState.RUNNING and not handle.done():
+        if handle is None or (recorder.state is RecorderState.RUNNING and not handle.done()):
             return  # processing begins on the loop; nothing there can fail first
         try:
             result = handle.wait(timeout)

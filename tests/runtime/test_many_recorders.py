@@ -58,6 +58,21 @@ def test_create_recorder_does_not_wait_for_the_loop(runtime: MetricsRuntime) -> 
     assert recorder.get_metric_snapshots(timeout=TIMEOUT) == {"count": {"count": 1}}
 
 
+def test_a_new_recorder_is_parked_without_a_call_to_its_loop(runtime: MetricsRuntime) -> None:
+    # Parked while the loop runs nothing: creating it scheduled nothing there, so that
+    # creating thousands of recorders costs their loop nothing (and the creating thread
+    # no wake-up of it). The first event wakes it, as it wakes any parked recorder.
+    with loop_held(runtime):
+        recorders = [runtime.create_recorder(f"parked-{i}") for i in range(3)]
+        assert [r._handoff.mode for r in recorders] == [Intake.PARKED] * 3
+        assert [r.state for r in recorders] == [RecorderState.RUNNING] * 3
+        recorders[0].register_metric(CountingMetric())
+        recorders[0].register_event(event=Saved())
+        assert recorders[0].get_stats().pending == 1
+    assert recorders[0].get_metric_snapshots(timeout=TIMEOUT) == {"count": {"count": 1}}
+    assert [r.get_stats().processed for r in recorders] == [1, 0, 0]
+
+
 def test_a_duplicate_id_is_refused_without_the_loop(runtime: MetricsRuntime) -> None:
     runtime.create_recorder("twice")
     with loop_held(runtime), pytest.raises(Exception, match="already exists"):
