@@ -28,8 +28,7 @@ from __future__ import annotations
 import enum
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Protocol
 
@@ -160,18 +159,25 @@ class HopBase:
 _explicit: ContextVar[OwnerHop | None] = ContextVar("mvx_metrics_owner_hop", default=None)
 
 
-@contextmanager
-def binding_to(hop: OwnerHop) -> Iterator[None]:
+class binding_to:
     """Within the block, ``bind_owner()`` in this context returns ``hop``, from any thread.
 
     For the runtime, which creates recorders for its own loop from callers' threads: the
-    recorder is bound at once, with no round trip to the loop and no sniffio call.
+    recorder is bound at once, with no round trip to the loop and no sniffio call. A
+    class rather than a generator: one object per use, not two (a runtime may create
+    thousands of recorders, each a use).
     """
-    token = _explicit.set(hop)
-    try:
-        yield
-    finally:
-        _explicit.reset(token)
+
+    __slots__ = ("_hop", "_token")
+
+    def __init__(self, hop: OwnerHop) -> None:
+        self._hop = hop
+
+    def __enter__(self) -> None:
+        self._token = _explicit.set(self._hop)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _explicit.reset(self._token)
 
 
 def bind_owner(*, require: str | None = None) -> OwnerHop:

@@ -166,6 +166,10 @@ class Intake(enum.Enum):
     #: FAILURE or CANCELLED: a wake-up answers control items; events stay pending.
     FAILED = "failed"
 
+    # By identity, as members compare: in C, where Enum's own hash is a Python call,
+    # paid at every move (``_MOVES`` is a table keyed by mode).
+    __hash__ = object.__hash__
+
 
 _MOVES: dict[Intake, frozenset[Intake]] = {
     Intake.AWAITING_START: frozenset({Intake.AWAITING_START, Intake.BUSY, Intake.FAILED}),

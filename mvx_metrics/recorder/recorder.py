@@ -46,6 +46,7 @@ from ..exposition.prometheus_text import exposed_sample_names
 from ..hops import OwnerGoneError, OwnerHop, bind_owner
 from ..hops.waiting import Completion, completed, failed
 from ..metrics._builtin import BuiltinMetric, reset_metric
+from ..metrics._values import MAX_SHARED
 from ..metrics.base import Metric
 from .captures import Captures, snapshots_of
 from .driving import Driver
@@ -640,8 +641,8 @@ class MetricsRecorder:
         """Refuse a built-in metric whose exposed samples would clash with another's here
         (``a.b`` and ``a_b``; counter ``jobs`` and gauge ``jobs_total``): the exposition
         would have to leave one out. Call with the lifecycle lock held."""
-        if not isinstance(metric, BuiltinMetric):
-            return  # a user metric's kind is known only from its snapshots
+        if not self._registered or not isinstance(metric, BuiltinMetric):
+            return  # the first metric; a user metric's kind is known only from its snapshots
         names = _exposed_names(metric)
         # Computed from the registered metrics, not kept: a recorder's few metrics are
         # quick to check (their names are cached), and a table of names kept per recorder
@@ -758,8 +759,11 @@ def _check_event_types(metric: Metric) -> None:
     """``event_types`` is routed with ``issubclass``: anything but None or a non-empty
     tuple of MetricEvent classes would fail for every event, far from its cause."""
     types = metric.event_types
-    if types is None:
-        return
+    try:
+        if types is None or types in _ROUTABLE:
+            return
+    except TypeError:  # unhashable: not a tuple of classes, reported below
+        pass
     if (
         not isinstance(types, tuple)
         or not types
@@ -769,6 +773,13 @@ def _check_event_types(metric: Metric) -> None:
             f"metric {metric.metric_name!r}: event_types must be None or a non-empty tuple "
             f"of MetricEvent subclasses, got {types!r}"
         )
+    if len(_ROUTABLE) < MAX_SHARED:
+        _ROUTABLE.add(types)
+
+
+#: ``event_types`` tuples already checked (bounded): the metrics of thousands of
+#: recorders built from the same definitions share a few.
+_ROUTABLE: set[tuple[type[MetricEvent], ...]] = set()
 
 
 def _exposed_names(metric: BuiltinMetric[Any]) -> frozenset[str]:

@@ -9,8 +9,8 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
+from types import TracebackType
 from typing import TypeVar
 
 from ..errors import (
@@ -44,19 +44,35 @@ def default_loop_factory() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-@contextmanager
-def unexpected_wrapped(what: str) -> Iterator[None]:
+class unexpected_wrapped:
     """Errors of the package, bad arguments and OS errors (a port in use) come out as
     they are; anything else (a bug in a user's recorder class, say) as
-    ``MetricsRuntimeUnexpectedError`` naming ``what``."""
-    try:
-        yield
-    except (MetricsError, ValueError, TypeError, OSError):
-        raise
-    except Exception as exc:
+    ``MetricsRuntimeUnexpectedError`` naming ``what``. A class rather than a generator:
+    one object per use, not two (``create_recorder`` is a use)."""
+
+    __slots__ = ("_what",)
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not isinstance(exc, Exception) or isinstance(exc, _PASSED_THROUGH):
+            return  # no error, one passed as it is, or not an Exception (Ctrl-C)
+        what = self._what
         raise MetricsRuntimeUnexpectedError(
             f"{what}() failed", details={"operation": what}, cause=exc
         ) from exc
+
+
+_PASSED_THROUGH = (MetricsError, ValueError, TypeError, OSError)
 
 
 class LoopThread:
