@@ -393,6 +393,36 @@ def many_ops(sizes: tuple[int, int]) -> list[Op]:
     ]
 
 
+def create_ops(sizes: tuple[int, int]) -> list[Op]:
+    """Making those recorders (their loop, every thread counted; the child runs with the
+    collector off), against making prometheus_client's two label children each."""
+    return [
+        Op(
+            key="mvx_create",
+            label="mvx_metrics runtime recorder with 2 metrics",
+            module="mvx_metrics",
+            imports=MVX_IMPORTS + ", MetricsRuntime",
+            declarations=MVX_EVENT,
+            setup=MVX_MANY_SETUP,
+            stmt=MVX_MANY_STMT,
+            check="""
+                snapshots = runtime.get_metric_snapshots()
+                assert all(len(metrics) == 2 for metrics in snapshots.values()), snapshots
+            """,
+            sizes=sizes,
+        ),
+        Op(
+            key="prom_create",
+            label="prometheus_client 2 label children",
+            module="prometheus_client",
+            imports="import prometheus_client as pc",
+            setup=PROM_MANY_SETUP,
+            stmt='counter.labels(f"r{_}", "/")\nhistogram.labels(f"r{_}")',
+            sizes=sizes,
+        ),
+    ]
+
+
 def all_ops() -> dict[str, Op]:
     # The longest children first, so that the last ones to finish are short ones.
     ops = [
@@ -449,6 +479,7 @@ def all_ops() -> dict[str, Op]:
             'assert registry.get_sample_value("requests_total") == n',
         ),
         *many_ops(MANY_N),
+        *create_ops(MANY_N),
     ]
     return {op.key: op for op in ops}
 
@@ -720,6 +751,19 @@ def print_many(counts: dict[str, Count]) -> None:
         print(f"{'ratio':{width}}{ratios}")
 
 
+def print_create(counts: dict[str, Count]) -> None:
+    """What making one of those recorders costs (section 3's creation figure)."""
+    made, theirs = counts.get("mvx_create"), counts.get("prom_create")
+    if made is None:
+        return
+    print(f"\nmaking one, every thread counted, collector off: {made.caller:,.0f} instructions")
+    if theirs is not None:
+        print(
+            f"  prometheus_client's 2 label children: {theirs.caller:,.0f} "
+            f"({made.caller / theirs.caller:.2f}x)"
+        )
+
+
 def print_register_check(counts: dict[str, Count]) -> None:
     """register_event does not look at the metrics: its count is the same for every shape."""
     figures = [f"{key[4:]} {counts[key].caller:,.0f}" for _, key, _ in SHAPES if key in counts]
@@ -909,6 +953,7 @@ def main() -> int:
     print_hot_path(counts)
     print_processing(counts)
     print_many(counts)
+    print_create(counts)
     print_register_check(counts)
     print_missing_peers(missing, quick)
     return write_outputs(counts, sizes, quick)
