@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
+from .._tables import EMPTY, own
+
 __all__ = ["DEFAULT_MAX_SERIES", "OVERFLOW_LABEL_VALUE", "NumberCell", "SeriesTable"]
 
 #: Label sets a metric keeps by default before routing events to its overflow series.
@@ -44,8 +46,10 @@ class SeriesTable(Generic[S]):
 
     def _init_series(self, max_series: int) -> None:
         self._max_series = max_series
-        #: Admitted series, in order of first appearance.
-        self._series: dict[Hashable, S] = {}
+        #: Admitted series, in order of first appearance. The shared empty table
+        #: (``.._tables``) until a lookup is built (:meth:`_own_series`): a runtime may
+        #: hold thousands of metrics that never see an event.
+        self._series: dict[Hashable, S] = EMPTY
         #: The overflow series; created by the first event that finds the table full.
         self._overflow: S | None = None
         #: Events applied to the overflow series.
@@ -54,6 +58,12 @@ class SeriesTable(Generic[S]):
     def _new_state(self) -> S:
         """A fresh per-series state (each metric kind makes its own)."""
         raise NotImplementedError
+
+    def _own_series(self) -> dict[Hashable, S]:
+        """The table of series, made the metric's own first: call before keeping its
+        ``get``, which then sees every series admitted later (``_admit`` writes to it)."""
+        series = self._series = own(self._series)
+        return series
 
     def _admit(self, key: Hashable) -> S:
         """Return the state for a key not in ``_series``: a new series, or the overflow one.
@@ -71,6 +81,7 @@ class SeriesTable(Generic[S]):
 
     def _clear_series(self) -> None:
         """Forget every series and the overflow count."""
-        self._series.clear()
+        if self._series is not EMPTY:
+            self._series.clear()  # in place: lookups built on it keep it
         self._overflow = None
         self._overflow_events = 0

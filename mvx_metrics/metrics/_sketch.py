@@ -24,6 +24,7 @@ __all__ = [
 _LOG = math.log
 _CEIL = math.ceil
 _INF = math.inf
+_NEG_INF = -math.inf  # one object (``-_INF`` in place makes a new float each time)
 
 # How much of the value line is merged into one bucket (see QuantileSketch, "Memory").
 _NO_CUT = 0
@@ -140,7 +141,7 @@ class QuantileSketch:
         self._zero = 0
         self._sum = 0.0
         self._min = _INF
-        self._max = -_INF
+        self._max = _NEG_INF
         self._level = _NO_CUT
         self._limit = _NO_LIMIT
         self._floor = _NO_FLOOR
@@ -169,7 +170,7 @@ class QuantileSketch:
         sketch._sum = float(sum)
         if not sketch._empty():
             sketch._min = _INF if min is None else float(min)
-            sketch._max = -_INF if max is None else float(max)
+            sketch._max = _NEG_INF if max is None else float(max)
         if len(sketch._pos) + len(sketch._neg) > max_bins:
             sketch._collapse()
         return sketch

@@ -21,6 +21,9 @@ from ._series import DEFAULT_MAX_SERIES
 __all__ = ["DEFAULT_BUCKETS", "Histogram", "check_buckets"]
 
 _INF = math.inf
+# One object: ``-_INF`` written in place makes a new float each time, one more object per
+# series for a full collection to touch.
+_NEG_INF = -math.inf
 
 #: prometheus_client's default upper bounds (seconds-scale latencies); +Inf is implied.
 DEFAULT_BUCKETS: tuple[float, ...] = (
@@ -108,7 +111,7 @@ class _Buckets:
         self.counts = [0] * size
         self.sum = 0.0
         self.min = _INF
-        self.max = -_INF
+        self.max = _NEG_INF
 
     def copy(self) -> _Buckets:
         """A copy that later events leave alone (see ``BuiltinMetric.capture``)."""

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from time import perf_counter
 
+from .._tables import EMPTY, own
 from .stats import PROCESSING_DELAY_BOUNDS, ProcessingDelay
-from .tables import EMPTY, own
 
 __all__ = ["DelayCounts"]
 
@@ -43,11 +42,14 @@ class DelayCounts:
     __slots__ = ("_delay_counts", "_delay_max", "_delay_min", "_delay_sum", "delay_since")
 
     def _init_delay(self) -> None:
-        #: Every pending event was registered at or after this ``perf_counter()`` time.
-        self.delay_since = perf_counter()
+        #: Every pending event was registered at or after this ``perf_counter()`` time:
+        #: set when processing is to begin (``start()``) or a parked owner is woken. A
+        #: constant until then, not a clock reading: a float of its own per recorder is
+        #: one more object for a full collection to touch.
+        self.delay_since = 0.0
         # Non-cumulative counts by bucket index (PROCESSING_DELAY_BOUNDS, then +Inf). A
         # dict of ints, which the garbage collector does not track (an array it does);
-        # the shared empty one until the first count (tables.py).
+        # the shared empty one until the first count (``.._tables``).
         self._delay_counts: dict[int, int] = EMPTY
         self._delay_sum = 0.0
         self._delay_min = math.inf

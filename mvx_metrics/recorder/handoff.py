@@ -62,12 +62,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final, Protocol, cast
 
+from .._tables import EMPTY, own
 from .delay import DelayCounts
-from .tables import EMPTY, own
 
 __all__ = [
     "CREDIT_CHUNK",
     "FORK_DISCARDED",
+    "NO_CREDITS",
     "PRESS_COLLECTION_ALLOWANCE_S",
     "PRESS_WAIT_S",
     "UNUSED_BUFFER",
@@ -129,6 +130,13 @@ class CollectorTime:
 #: out, or the first control item, makes the deque (:meth:`Handoff.appendable`). Only
 #: truth tests and ``len()`` ever see it: nobody pops from an empty buffer.
 UNUSED_BUFFER: Final = cast("deque[Any]", ())
+
+#: The credits of a recorder that has handed none out yet: one empty bytearray that all
+#: of them share (a bytearray of its own is one more object for a full collection to
+#: visit, for each of thousands of idle recorders). Always empty: a pop from it fails as
+#: from any empty one, and credits are only ever added by :meth:`Handoff._hand_out`,
+#: which replaces it.
+NO_CREDITS: Final = bytearray()
 
 # Taken only to make a recorder's deque, once, and never held while taking another lock:
 # a producer making it holds the hand-off's lock, a control item's sender may hold it.
@@ -237,7 +245,7 @@ class Handoff(DelayCounts):
         #: A bytearray, not a list of tokens: its pop is as atomic, and the garbage
         #: collector does not track it (a list it always does; a runtime may hold
         #: thousands of recorders).
-        self.credits = bytearray()
+        self.credits = NO_CREDITS
         # Free slots not handed out; changed under `lock`.
         self._unissued = capacity
         self.mode = Intake.AWAITING_START
@@ -254,7 +262,7 @@ class Handoff(DelayCounts):
         self.waker = waker
         #: Events processed; changed by the owning loop under `lock`.
         self.processed = 0
-        self._dropped: dict[str, int] = EMPTY  # its own at the first refusal (tables.py)
+        self._dropped: dict[str, int] = EMPTY  # its own at the first refusal (``.._tables``)
         #: Held while metric state is applied or read (see "Reads in place" above).
         #: Reentrant: a metric's snapshot() may itself read the recorder.
         self.guard = threading.RLock()
@@ -341,7 +349,7 @@ class Handoff(DelayCounts):
             # Top the producers' credits up to a chunk; the rest become unissued slots.
             handed = min(events, max(CREDIT_CHUNK - len(self.credits), 0))
             if handed:
-                self.credits += bytes(handed)
+                self._hand_out(handed)
             self._unissued += events - handed
             if self._room is not None and (self.blocked_producers or self.pressing):
                 self._room.notify_all()
@@ -381,8 +389,16 @@ class Handoff(DelayCounts):
         grant = min(CREDIT_CHUNK, unissued)
         self._unissued = unissued - grant
         if grant > 1:
-            self.credits += bytes(grant - 1)
+            self._hand_out(grant - 1)
         return True
+
+    def _hand_out(self, credits: int) -> None:
+        """Add ``credits`` for producers to take; hold ``lock``. The first ones replace
+        the shared :data:`NO_CREDITS`, which is never added to."""
+        if self.credits is NO_CREDITS:
+            self.credits = bytearray(credits)
+        else:
+            self.credits += bytes(credits)
 
     def _waiting_room(self) -> threading.Condition:
         """The condition producers wait on for room; hold ``lock``."""

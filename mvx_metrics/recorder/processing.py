@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import anyio.lowlevel
 
+from .._tables import EMPTY, own
 from ..errors import MetricsError, MetricsRecorderMetricFailedError
 from ..events import MetricEvent
 from ..metrics._builtin import Captured
@@ -22,7 +23,6 @@ from .handoff import ControlItem, Handoff, Intake, Waker
 from .plans import Plan, build_plan
 from .policies import PROPAGATED_EXCEPTIONS, MetricErrorPolicy
 from .routing import Routes
-from .tables import EMPTY, own
 
 __all__ = ["BATCH_SIZE", "DRAIN_SLICE_S", "ROUTING_ERRORS", "ChangeHook", "Processor"]
 
@@ -101,7 +101,7 @@ class Processor(Routes):
         #: True while an async batch is suspended inside the change hook.
         self.in_async_batch = False
         #: Errors by metric name. A plain dict: other threads copy it with one atomic dict().
-        self.metric_errors: dict[str, int] = EMPTY  # its own at the first (tables.py)
+        self.metric_errors: dict[str, int] = EMPTY  # its own at the first (``.._tables``)
         self.hook_errors = 0
         #: Above 0 while this processor runs metric code (``handle_event``, ``snapshot()``),
         #: always under ``handoff.guard``: a read that finds it set while holding the guard

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from itertools import islice
 
+from .._tables import EMPTY, own
 from ..events import MetricEvent
 from ..metrics.base import Metric
 from .handoff import Handoff, Waker
 from .plans import Plan
-from .tables import EMPTY, own
 
 __all__ = ["MAX_CACHED_CLASSES", "Routes"]
 
@@ -49,7 +49,7 @@ class Routes(Handoff):
         self.active = 0
         # The active metrics once one was added out of order, else None.
         self._out_of_order: tuple[Metric, ...] | None = None
-        # Both start as the shared empty table (``tables.py``): most of a runtime's
+        # Both start as the shared empty table (``.._tables``): most of a runtime's
         # recorders may never see an event.
         self.table: dict[type, tuple[Metric, ...]] = EMPTY
         #: Batch plans by event class (``plans.py``), built by the processor on first use.

@@ -4,11 +4,14 @@ leaving the shared one and every other recorder's alone."""
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 
 from mvx_metrics import Counter, MetricsRuntime, OverflowPolicy
+from mvx_metrics._tables import EMPTY, own
 from mvx_metrics.recorder import AsyncioMetricsRecorder
-from mvx_metrics.recorder.tables import EMPTY, own
 
 from .._support import TIMEOUT, FailingEveryNth, Saved, loop_held
 
@@ -70,3 +73,29 @@ def test_each_first_entry_gets_the_recorder_its_own_table(runtime: MetricsRuntim
     assert EMPTY == {}  # the shared table is still empty, and so is the quiet recorder's
     assert all(table is EMPTY for table in tables(quiet).values())
     assert dict(quiet.get_stats().dropped) == {} and dict(quiet.get_stats().metric_errors) == {}
+
+
+def test_a_copy_of_the_shared_table_is_the_shared_table() -> None:
+    # A copied metric (a test's deepcopy, a pickled one) must still hold the table own()
+    # recognises, not a read-only stranger that refuses its first series.
+    assert copy.copy(EMPTY) is EMPTY
+    assert copy.deepcopy({"t": EMPTY})["t"] is EMPTY
+    assert pickle.loads(pickle.dumps(EMPTY)) is EMPTY
+
+
+def test_a_labelled_metric_s_series_table_is_its_own_from_its_first_event(
+    runtime: MetricsRuntime,
+) -> None:
+    recorders = [runtime.create_recorder(f"series-{i}") for i in range(2)]
+    counters = [Counter("saves", event=Saved, labels=("outcome",)) for _ in recorders]
+    for recorder, counter in zip(recorders, counters, strict=True):
+        recorder.register_metric(counter)
+    assert [c._series for c in counters] == [EMPTY, EMPTY]
+    recorders[0].register_event(event=Saved(outcome="ok"))
+    twin = copy.deepcopy(counters[1])  # still the shared table: it works as the original
+    recorders[0].flush(timeout=TIMEOUT)
+    assert counters[0]._series is not EMPTY and counters[1]._series is EMPTY and EMPTY == {}
+    assert recorders[0].get_metric_snapshots()["saves"]["series"] == [
+        {"labels": {"outcome": "ok"}, "value": 1}
+    ]
+    assert twin._series is EMPTY

@@ -1,12 +1,13 @@
-"""The empty table a recorder's core holds until its first entry.
+"""The empty table a recorder's core and a built-in metric hold until their first entry.
 
 Internal: not part of the public API.
 
 A recorder's core keeps five small tables (routes, plans, metric errors, refusals,
-processing delays) that stay empty for most of a runtime's recorders, often for good: an
-idle recorder never routes, fails or waits. Each empty dict is 64 bytes and one more
+processing delays), and each labelled built-in metric its table of series, that stay
+empty for most of a runtime's recorders, often for good: an idle recorder never routes,
+fails or waits, and its metrics see no event. Each empty dict is 64 bytes and one more
 object a full garbage collection visits, per recorder. They all start as :data:`EMPTY`,
-one shared dict, and the first write replaces it with a dict of the recorder's own
+one shared dict, and the first write replaces it with a dict of their own
 (:func:`own`).
 
 :data:`EMPTY` refuses writes, so that a write that forgot :func:`own` fails loudly rather
@@ -33,6 +34,17 @@ class _Empty(dict[Any, Any]):
 
     __setitem__ = __delitem__ = setdefault = update = pop = popitem = clear = _refuse
     __ior__ = _refuse
+
+    # Copies are the table itself, so that a copy of a metric or recorder part still
+    # holds *the* shared table, which ``own()`` recognises, and not a read-only stranger.
+    def __copy__(self) -> _Empty:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _Empty:
+        return self
+
+    def __reduce__(self) -> str:
+        return "EMPTY"
 
 
 #: The one empty table every recorder starts with.
