@@ -41,6 +41,12 @@ S = TypeVar("S")
 def check_event_types(event: object) -> tuple[type[MetricEvent], ...]:
     """One MetricEvent subclass or a non-empty tuple of them, as a tuple without repeats."""
     classes = event if isinstance(event, tuple) else (event,)
+    try:
+        shared = _EVENT_TYPES.get(classes)  # kept only once checked
+    except Exception:  # unhashable, or a hostile hash: checked below
+        shared = None
+    if shared is not None:
+        return shared
     if not classes:
         raise ValueError("argument 'event' must name at least one MetricEvent class")
     for cls in classes:

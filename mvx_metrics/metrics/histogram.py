@@ -82,10 +82,17 @@ def check_buckets(buckets: object) -> tuple[float, ...]:
 #: layouts on the fly does not grow it for good.
 _LAYOUTS: dict[tuple[float, ...], tuple[tuple[float, ...], tuple[str, ...]]] = {}
 _MAX_LAYOUTS = 256
+_FLOATS = {float}
 
 
 def _layout(buckets: object) -> tuple[tuple[float, ...], tuple[str, ...]]:
     """The checked bounds of ``buckets`` and their ``le`` texts, "+Inf" last."""
+    if type(buckets) is tuple and set(map(type, buckets)) == _FLOATS:
+        # Floats equal to a kept layout's bounds were checked when it was kept: a
+        # runtime's thousands of histograms usually share a few.
+        layout = _LAYOUTS.get(buckets)
+        if layout is not None:
+            return layout
     bounds = check_buckets(buckets)
     layout = _LAYOUTS.get(bounds)
     if layout is None:

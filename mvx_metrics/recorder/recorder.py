@@ -762,7 +762,7 @@ def _check_event_types(metric: Metric) -> None:
     try:
         if types is None or types in _ROUTABLE:
             return
-    except TypeError:  # unhashable: not a tuple of classes, reported below
+    except Exception:  # unhashable, or a hostile hash: checked below
         pass
     if (
         not isinstance(types, tuple)

@@ -144,6 +144,25 @@ def test_histograms_with_the_same_buckets_share_their_bounds_and_texts() -> None
     assert list(negative.snapshot()["series"][0]["buckets"]) == ["-0.0", "1.0", "+Inf"]
 
 
+def test_a_kept_layout_is_reused_only_for_the_same_floats() -> None:
+    # Tuples of floats equal to a kept layout skip the checks; anything else is checked.
+    kept = Histogram("k", event=Request, value="duration_s", buckets=(1.0, 2.0))
+    again = Histogram("a", event=Request, value="duration_s", buckets=(1.0, 2.0))
+    assert again._bounds is kept._bounds
+    with pytest.raises(TypeError, match="buckets"):
+        Histogram("b", event=Request, value="duration_s", buckets=(True, 2.0))  # == (1.0, 2.0)
+    ints = Histogram("i", event=Request, value="duration_s", buckets=(1, 2))
+    assert ints._bounds is kept._bounds and ints._le == ("1.0", "2.0", "+Inf")
+
+
+def test_checked_event_classes_are_reused_and_others_still_checked() -> None:
+    first = Histogram("f", event=Request, value="duration_s")
+    assert Histogram("s", event=(Request,), value="duration_s").event_types is first.event_types
+    for bad in ((int,), ([Request],), (Request, "Request")):
+        with pytest.raises(TypeError, match="event"):
+            Histogram("b", event=bad, value="duration_s")  # type: ignore[arg-type]
+
+
 def test_a_series_counts_are_an_exact_list() -> None:
     # CPython specialises `counts[i] += 1` for exact lists only: a list subclass (one
     # collector object fewer per series) cost about 380 instructions more per event.
