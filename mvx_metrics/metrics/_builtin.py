@@ -8,7 +8,7 @@ import sys
 from abc import abstractmethod
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from operator import attrgetter
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar, cast
 
 from .._steps import SERIES_PER_STEP, Steps, run_to_end
 from .._validation import check_id, check_positive_int
@@ -27,6 +27,7 @@ __all__ = [
     "can_reset",
     "check_event_types",
     "copy_values",
+    "known_event_types",
     "number_rows",
     "reset_metric",
     "series_lookup",
@@ -41,10 +42,7 @@ S = TypeVar("S")
 def check_event_types(event: object) -> tuple[type[MetricEvent], ...]:
     """One MetricEvent subclass or a non-empty tuple of them, as a tuple without repeats."""
     classes = event if isinstance(event, tuple) else (event,)
-    try:
-        shared = _EVENT_TYPES.get(classes)  # kept only once checked
-    except Exception:  # unhashable, or a hostile hash: checked below
-        shared = None
+    shared = _kept_event_types(classes)
     if shared is not None:
         return shared
     if not classes:
@@ -66,6 +64,21 @@ def check_event_types(event: object) -> tuple[type[MetricEvent], ...]:
 
 
 _EVENT_TYPES: dict[tuple[type[MetricEvent], ...], tuple[type[MetricEvent], ...]] = {}
+
+
+def known_event_types(types: object) -> bool:
+    """True for a tuple :func:`check_event_types` returned and kept: checked already (a
+    recorder's ``register_metric`` need not check a built-in metric's again)."""
+    kept = _kept_event_types(types)
+    return kept is not None and kept is types
+
+
+def _kept_event_types(types: object) -> tuple[type[MetricEvent], ...] | None:
+    """The kept tuple equal to ``types``, or None; a tuple is kept only once checked."""
+    try:
+        return _EVENT_TYPES.get(cast("tuple[type[MetricEvent], ...]", types))
+    except Exception:  # unhashable, or a hostile hash: checked as anything new is
+        return None
 
 
 def _check_text(value: object, name: str) -> str:

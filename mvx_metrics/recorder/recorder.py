@@ -45,8 +45,7 @@ from ..events import MetricEvent
 from ..exposition.prometheus_text import exposed_sample_names
 from ..hops import OwnerGoneError, OwnerHop, bind_owner
 from ..hops.waiting import Completion, completed, failed
-from ..metrics._builtin import BuiltinMetric, reset_metric
-from ..metrics._values import MAX_SHARED
+from ..metrics._builtin import BuiltinMetric, known_event_types, reset_metric
 from ..metrics.base import Metric
 from .captures import Captures, snapshots_of
 from .driving import Driver
@@ -759,11 +758,8 @@ def _check_event_types(metric: Metric) -> None:
     """``event_types`` is routed with ``issubclass``: anything but None or a non-empty
     tuple of MetricEvent classes would fail for every event, far from its cause."""
     types = metric.event_types
-    try:
-        if types is None or types in _ROUTABLE:
-            return
-    except Exception:  # unhashable, or a hostile hash: checked below
-        pass
+    if types is None or known_event_types(types):
+        return
     if (
         not isinstance(types, tuple)
         or not types
@@ -773,13 +769,6 @@ def _check_event_types(metric: Metric) -> None:
             f"metric {metric.metric_name!r}: event_types must be None or a non-empty tuple "
             f"of MetricEvent subclasses, got {types!r}"
         )
-    if len(_ROUTABLE) < MAX_SHARED:
-        _ROUTABLE.add(types)
-
-
-#: ``event_types`` tuples already checked (bounded): the metrics of thousands of
-#: recorders built from the same definitions share a few.
-_ROUTABLE: set[tuple[type[MetricEvent], ...]] = set()
 
 
 def _exposed_names(metric: BuiltinMetric[Any]) -> frozenset[str]:

@@ -69,7 +69,7 @@ class HostedRecorders:
             self.by_id[rid] = recorder
         handle = recorder._start_hosted()
         if handle is None or (recorder.state is RecorderState.RUNNING and not handle.done()):
-            return  # processing begins on the loop; nothing there can fail first
+            return  # parked already, or processing begins on the loop: nothing can fail first
         try:
             result = handle.wait(timeout)
         except MetricsRecorderTimeoutError as exc:

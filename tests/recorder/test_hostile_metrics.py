@@ -13,6 +13,7 @@ import anyio
 import pytest
 
 from mvx_metrics import (
+    Counter,
     Metric,
     MetricErrorPolicy,
     MetricEvent,
@@ -22,6 +23,7 @@ from mvx_metrics import (
     MetricsRuntimeTimeoutError,
     RecorderState,
 )
+from mvx_metrics.metrics._builtin import known_event_types
 from mvx_metrics.recorder.processing import ROUTING_ERRORS
 from mvx_metrics.recorder.routing import MAX_CACHED_CLASSES
 
@@ -245,3 +247,12 @@ def test_ctrl_c_and_exit_from_a_metric_fail_only_its_runtime_recorder(
     assert runtime.state.value == "RUNNING"
     bystander.register_event(event=Saved())
     assert bystander.get_metric_snapshots(timeout=TIMEOUT) == {"count": {"count": 1}}
+
+
+def test_only_a_kept_event_types_tuple_skips_the_check() -> None:
+    # register_metric skips its check only for the very tuple a built-in metric was given
+    # by check_event_types; an equal tuple of a user's metric, or anything else, is checked.
+    kept = Counter("kept", event=Saved).event_types
+    assert kept is not None and known_event_types(kept)
+    assert not known_event_types(tuple(list(kept)))
+    assert not known_event_types([Saved]) and not known_event_types(None)
