@@ -106,6 +106,11 @@ async def _drain_per_event(metrics: list[Metric], batch: list[RequestDone]) -> f
             gc.enable()
         stats = recorder.get_stats()
         assert stats.processed == len(batch) and not stats.metric_errors, stats
+        snapshot = await recorder.aget_metric_snapshots()
+    # The first metric of each workload reads every event: a counter's values, or a
+    # Distribution's counts, add up to the batch.
+    series = snapshot[metrics[0].metric_name]["series"]
+    assert sum(s.get("value", s.get("count")) for s in series) == len(batch), series
     return elapsed / len(batch)
 
 
