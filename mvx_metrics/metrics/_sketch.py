@@ -21,7 +21,7 @@ __all__ = [
     "scale_for",
 ]
 
-_LOG = math.log
+_LOG2 = math.log2
 _CEIL = math.ceil
 _INF = math.inf
 _NEG_INF = -math.inf  # one object (``-_INF`` in place makes a new float each time)
@@ -40,9 +40,9 @@ _NO_FLOOR = -sys.maxsize
 # for its common case only: a positive float whose bucket exists, so that it needs no
 # collapse, and is at or above any floor (buckets below a floor are merged away). +inf
 # fails CEIL (OverflowError), which sends the event to the per-event path, as any
-# exception in a check does. ``{ilg}`` is the sketch's 1 / log(gamma); ``{t}`` a scratch
-# local. Keep it in step with _add: a test compares the two, state for state.
-ADD_CHECK = "({v}.__class__ is float and {v} > 0.0 and ({t} := CEIL(LOG({v}) * {ilg})) in {s}._pos)"
+# exception in a check does. ``{sf}`` is the sketch's scale factor, ``2**scale``; ``{t}`` a
+# scratch local. Keep it in step with _add: a test compares the two, state for state.
+ADD_CHECK = "({v}.__class__ is float and {v} > 0.0 and ({t} := CEIL(LOG2({v}) * {sf})) in {s}._pos)"
 ADD_STATEMENTS = (
     "{s}._pos[{t}] += 1",
     "{s}._sum += {v}",
@@ -100,7 +100,6 @@ class QuantileSketch:
         "_collapsed",
         "_floor",
         "_gamma",
-        "_inv_log_gamma",
         "_level",
         "_limit",
         "_log_gamma",
@@ -111,6 +110,7 @@ class QuantileSketch:
         "_pos",
         "_relative_accuracy",
         "_scale",
+        "_scale_factor",
         "_sum",
         "_zero",
     )
@@ -135,7 +135,9 @@ class QuantileSketch:
         scale = self._scale = scale_for(a)
         self._log_gamma = _LN2 * 2.0**-scale
         self._gamma = math.exp(self._log_gamma)
-        self._inv_log_gamma = 2.0**scale / _LN2
+        # log_gamma(x) = log2(x) * 2**scale: a product by a power of two is exact, and
+        # math.log2 takes one argument (math.log's optional base makes it dearer to call).
+        self._scale_factor = 2.0**scale
         self._pos: dict[int, int] = {}
         self._neg: dict[int, int] = {}
         self._zero = 0
@@ -297,13 +299,13 @@ class QuantileSketch:
     def _add(self, x: float) -> None:
         """Add a finite float (checked by the caller): the per-event path of Distribution."""
         if x > 0.0:
-            k = _CEIL(_LOG(x) * self._inv_log_gamma)
+            k = _CEIL(_LOG2(x) * self._scale_factor)
             if k < self._floor:
                 k = self._floor
                 self._collapsed += 1
             self._bump(self._pos, k, 1)
         elif x < 0.0:
-            self._add_below(self._neg, _CEIL(_LOG(-x) * self._inv_log_gamma))
+            self._add_below(self._neg, _CEIL(_LOG2(-x) * self._scale_factor))
         elif self._level == _POS_FLOOR:
             self._collapsed += 1
             self._bump(self._pos, self._floor, 1)

@@ -61,7 +61,7 @@ class Distribution(BuiltinMetric[QuantileSketch]):
     ) -> None:
         # Checked by building a throw-away sketch, before any series exists.
         probe = QuantileSketch(relative_accuracy, max_bins=max_bins)
-        self._inv_log_gamma = probe._inv_log_gamma
+        self._scale_factor = probe._scale_factor
         self._scale = probe.scale
         self._relative_accuracy = float(relative_accuracy)
         self._max_bins = max_bins
@@ -114,7 +114,7 @@ class Distribution(BuiltinMetric[QuantileSketch]):
         """The sketch's inlined add, for positive floats landing in an existing bucket;
         other values take the per-event path."""
         return self._fragment(
-            Distribution, ADD_CHECK, ADD_STATEMENTS, bindings={"ilg": self._inv_log_gamma}
+            Distribution, ADD_CHECK, ADD_STATEMENTS, bindings={"sf": self._scale_factor}
         )
 
     def _new_state(self) -> QuantileSketch:

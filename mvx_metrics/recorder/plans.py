@@ -63,7 +63,7 @@ class _Source:
             "INF": math.inf,
             "MAXF": sys.float_info.max,
             "CEIL": math.ceil,
-            "LOG": math.log,
+            "LOG2": math.log2,
             "bisect_left": bisect_left,
             "leading_run": leading_run,
         }

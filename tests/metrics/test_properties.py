@@ -179,8 +179,8 @@ def test_sketch_buckets_follow_the_base_2_exponential_layout(
         ((k, count),) = positive or negative
         assert count == 1 and bool(positive) == (value > 0)
         expected[1 if value > 0 else -1, k] += 1
-        # log(|v|) in ((k - 1) * log(gamma), k * log(gamma)], up to float rounding.
-        position = math.log(abs(value)) * 2.0**sketch.scale / math.log(2.0)
+        # log_gamma(|v|) = log2(|v|) * 2**scale is in (k - 1, k], up to float rounding.
+        position = math.log2(abs(value)) * 2.0**sketch.scale
         assert k - 1 - 1e-9 <= position <= k + 1e-9
     gamma = 2.0 ** (2.0**-sketch.scale)
     coarser = gamma**2

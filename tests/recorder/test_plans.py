@@ -172,7 +172,7 @@ def test_a_plan_reads_the_objects_it_names_as_locals() -> None:
     plan = build_plan(Request, metrics, lambda m, e, x: None, [0])
     assert plan.__kwdefaults__ is not None
     named = set(plan.__kwdefaults__)
-    assert {"CEIL", "LOG", "CLS", "slow"} <= named
+    assert {"CEIL", "LOG2", "CLS", "slow"} <= named
     assert not named & set(plan.__code__.co_names)  # none of them is looked up globally
     assert plan([Request("/", "GET", 0.5)] * 2, 0) == 2
     assert metrics[0].snapshot()["series"][0]["count"] == 2
