@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 
 __all__ = ["FINITE", "Fragment"]
 
-#: The check of a finite real value, as the built-ins' handle_event make it.
+#: The check of a finite real value, as the built-ins' handle_event make it. For a float,
+#: one call of math.isfinite costs less than a chained comparison with two infinities.
 FINITE = (
-    "(({v}.__class__ is float and -INF < {v} < INF) "
+    "(({v}.__class__ is float and ISFINITE({v})) "
     "or ({v}.__class__ is int and -MAXF <= {v} <= MAXF))"
 )
 

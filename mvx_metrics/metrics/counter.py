@@ -81,7 +81,7 @@ class Counter(NumberSeries, BuiltinMetric[NumberCell]):
         if self._get is None:
             return self._fragment(Counter, "", ("{s}.value += 1",))
         check = (
-            "(({v}.__class__ is float and 0.0 <= {v} < INF) "
+            "(({v}.__class__ is float and ISFINITE({v}) and {v} >= 0.0) "
             "or ({v}.__class__ is int and 0 <= {v} <= MAXF))"
         )
         return self._fragment(Counter, check, ("{s}.value += {v}",))

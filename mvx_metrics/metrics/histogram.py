@@ -18,7 +18,7 @@ from ._format import go_float
 from ._fragment import FINITE, Fragment
 from ._series import DEFAULT_MAX_SERIES
 
-__all__ = ["DEFAULT_BUCKETS", "Histogram", "check_buckets"]
+__all__ = ["DEFAULT_BUCKETS", "Histogram", "bucket_index", "check_buckets"]
 
 _INF = math.inf
 # One object: ``-_INF`` written in place makes a new float each time, one more object per
@@ -42,6 +42,29 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
     7.5,
     10.0,
 )
+
+
+def bucket_index(bounds: tuple[float, ...], value: str) -> str:
+    """An expression equal to ``bisect_left(bounds, value)`` for a finite ``value``.
+
+    For up to :data:`_UNROLLED_BOUNDS` bounds, a tree of comparisons with the bounds as
+    float literals (``repr`` round-trips a float exactly): ``value <= b`` is
+    ``not b < value`` for any value that is not NaN, so each branch halves the range
+    exactly as bisection does, without the call. Above that, ``bisect_left`` itself.
+    """
+    if len(bounds) > _UNROLLED_BOUNDS:
+        return f"bisect_left({bounds!r}, {value})"
+
+    def within(low: int, high: int) -> str:  # the index, known to be in [low, high]
+        if low == high:
+            return str(low)
+        middle = (low + high) // 2
+        return (
+            f"({within(low, middle)} if {value} <= {bounds[middle]!r} "
+            f"else {within(middle + 1, high)})"
+        )
+
+    return within(0, len(bounds))
 
 
 def check_buckets(buckets: object) -> tuple[float, ...]:
@@ -83,6 +106,8 @@ def check_buckets(buckets: object) -> tuple[float, ...]:
 _LAYOUTS: dict[tuple[float, ...], tuple[tuple[float, ...], tuple[str, ...]]] = {}
 _MAX_LAYOUTS = 256
 _FLOATS = {float}
+#: Up to this many bounds, a plan finds the bucket by inlined comparisons (bucket_index).
+_UNROLLED_BOUNDS = 64
 
 
 def _layout(buckets: object) -> tuple[tuple[float, ...], tuple[str, ...]]:
@@ -232,14 +257,14 @@ class Histogram(BuiltinMetric[_Buckets]):
         return True
 
     def fragment(self) -> Fragment | None:
-        """Count into the bucket found by bisection, add to the sum, keep min and max."""
+        """Count into the value's bucket, add to the sum, keep min and max."""
         apply = (
-            "{s}.counts[bisect_left({bounds}, {v})] += 1",
+            f"{{s}}.counts[{bucket_index(self._bounds, '{v}')}] += 1",
             "{s}.sum += {v}",
             "if {v} < {s}.min: {s}.min = {v}",
             "if {v} > {s}.max: {s}.max = {v}",
         )
-        return self._fragment(Histogram, FINITE, apply, bindings={"bounds": self._bounds})
+        return self._fragment(Histogram, FINITE, apply)
 
     def _new_state(self) -> _Buckets:
         size = len(self._bounds) + 1

@@ -61,6 +61,7 @@ class _Source:
     def __init__(self) -> None:
         self.names: dict[str, object] = {
             "INF": math.inf,
+            "ISFINITE": math.isfinite,
             "MAXF": sys.float_info.max,
             "CEIL": math.ceil,
             "LOG2": math.log2,
