@@ -67,6 +67,8 @@ class _Source:
             "LOG2": math.log2,
             "bisect_left": bisect_left,
             "leading_run": leading_run,
+            "ITER": iter,
+            "TYPE": type,
         }
         self.reads: dict[str, str] = {}  # attribute path -> local name
 
@@ -191,31 +193,38 @@ def build_plan(
 
     # A whole batch of the class at once: nothing read or checked per event.
     at_once = not others and len(runs) == len(fused) and not src.reads and not checks
-    # Every name the text uses is a keyword-only default, so a local of the function:
-    # read per event, a local costs a fraction of a global's lookup.
+    # Every name the text uses is a positional default, so a local of the function: read
+    # per event, a local costs a fraction of a global's lookup; and positional defaults
+    # are copied from a tuple per call, where keyword-only ones are looked up by name.
     defaults = ", ".join(f"{name}={name}" for name in src.names)
-    lines = [f"def plan(batch, i, *, {defaults}):"]
+    lines = [f"def plan(batch, i, {defaults}):", "    end = len(batch)", "    it = None"]
     lines += [f"    {line}" for line in inits]
     lines += ["    try:"]
     if at_once:
         lines += ["        if not i and (r := leading_run(batch, CLS)):"]
         lines += [f"            {line}" for line in runs]
         lines += ["            return r"]
+    # The first event was routed here by the caller, by its __class__.
+    lines += ["        e = batch[i]", "        i += 1"]
+    lines += [f"        {line}" for line in body]
+    if _keeps_its_class(event_class):
+        # A run of the class follows: a list iterator walks it at C speed, and its length
+        # hint tells how far it got. The run ends at an item of another type (type()
+        # neither raises nor lies: the caller routes that item by its __class__).
+        lines += [
+            "        if i < end and TYPE(batch[i]) is CLS:",
+            "            it = ITER(batch)",
+            "            it.__setstate__(i)",
+            "            for e in it:",
+            "                if TYPE(e) is not CLS:",
+            "                    return end - it.__length_hint__() - 1",
+        ]
+        lines += [f"                {line}" for line in body]
+        lines += ["            return end"]
     lines += [
-        "        end = len(batch)",
-        "        e = batch[i]",
-        "        while True:",
-        "            i += 1",
-    ]
-    lines += [f"            {line}" for line in body]
-    lines += [
-        "            if i == end:",
-        "                break",
-        "            e = batch[i]",
-        "            if e.__class__ is not CLS:",
-        "                break",
         "    except BaseException:",
-        "        progress[0] = i",
+        # The index after the event being applied: the caller counts it as processed.
+        "        progress[0] = i if it is None else end - it.__length_hint__()",
         "        raise",
     ]
     if finishes:
@@ -257,7 +266,7 @@ def leading_run(batch: list[Any], cls: type) -> int:
 
     Only for a class that keeps ``__class__`` as its type (routing follows
     ``__class__``); a hostile class whose equality raises just gets 0."""
-    if any("__class__" in vars(k) for k in cls.__mro__[:-1]):
+    if not _keeps_its_class(cls):
         return 0
     size = len(batch)
     if size > 1 and batch[-1].__class__ is not cls:
@@ -269,6 +278,12 @@ def leading_run(batch: list[Any], cls: type) -> int:
         return size if list(map(type, islice(batch, size))).count(cls) == size else 0
     except Exception:
         return 0
+
+
+def _keeps_its_class(cls: type) -> bool:
+    """Whether the instances of ``cls`` have ``cls`` as their ``__class__``: no class in
+    its MRO (but ``object``) defines ``__class__``."""
+    return not any("__class__" in vars(k) for k in cls.__mro__[:-1])
 
 
 def _failure_of(

@@ -170,8 +170,9 @@ def test_a_plan_reads_the_objects_it_names_as_locals() -> None:
     """Read per event, a global costs a dict lookup where a local costs an index."""
     metrics = (Distribution("seconds", event=Request, value="duration_s"), SeesEverything())
     plan = build_plan(Request, metrics, lambda m, e, x: None, [0])
-    assert plan.__kwdefaults__ is not None
-    named = set(plan.__kwdefaults__)
+    assert plan.__defaults__ is not None and not plan.__kwdefaults__
+    named = set(plan.__code__.co_varnames[2 : plan.__code__.co_argcount])
+    assert len(named) == len(plan.__defaults__)
     assert {"CEIL", "LOG2", "CLS", "slow"} <= named
     assert not named & set(plan.__code__.co_names)  # none of them is looked up globally
     assert plan([Request("/", "GET", 0.5)] * 2, 0) == 2
@@ -204,6 +205,38 @@ def test_a_class_that_overrides_its___class___is_checked_item_by_item() -> None:
             return Request
 
     assert leading_run([Lying("/", "GET", 1.0)] * 3, Lying) == 0
+
+
+def test_events_that_claim_the_class_are_applied_as_routed() -> None:
+    """Routing follows ``__class__``; a plan's run follows the type, so an event of another
+    type that claims the class ends the run and is routed to the same plan again."""
+
+    class Lying(Request):
+        @property  # type: ignore[misc]
+        def __class__(self) -> type:
+            return Request
+
+    class Honest(Request):  # defines __class__, truthfully: applied one per call
+        @property  # type: ignore[misc]
+        def __class__(self) -> type:
+            return Honest
+
+    batch: list[MetricEvent] = [
+        *(Request("/a", "GET", 0.5) for _ in range(3)),
+        Lying("/b", "PUT", 2.0),
+        Request("/a", "GET", 7.0),
+        Lying("/boom", 7, math.nan),
+    ]
+    reference, planned = metric_set(), metric_set()
+    assert apply_with_plans(planned, batch) == apply_per_event(reference, batch)
+    for ref, got in zip(reference, planned, strict=True):
+        assert same(dict(got.snapshot()), dict(ref.snapshot())), ref.metric_name
+
+    counter = Counter("honest", event=Honest, labels=("route",))
+    plan = build_plan(Honest, (counter,), lambda *_: None, [0])
+    honest = [Honest("/", "GET", 1.0)] * 3
+    assert [plan(honest, i) for i in range(3)] == [1, 2, 3]
+    assert counter.snapshot()["series"] == [{"labels": {"route": "/"}, "value": 3}]
 
 
 def test_a_plan_that_raises_reports_how_many_events_it_applied() -> None:
