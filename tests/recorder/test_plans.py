@@ -251,6 +251,9 @@ def test_a_plan_that_raises_reports_how_many_events_it_applied() -> None:
     with pytest.raises(KeyboardInterrupt):
         plan([Request("/", "GET", 1.0)] * 5, 0)
     assert progress == [3]  # two applied, and the one it raised on (counted, as per event)
+    with pytest.raises(KeyboardInterrupt):  # on the first event of a call, from index 3
+        plan([Request("/", "GET", 1.0)] * 5, 3)
+    assert progress == [4]
 
 
 @pytest.mark.anyio
