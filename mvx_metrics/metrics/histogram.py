@@ -44,6 +44,10 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
 )
 
 
+#: Up to this many bounds, a plan finds the bucket by inlined comparisons (bucket_index).
+_UNROLLED_BOUNDS = 64
+
+
 def bucket_index(bounds: tuple[float, ...], value: str) -> str:
     """An expression equal to ``bisect_left(bounds, value)`` for a finite ``value``.
 
@@ -106,8 +110,6 @@ def check_buckets(buckets: object) -> tuple[float, ...]:
 _LAYOUTS: dict[tuple[float, ...], tuple[tuple[float, ...], tuple[str, ...]]] = {}
 _MAX_LAYOUTS = 256
 _FLOATS = {float}
-#: Up to this many bounds, a plan finds the bucket by inlined comparisons (bucket_index).
-_UNROLLED_BOUNDS = 64
 
 
 def _layout(buckets: object) -> tuple[tuple[float, ...], tuple[str, ...]]:

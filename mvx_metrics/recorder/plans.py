@@ -60,7 +60,6 @@ class _Source:
 
     def __init__(self) -> None:
         self.names: dict[str, object] = {
-            "INF": math.inf,
             "ISFINITE": math.isfinite,
             "MAXF": sys.float_info.max,
             "CEIL": math.ceil,
