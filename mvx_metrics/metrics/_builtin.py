@@ -242,6 +242,7 @@ class BuiltinMetric(Metric, SeriesTable[S]):
         run: tuple[str, ...] = (),
         init: tuple[str, ...] = (),
         finish: tuple[str, ...] = (),
+        settle: tuple[str, ...] = (),
         bindings: dict[str, object] | None = None,
     ) -> Fragment | None:
         """A fragment for ``kind``'s ``handle_event``, unless a subclass overrides it or the
@@ -261,6 +262,7 @@ class BuiltinMetric(Metric, SeriesTable[S]):
             run=run,
             init=init,
             finish=finish,
+            settle=settle,
             bindings=bindings or {},
         )
 

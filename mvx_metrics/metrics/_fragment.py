@@ -10,7 +10,9 @@ exactly the per-event one.
 
 Templates name their locals in braces, filled in per metric by the planner:
 ``{v}`` the value, ``{s}`` the series state, ``{k}`` a run-length count, ``{t}`` and
-``{u}`` scratch locals, ``{r}`` the length of a run applied at once, and any key of ``bindings`` (an object the statements use).
+``{u}`` scratch locals, ``{r}`` the length of a run applied at once, ``{w}`` a local
+for a list of deferred values and ``{q}`` one for its ``append``, and any key of
+``bindings`` (an object the statements use).
 """
 
 from __future__ import annotations
@@ -45,5 +47,8 @@ class Fragment:
     #: Run before the first event and after the last (a run-length count, say).
     init: tuple[str, ...] = ()
     finish: tuple[str, ...] = ()
+    #: Brings the series up to date with what ``apply`` deferred: run before the exact
+    #: path applies an event to the metric, and after the last event (as ``finish``).
+    settle: tuple[str, ...] = ()
     #: Objects the templates name.
     bindings: dict[str, object] = field(default_factory=dict)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import sys
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
+from functools import reduce
+from operator import add
 from typing import Any
 
 from ._format import go_float
@@ -13,6 +15,10 @@ from ._format import go_float
 __all__ = [
     "ADD_CHECK",
     "ADD_STATEMENTS",
+    "DEFER_CHECK",
+    "DEFER_INIT",
+    "DEFER_SETTLE",
+    "DEFER_STATEMENTS",
     "MAX_SCALE",
     "QuantileSketch",
     "check_quantile",
@@ -25,6 +31,8 @@ _LOG2 = math.log2
 _CEIL = math.ceil
 _INF = math.inf
 _NEG_INF = -math.inf  # one object (``-_INF`` in place makes a new float each time)
+_TOP = sys.float_info.max_exp  # 2.0**_TOP overflows: the edge of the top bucket is inf
+_exp2 = math.exp2
 
 # How much of the value line is merged into one bucket (see QuantileSketch, "Memory").
 _NO_CUT = 0
@@ -49,6 +57,16 @@ ADD_STATEMENTS = (
     "if {v} < {s}._min: {s}._min = {v}",
     "if {v} > {s}._max: {s}._max = {v}",
 )
+
+# The deferred form, for a series known when the plan is built (a label-less
+# Distribution): a finite float is only appended to a pending list ``{w}``, and the list
+# is added in one go (QuantileSketch._add_floats) before the exact path touches the
+# series and when the plan returns or raises. Per event that is a check and an append;
+# the values are then sorted and counted bucket by bucket.
+DEFER_CHECK = "({v}.__class__ is float and ISFINITE({v}))"
+DEFER_INIT = ("{w} = []", "{q} = {w}.append")
+DEFER_STATEMENTS = ("{q}({v})",)
+DEFER_SETTLE = ("if {w}: {s}._add_floats({w})",)
 
 
 def nearest_rank(q: float, count: int) -> int:
@@ -317,6 +335,45 @@ class QuantileSketch:
         if x > self._max:
             self._max = x
 
+    def _add_floats(self, values: list[float]) -> None:
+        """Add finite floats in their order, then empty ``values``: the state is the one
+        ``_add`` would leave, value by value (a test compares the two).
+
+        Sorted, the values of one bucket are one slice (see :func:`_bucket_counts`), so
+        the counts take a logarithm per bucket, not per value. They are merged at once
+        when no cut is in place and the new buckets fit in ``max_bins``: then no collapse
+        would have happened in between, and only the sum (added in arrival order) and
+        the extremes (the first of equals: ``0.0`` and ``-0.0`` differ) depend on the
+        order. Otherwise each value goes through ``_add``, in order."""
+        ordered = sorted(values)
+        zeros_at = bisect_left(ordered, 0.0)
+        positive_at = bisect_right(ordered, 0.0, zeros_at)
+        sf = self._scale_factor
+        pos, neg = self._pos, self._neg
+        positives = _bucket_counts(ordered, positive_at, sf)
+        negatives = (
+            _bucket_counts([-x for x in reversed(ordered[:zeros_at])], 0, sf) if zeros_at else []
+        )
+        fresh = sum(k not in pos for k, _ in positives) + sum(k not in neg for k, _ in negatives)
+        if self._level != _NO_CUT or len(pos) + len(neg) + fresh > self._max_bins:
+            for x in values:
+                self._add(x)
+        else:
+            for store, counts in ((pos, positives), (neg, negatives)):
+                get = store.get
+                for k, count in counts:
+                    store[k] = get(k, 0) + count
+            self._zero += positive_at - zeros_at
+            self._sum = reduce(add, values, self._sum)
+            low, high = ordered[0], ordered[-1]
+            if high == 0.0:
+                high = max(values)  # the first of the largest, as _add keeps it
+            if low < self._min:
+                self._min = low
+            if high > self._max:
+                self._max = high
+        values.clear()
+
     def _add_below(self, neg: dict[int, int], k: int) -> None:
         level = self._level
         if level == _NO_CUT or (level == _NEG_LIMIT and k <= self._limit):
@@ -486,6 +543,31 @@ class QuantileSketch:
             f"QuantileSketch(relative_accuracy={self._relative_accuracy}, "
             f"count={self.count}, bins={self.bins})"
         )
+
+
+def _bucket_counts(ascending: list[float], start: int, sf: float) -> list[tuple[int, int]]:
+    """``(k, count)`` for the positive magnitudes ``ascending[start:]``, sorted.
+
+    The bucket index ``ceil(log2(x) * sf)`` never decreases as ``x`` grows, so each
+    bucket is one slice: its end is found by bisection at the bucket's upper edge
+    ``2**(k / sf)``, then moved by the index of its neighbours, since the edge may round
+    across the boundary the index function draws."""
+    counts: list[tuple[int, int]] = []
+    n = len(ascending)
+    if start >= n:
+        return counts
+    i, k = start, _CEIL(_LOG2(ascending[start]) * sf)
+    while i < n:
+        edge = _exp2(k / sf) if k < _TOP * sf else _INF
+        j = bisect_right(ascending, edge, i + 1)
+        while j > i + 1 and _CEIL(_LOG2(ascending[j - 1]) * sf) != k:
+            j -= 1
+        following = k
+        while j < n and (following := _CEIL(_LOG2(ascending[j]) * sf)) == k:
+            j += 1
+        counts.append((k, j - i))
+        i, k = j, following
+    return counts
 
 
 #: The finest layout offered: OpenTelemetry allows scales up to 20; Prometheus native

@@ -14,7 +14,16 @@ from ._builtin import MAX_FLOAT, BuiltinMetric
 from ._format import go_float
 from ._fragment import Fragment
 from ._series import DEFAULT_MAX_SERIES
-from ._sketch import ADD_CHECK, ADD_STATEMENTS, QuantileSketch, check_quantile
+from ._sketch import (
+    ADD_CHECK,
+    ADD_STATEMENTS,
+    DEFER_CHECK,
+    DEFER_INIT,
+    DEFER_SETTLE,
+    DEFER_STATEMENTS,
+    QuantileSketch,
+    check_quantile,
+)
 
 __all__ = ["Distribution"]
 
@@ -111,8 +120,18 @@ class Distribution(BuiltinMetric[QuantileSketch]):
         return True
 
     def fragment(self) -> Fragment | None:
-        """The sketch's inlined add, for positive floats landing in an existing bucket;
-        other values take the per-event path."""
+        """The sketch's add inlined, for floats (other values take the per-event path):
+        for the single series of a metric without labels, every finite float is deferred
+        and the run's values added in one go; with labels, a positive float landing in
+        an existing bucket is added in place."""
+        if self._single is not None:
+            return self._fragment(
+                Distribution,
+                DEFER_CHECK,
+                DEFER_STATEMENTS,
+                init=DEFER_INIT,
+                settle=DEFER_SETTLE,
+            )
         return self._fragment(
             Distribution, ADD_CHECK, ADD_STATEMENTS, bindings={"sf": self._scale_factor}
         )

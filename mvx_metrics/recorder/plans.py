@@ -117,9 +117,10 @@ def build_plan(
     runs: list[str] = []  # whole runs at once, usable if every metric has them
     inits: list[str] = []
     finishes: list[str] = []
+    settles: list[str] = []  # before the exact path, and after the last event
     for i, (metric, fragment) in enumerate(fused):
         fill = {key: src.bind(f"{key}{i}", value) for key, value in fragment.bindings.items()}
-        fill |= {"k": f"k{i}", "t": f"t{i}", "u": f"u{i}", "r": "r"}
+        fill |= {"k": f"k{i}", "t": f"t{i}", "u": f"u{i}", "w": f"w{i}", "q": f"q{i}", "r": "r"}
         if fragment.value is not None:
             fill["v"] = src.read(fragment.value)
         assert isinstance(metric, BuiltinMetric)
@@ -152,7 +153,9 @@ def build_plan(
         runs += [line.format(**fill) for line in fragment.run]
         inits += [line.format(**fill) for line in fragment.init]
         finishes += [line.format(**fill) for line in fragment.finish]
+        settles += [line.format(**fill) for line in fragment.settle]
     applies = unpacks + applies
+    finishes += settles
 
     exact = tuple(metric for metric, _ in fused)
 
@@ -181,7 +184,7 @@ def build_plan(
             body += ["except PROPAGATED:", "    raise", "except BaseException:"]
             body += ["    good = False", "if good:"]
             body += [f"    {line}" for line in applies]
-            body += ["else:", "    slow(e)"]
+            body += ["else:"] + [f"    {line}" for line in settles] + ["    slow(e)"]
         else:
             body += applies  # nothing to read or check: cannot fail
     for j, metric in enumerate(others):

@@ -77,7 +77,7 @@ def metric_set() -> list[Metric]:
             max_series=2,
         ),
         Distribution("quantiles", event=Request, value="duration_s", labels=("method",)),
-        # Without labels: count, min and max are kept in locals for a run.
+        # Without labels: a run's floats are deferred and added in one go.
         Distribution("spread", event=Request, value="duration_s", max_bins=8),
         Counter("others", event=Other, labels=("route",)),
         # A callable value: applied per event, never inlined.
