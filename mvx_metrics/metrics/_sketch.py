@@ -34,6 +34,15 @@ _NEG_INF = -math.inf  # one object (``-_INF`` in place makes a new float each ti
 _TOP = sys.float_info.max_exp  # 2.0**_TOP overflows: the edge of the top bucket is inf
 _exp2 = math.exp2
 
+if sys.version_info < (3, 12):
+    # Plain double additions in order, in C: what adding one value at a time gives.
+    _sum_in_order = sum
+else:  # sum() compensates rounding since 3.12, which adding one at a time does not
+
+    def _sum_in_order(values: list[float], start: float) -> float:
+        return reduce(add, values, start)
+
+
 # How much of the value line is merged into one bucket (see QuantileSketch, "Memory").
 _NO_CUT = 0
 _NEG_LIMIT = 1  # negatives more negative than bucket -limit are counted in that bucket
@@ -364,7 +373,7 @@ class QuantileSketch:
                 for k, count in counts:
                     store[k] = get(k, 0) + count
             self._zero += positive_at - zeros_at
-            self._sum = reduce(add, values, self._sum)
+            self._sum = _sum_in_order(values, self._sum)
             low, high = ordered[0], ordered[-1]
             if high == 0.0:
                 high = max(values)  # the first of the largest, as _add keeps it
