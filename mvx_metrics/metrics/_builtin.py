@@ -242,8 +242,8 @@ class BuiltinMetric(Metric, SeriesTable[S]):
         run: tuple[str, ...] = (),
         init: tuple[str, ...] = (),
         finish: tuple[str, ...] = (),
-        settle: tuple[str, ...] = (),
         bindings: dict[str, object] | None = None,
+        add_values: Callable[[Any, list[Any]], None] | None = None,
     ) -> Fragment | None:
         """A fragment for ``kind``'s ``handle_event``, unless a subclass overrides it or the
         value or labels come from a callable (which must be called once per event)."""
@@ -262,8 +262,8 @@ class BuiltinMetric(Metric, SeriesTable[S]):
             run=run,
             init=init,
             finish=finish,
-            settle=settle,
             bindings=bindings or {},
+            add_values=add_values,
         )
 
     @property

@@ -10,16 +10,23 @@ exactly the per-event one.
 
 Templates name their locals in braces, filled in per metric by the planner:
 ``{v}`` the value, ``{s}`` the series state, ``{k}`` a run-length count, ``{t}`` and
-``{u}`` scratch locals, ``{r}`` the length of a run applied at once, ``{w}`` a local
-for a list of deferred values and ``{q}`` one for its ``append``, and any key of
+``{u}`` scratch locals, ``{r}`` the length of a run applied at once, and any key of
 ``bindings`` (an object the statements use).
+
+A kind that can add a run of values at once (a histogram, a sketch) gives ``add_values``
+and no ``apply``: the plan then only appends each value its ``check`` vouches for to a
+list kept with the series, and adds the lists (``add_values(series, values)``) before
+the exact path applies an event and when it returns, so that no read and no other path
+sees a series behind.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["FINITE", "Fragment"]
+__all__ = ["FINITE", "FINITE_FLOAT", "Fragment"]
 
 #: The check of a finite real value, as the built-ins' handle_event make it. For a float,
 #: one call of math.isfinite costs less than a chained comparison with two infinities.
@@ -27,6 +34,8 @@ FINITE = (
     "(({v}.__class__ is float and ISFINITE({v})) "
     "or ({v}.__class__ is int and -MAXF <= {v} <= MAXF))"
 )
+#: A finite float (a sketch adds floats only).
+FINITE_FLOAT = "({v}.__class__ is float and ISFINITE({v}))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +56,11 @@ class Fragment:
     #: Run before the first event and after the last (a run-length count, say).
     init: tuple[str, ...] = ()
     finish: tuple[str, ...] = ()
-    #: Brings the series up to date with what ``apply`` deferred: run before the exact
-    #: path applies an event to the metric, and after the last event (as ``finish``).
-    settle: tuple[str, ...] = ()
+    #: ``add_values(series, values)`` adds deferred ``values`` to ``series`` as
+    #: ``handle_event`` would, one by one in order, and empties the list; None when the
+    #: kind applies each event in place. A kind that reads no value (a count) is given
+    #: the list of another metric with the same labels, and only counts it: it is
+    #: deferred when such a metric is, else it uses ``apply``.
+    add_values: Callable[[Any, list[Any]], None] | None = None
     #: Objects the templates name.
     bindings: dict[str, object] = field(default_factory=dict)

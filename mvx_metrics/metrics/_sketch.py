@@ -6,19 +6,12 @@ import math
 import sys
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from functools import reduce
-from operator import add
 from typing import Any
 
+from ._deferred import first_extremes, sum_in_order
 from ._format import go_float
 
 __all__ = [
-    "ADD_CHECK",
-    "ADD_STATEMENTS",
-    "DEFER_CHECK",
-    "DEFER_INIT",
-    "DEFER_SETTLE",
-    "DEFER_STATEMENTS",
     "MAX_SCALE",
     "QuantileSketch",
     "check_quantile",
@@ -33,15 +26,8 @@ _INF = math.inf
 _NEG_INF = -math.inf  # one object (``-_INF`` in place makes a new float each time)
 _TOP = sys.float_info.max_exp  # 2.0**_TOP overflows: the edge of the top bucket is inf
 _exp2 = math.exp2
-
-if sys.version_info < (3, 12):
-    # Plain double additions in order, in C: what adding one value at a time gives.
-    _sum_in_order = sum
-else:  # sum() compensates rounding since 3.12, which adding one at a time does not
-
-    def _sum_in_order(values: list[float], start: float) -> float:
-        return reduce(add, values, start)
-
+#: Below this many deferred values, adding each costs less than sorting and bisecting.
+_FEW = 4
 
 # How much of the value line is merged into one bucket (see QuantileSketch, "Memory").
 _NO_CUT = 0
@@ -51,31 +37,6 @@ _POS_FLOOR = 3  # negatives, zeros and positives below bucket floor are counted 
 
 _NO_LIMIT = sys.maxsize
 _NO_FLOOR = -sys.maxsize
-
-
-# The inlined form of QuantileSketch._add for a batch plan (see metrics/_fragment.py),
-# for its common case only: a positive float whose bucket exists, so that it needs no
-# collapse, and is at or above any floor (buckets below a floor are merged away). +inf
-# fails CEIL (OverflowError), which sends the event to the per-event path, as any
-# exception in a check does. ``{sf}`` is the sketch's scale factor, ``2**scale``; ``{t}`` a
-# scratch local. Keep it in step with _add: a test compares the two, state for state.
-ADD_CHECK = "({v}.__class__ is float and {v} > 0.0 and ({t} := CEIL(LOG2({v}) * {sf})) in {s}._pos)"
-ADD_STATEMENTS = (
-    "{s}._pos[{t}] += 1",
-    "{s}._sum += {v}",
-    "if {v} < {s}._min: {s}._min = {v}",
-    "if {v} > {s}._max: {s}._max = {v}",
-)
-
-# The deferred form, for a series known when the plan is built (a label-less
-# Distribution): a finite float is only appended to a pending list ``{w}``, and the list
-# is added in one go (QuantileSketch._add_floats) before the exact path touches the
-# series and when the plan returns or raises. Per event that is a check and an append;
-# the values are then sorted and counted bucket by bucket.
-DEFER_CHECK = "({v}.__class__ is float and ISFINITE({v}))"
-DEFER_INIT = ("{w} = []", "{q} = {w}.append")
-DEFER_STATEMENTS = ("{q}({v})",)
-DEFER_SETTLE = ("if {w}: {s}._add_floats({w})",)
 
 
 def nearest_rank(q: float, count: int) -> int:
@@ -354,6 +315,11 @@ class QuantileSketch:
         would have happened in between, and only the sum (added in arrival order) and
         the extremes (the first of equals: ``0.0`` and ``-0.0`` differ) depend on the
         order. Otherwise each value goes through ``_add``, in order."""
+        if len(values) < _FEW:
+            for x in values:
+                self._add(x)
+            values.clear()
+            return
         ordered = sorted(values)
         zeros_at = bisect_left(ordered, 0.0)
         positive_at = bisect_right(ordered, 0.0, zeros_at)
@@ -373,10 +339,8 @@ class QuantileSketch:
                 for k, count in counts:
                     store[k] = get(k, 0) + count
             self._zero += positive_at - zeros_at
-            self._sum = _sum_in_order(values, self._sum)
-            low, high = ordered[0], ordered[-1]
-            if high == 0.0:
-                high = max(values)  # the first of the largest, as _add keeps it
+            self._sum = sum_in_order(values, self._sum)
+            low, high = first_extremes(ordered)
             if low < self._min:
                 self._min = low
             if high > self._max:

@@ -79,7 +79,8 @@ class Counter(NumberSeries, BuiltinMetric[NumberCell]):
                 Counter, "", ("{k} += 1",), run=("{k} += {r}",), init=("{k} = 0",), finish=finish
             )
         if self._get is None:
-            return self._fragment(Counter, "", ("{s}.value += 1",))
+            # Beside a metric that defers its values, counted by their number.
+            return self._fragment(Counter, "", ("{s}.value += 1",), add_values=_add_count)
         check = (
             "(({v}.__class__ is float and ISFINITE({v}) and {v} >= 0.0) "
             "or ({v}.__class__ is int and 0 <= {v} <= MAXF))"
@@ -150,3 +151,8 @@ class UpDownCounter(NumberSeries, BuiltinMetric[NumberCell]):
 
     def _state_snapshot(self, state: NumberCell) -> dict[str, Any]:
         return {"value": state.value}
+
+
+def _add_count(state: NumberCell, values: list[Any]) -> None:
+    """Count one event per deferred value (a plan's deferred count, see Fragment)."""
+    state.value += len(values)

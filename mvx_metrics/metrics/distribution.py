@@ -12,18 +12,9 @@ from typing import Any, ClassVar
 from ..events import MetricEvent
 from ._builtin import MAX_FLOAT, BuiltinMetric
 from ._format import go_float
-from ._fragment import Fragment
+from ._fragment import FINITE_FLOAT, Fragment
 from ._series import DEFAULT_MAX_SERIES
-from ._sketch import (
-    ADD_CHECK,
-    ADD_STATEMENTS,
-    DEFER_CHECK,
-    DEFER_INIT,
-    DEFER_SETTLE,
-    DEFER_STATEMENTS,
-    QuantileSketch,
-    check_quantile,
-)
+from ._sketch import QuantileSketch, check_quantile
 
 __all__ = ["Distribution"]
 
@@ -120,21 +111,9 @@ class Distribution(BuiltinMetric[QuantileSketch]):
         return True
 
     def fragment(self) -> Fragment | None:
-        """The sketch's add inlined, for floats (other values take the per-event path):
-        for the single series of a metric without labels, every finite float is deferred
-        and the run's values added in one go; with labels, a positive float landing in
-        an existing bucket is added in place."""
-        if self._single is not None:
-            return self._fragment(
-                Distribution,
-                DEFER_CHECK,
-                DEFER_STATEMENTS,
-                init=DEFER_INIT,
-                settle=DEFER_SETTLE,
-            )
-        return self._fragment(
-            Distribution, ADD_CHECK, ADD_STATEMENTS, bindings={"sf": self._scale_factor}
-        )
+        """Floats are deferred and a run's values added at once (see
+        :meth:`QuantileSketch._add_floats`); other values take the per-event path."""
+        return self._fragment(Distribution, FINITE_FLOAT, (), add_values=QuantileSketch._add_floats)
 
     def _new_state(self) -> QuantileSketch:
         return QuantileSketch(self._relative_accuracy, max_bins=self._max_bins)

@@ -6,7 +6,7 @@ Internal: not part of the public API; import public names from :mod:`mvx_metrics
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from itertools import accumulate, pairwise
 from typing import Any, ClassVar
@@ -14,11 +14,12 @@ from typing import Any, ClassVar
 from ..events import MetricEvent
 from ..snapshots import Exemplar
 from ._builtin import MAX_FLOAT, BuiltinMetric
+from ._deferred import first_extremes, sum_in_order
 from ._format import go_float
 from ._fragment import FINITE, Fragment
 from ._series import DEFAULT_MAX_SERIES
 
-__all__ = ["DEFAULT_BUCKETS", "Histogram", "bucket_index", "check_buckets"]
+__all__ = ["DEFAULT_BUCKETS", "Histogram", "check_buckets"]
 
 _INF = math.inf
 # One object: ``-_INF`` written in place makes a new float each time, one more object per
@@ -42,33 +43,6 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
     7.5,
     10.0,
 )
-
-
-#: Up to this many bounds, a plan finds the bucket by inlined comparisons (bucket_index).
-_UNROLLED_BOUNDS = 64
-
-
-def bucket_index(bounds: tuple[float, ...], value: str) -> str:
-    """An expression equal to ``bisect_left(bounds, value)`` for a finite ``value``.
-
-    For up to :data:`_UNROLLED_BOUNDS` bounds, a tree of comparisons with the bounds as
-    float literals (``repr`` round-trips a float exactly): ``value <= b`` is
-    ``not b < value`` for any value that is not NaN, so each branch halves the range
-    exactly as bisection does, without the call. Above that, ``bisect_left`` itself.
-    """
-    if len(bounds) > _UNROLLED_BOUNDS:
-        return f"bisect_left({bounds!r}, {value})"
-
-    def within(low: int, high: int) -> str:  # the index, known to be in [low, high]
-        if low == high:
-            return str(low)
-        middle = (low + high) // 2
-        return (
-            f"({within(low, middle)} if {value} <= {bounds[middle]!r} "
-            f"else {within(middle + 1, high)})"
-        )
-
-    return within(0, len(bounds))
 
 
 def check_buckets(buckets: object) -> tuple[float, ...]:
@@ -259,14 +233,41 @@ class Histogram(BuiltinMetric[_Buckets]):
         return True
 
     def fragment(self) -> Fragment | None:
-        """Count into the value's bucket, add to the sum, keep min and max."""
-        apply = (
-            f"{{s}}.counts[{bucket_index(self._bounds, '{v}')}] += 1",
-            "{s}.sum += {v}",
-            "if {v} < {s}.min: {s}.min = {v}",
-            "if {v} > {s}.max: {s}.max = {v}",
-        )
-        return self._fragment(Histogram, FINITE, apply)
+        """Finite values are deferred and a run's values added at once (see
+        :meth:`_add_values`); other values take the per-event path."""
+        return self._fragment(Histogram, FINITE, (), add_values=self._add_values)
+
+    def _add_values(self, state: _Buckets, values: list[float]) -> None:
+        """Add finite values (floats and ints) to ``state`` as ``handle_event`` would, one
+        by one in order, then empty ``values`` (a test compares the two).
+
+        Sorted, each bucket's values are one slice, found by bisection at its bound; a
+        few values are counted one by one, which costs less than a bisection per
+        bound."""
+        bounds = self._bounds
+        counts = state.counts
+        if len(values) < len(bounds):
+            for value in values:
+                counts[bisect_left(bounds, value)] += 1
+            ordered = sorted(values)
+        else:
+            ordered = sorted(values)
+            below, size = 0, len(ordered)
+            for index, bound in enumerate(bounds):
+                upto = bisect_right(ordered, bound, below)
+                counts[index] += upto - below
+                below = upto
+                if below == size:
+                    break
+            else:
+                counts[-1] += size - below
+        state.sum = sum_in_order(values, state.sum)
+        low, high = first_extremes(ordered)
+        if low < state.min:
+            state.min = low
+        if high > state.max:
+            state.max = high
+        values.clear()
 
     def _new_state(self) -> _Buckets:
         size = len(self._bounds) + 1

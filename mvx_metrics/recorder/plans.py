@@ -13,6 +13,10 @@ it. The processor pops a batch of items out of the hand-off buffer in one C call
   attribute access;
 - each built-in metric's part (its :class:`~mvx_metrics.metrics._fragment.Fragment`) is
   inlined: no call per metric, and label-less counters keep a run-length count;
+- a histogram's or sketch's values are only appended to a list kept with their series
+  (a count beside them takes the list's length), and each list is added in one go,
+  sorted, by C loops (``metrics/_deferred.py``): before the exact path applies an
+  event, and before the plan returns;
 - when the whole batch is of one class and every metric can take a run at once (a
   label-less count), the run is applied without a loop at all;
 - the event is applied by the inlined parts only if every one of them vouches for it
@@ -33,7 +37,6 @@ from __future__ import annotations
 
 import math
 import sys
-from bisect import bisect_left
 from collections.abc import Callable
 from itertools import islice
 from typing import Any
@@ -62,9 +65,6 @@ class _Source:
         self.names: dict[str, object] = {
             "ISFINITE": math.isfinite,
             "MAXF": sys.float_info.max,
-            "CEIL": math.ceil,
-            "LOG2": math.log2,
-            "bisect_left": bisect_left,
             "leading_run": leading_run,
             "ITER": iter,
             "TYPE": type,
@@ -103,13 +103,21 @@ def build_plan(
             fused.append((metric, fragment))
 
     # Metrics with the same label names share one lookup per event: a cache from the
-    # label values to the tuple of their series (see _shared_lookup).
+    # label values to the tuple of their series (see _shared_lookup). Values deferred
+    # for a series wait in lists in the same tuple (see _defer_group); a metric that
+    # defers goes through such a cache even alone.
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, (_, fragment) in enumerate(fused):
         if fragment.labels:
             groups.setdefault(fragment.labels, []).append(i)
-    shared = {i: (g, members) for g, members in enumerate(groups.values()) for i in members}
-    shared = {i: place for i, place in shared.items() if len(place[1]) > 1}
+    shared: dict[int, tuple[int, list[int]]] = {}
+    deferred: set[int] = set()  # metrics whose events are added when the plan settles
+    for g, members in enumerate(groups.values()):
+        values = [j for j in members if _defers_values(fused[j][1])]
+        if values:
+            deferred.update(j for j in members if fused[j][1].add_values is not None)
+        if len(members) > 1 or values:
+            shared.update((i, (g, members)) for i in members)
 
     checks: list[str] = []
     unpacks: list[str] = []
@@ -117,10 +125,10 @@ def build_plan(
     runs: list[str] = []  # whole runs at once, usable if every metric has them
     inits: list[str] = []
     finishes: list[str] = []
-    settles: list[str] = []  # before the exact path, and after the last event
+    settles: list[str] = []  # add deferred values: before the exact path, and at the end
     for i, (metric, fragment) in enumerate(fused):
         fill = {key: src.bind(f"{key}{i}", value) for key, value in fragment.bindings.items()}
-        fill |= {"k": f"k{i}", "t": f"t{i}", "u": f"u{i}", "w": f"w{i}", "q": f"q{i}", "r": "r"}
+        fill |= {"k": f"k{i}", "t": f"t{i}", "u": f"u{i}", "r": "r"}
         if fragment.value is not None:
             fill["v"] = src.read(fragment.value)
         assert isinstance(metric, BuiltinMetric)
@@ -133,13 +141,26 @@ def build_plan(
             if i in shared:
                 g, members = shared[i]
                 if i == members[0]:
-                    cached, fill_in = _shared_lookup([fused[j][0] for j in members])
+                    group = [fused[j] for j in members]
+                    lists = [j for j in members if j in deferred and _defers_values(fused[j][1])]
+                    cached, fill_in = _shared_lookup([m for m, _ in group], len(lists))
                     got, fill_fn = src.bind(f"P{g}", cached), src.bind(f"F{g}", fill_in)
                     checks.append(
                         f"((p{g} := {got}({key})) is not None "
                         f"or (p{g} := {fill_fn}({key})) is not None)"
                     )
-                    unpacks.append(f"{', '.join(f's{j}' for j in members)}, = p{g}")
+                    # The series applied in place, and the lists: one unpacking if it
+                    # takes every item, else an index each (a deferred series is not read).
+                    names = [f"s{j}" for j in members] + [f"w{j}" for j in lists]
+                    read = [j not in deferred for j in members] + [True] * len(lists)
+                    if all(read):
+                        unpacks.append(f"{', '.join(names)}, = p{g}")
+                    else:
+                        unpacks += [
+                            f"{name} = p{g}[{k}]" for k, name in enumerate(names) if read[k]
+                        ]
+                    if lists:
+                        unpacks += _defer_group(src, g, members, lists, fused, settles)
                 # The check runs before the unpacking: it reads its series from the tuple.
                 check_fill = fill | {"s": f"p{g}[{members.index(i)}]"}
             else:
@@ -147,13 +168,18 @@ def build_plan(
                 checks.append(f"(s{i} := {lookup}({key})) is not None")
         else:
             fill["s"] = src.bind(f"S{i}", metric._single)
+            if _defers_values(fragment):
+                deferred.add(i)
+                applies += _defer_alone(src, i, metric._single, fill["v"], fragment, settles)
         if fragment.check:
             checks.append(fragment.check.format(**check_fill))
-        applies += [line.format(**fill) for line in fragment.apply]
+        if i in deferred and fragment.labels and fragment.value is not None:
+            applies.append(f"w{i}.append({fill['v']})")
+        if i not in deferred:
+            applies += [line.format(**fill) for line in fragment.apply]
         runs += [line.format(**fill) for line in fragment.run]
         inits += [line.format(**fill) for line in fragment.init]
         finishes += [line.format(**fill) for line in fragment.finish]
-        settles += [line.format(**fill) for line in fragment.settle]
     applies = unpacks + applies
     finishes += settles
 
@@ -240,14 +266,99 @@ def build_plan(
     return plan
 
 
+def _defers_values(fragment: Fragment) -> bool:
+    """Whether the fragment's values wait in a list: a kind with ``add_values`` that reads
+    a value. One that reads none (a count) is deferred only beside one that does, whose
+    list then also gives its count."""
+    return fragment.add_values is not None and fragment.value is not None
+
+
+def _defer_alone(
+    src: _Source,
+    i: int,
+    state: Any,
+    value: str,
+    fragment: Fragment,
+    settles: list[str],
+) -> list[str]:
+    """Deferring the values of label-less metric ``i``: its one series' list is the
+    plan's own. Returns the statement appending a value; adds the settling one."""
+    assert fragment.add_values is not None
+    values: list[Any] = []
+    waiting = src.bind(f"W{i}", values)
+    append = src.bind(f"Q{i}", values.append)  # the bound method, made once
+    steps = [(0, 1, fragment.add_values)]
+    settle = src.bind(f"SETTLE{i}", _settle(steps, [(state, values)], forget=False))
+    settles.append(f"if {waiting}: {settle}()")
+    return [f"{append}({value})"]
+
+
+def _defer_group(
+    src: _Source,
+    g: int,
+    members: list[int],
+    lists: list[int],
+    fused: list[tuple[Metric, Fragment]],
+    settles: list[str],
+) -> list[str]:
+    """Deferring group ``g``'s values: each series' lists come with it in the cached tuple
+    (``w{j}`` for each metric ``j`` of ``lists``), and the first event of a label set since
+    the last settle puts its tuple on the plan's list of waiting tuples. A count adds the
+    length of the first list (each vouched-for event adds one value to every list), so
+    it is added before the lists are (which empties them)."""
+    steps: list[tuple[int, int, Callable[[Any, list[Any]], None]]] = []
+    first = len(members)  # the index of the first list in the tuple
+    for place, j in enumerate(members):
+        add = fused[j][1].add_values
+        if add is not None and j not in lists:
+            steps.append((place, first, add))
+    for offset, j in enumerate(lists):
+        add = fused[j][1].add_values
+        assert add is not None
+        steps.append((members.index(j), first + offset, add))
+    waiting: list[tuple[Any, ...]] = []
+    touched = src.bind(f"T{g}", waiting.append)
+    settle = src.bind(f"SETTLE{g}", _settle(steps, waiting))
+    settles.append(f"if {src.bind(f'X{g}', waiting)}: {settle}()")
+    return [f"if not w{lists[0]}: {touched}(p{g})"]
+
+
+def _settle(
+    steps: list[tuple[int, int, Callable[[Any, list[Any]], None]]],
+    waiting: list[tuple[Any, ...]],
+    *,
+    forget: bool = True,
+) -> Callable[[], None]:
+    """Adds the values waiting for each tuple of ``waiting``: ``add(tuple[series],
+    tuple[values])`` for each ``(series, values, add)`` of ``steps``, in order; then
+    ``waiting`` is emptied if ``forget``. Every list ends empty, even on an error."""
+    first = min(values for _, values, _ in steps)  # the tuple's lists come last
+
+    def settle() -> None:
+        try:
+            for held in waiting:
+                for series, values, add in steps:
+                    add(held[series], held[values])
+        finally:
+            for held in waiting:
+                for values in held[first:]:
+                    values.clear()
+            if forget:
+                waiting.clear()
+
+    return settle
+
+
 def _shared_lookup(
-    metrics: list[Metric],
+    metrics: list[Metric], lists: int
 ) -> tuple[Callable[[Any], tuple[Any, ...] | None], Callable[[Any], tuple[Any, ...] | None]]:
     """``(get, fill)`` for metrics with the same label names: ``get(key)`` is the tuple of
-    their admitted series for the label values ``key`` (None when not cached yet);
-    ``fill(key)`` looks each one up and caches the tuple once every metric has admitted
-    that label set (None until then: the event then takes the exact path, which admits).
-    Series are never removed from a live metric, so a cached tuple stays right."""
+    their admitted series for the label values ``key`` (None when not cached yet), then
+    ``lists`` lists, in which the values deferred for the series wait (the plan empties
+    them before it returns); ``fill(key)`` looks each one up and caches the tuple once
+    every metric has admitted that label set (None until then: the event then takes the
+    exact path, which admits). Series are never removed from a live metric, so a cached
+    tuple stays right."""
     getters = [m._series_key_getter() for m in metrics]  # type: ignore[attr-defined]
     cache: dict[Any, tuple[Any, ...]] = {}
 
@@ -255,6 +366,7 @@ def _shared_lookup(
         states = tuple(get(key) for get in getters)
         if any(state is None for state in states):
             return None
+        states += tuple([] for _ in range(lists))
         cache[key] = states
         return states
 
