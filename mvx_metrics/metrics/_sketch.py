@@ -12,6 +12,7 @@ from ._deferred import first_extremes, sum_in_order
 from ._format import go_float
 
 __all__ = [
+    "IN_PLACE",
     "MAX_SCALE",
     "QuantileSketch",
     "check_quantile",
@@ -37,6 +38,21 @@ _POS_FLOOR = 3  # negatives, zeros and positives below bucket floor are counted 
 
 _NO_LIMIT = sys.maxsize
 _NO_FLOOR = -sys.maxsize
+
+
+# A finite float added in place by a batch plan (see metrics/_fragment.py): inlined when
+# it is positive and its bucket exists (so no collapse, and no floor below it: buckets
+# below a floor are merged away), else through _add. ``{sf}`` is the sketch's scale
+# factor, ``2**scale``; ``{t}`` a scratch local. A test compares it with _add.
+IN_PLACE = (
+    "if {v} > 0.0 and ({t} := CEIL(LOG2({v}) * {sf})) in {s}._pos:",
+    "    {s}._pos[{t}] += 1",
+    "    {s}._sum += {v}",
+    "    if {v} < {s}._min: {s}._min = {v}",
+    "    if {v} > {s}._max: {s}._max = {v}",
+    "else:",
+    "    {s}._add({v})",
+)
 
 
 def nearest_rank(q: float, count: int) -> int:

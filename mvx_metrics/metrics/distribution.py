@@ -14,7 +14,7 @@ from ._builtin import MAX_FLOAT, BuiltinMetric
 from ._format import go_float
 from ._fragment import FINITE_FLOAT, Fragment
 from ._series import DEFAULT_MAX_SERIES
-from ._sketch import QuantileSketch, check_quantile
+from ._sketch import IN_PLACE, QuantileSketch, check_quantile
 
 __all__ = ["Distribution"]
 
@@ -111,9 +111,14 @@ class Distribution(BuiltinMetric[QuantileSketch]):
         return True
 
     def fragment(self) -> Fragment | None:
-        """Floats are deferred and a run's values added at once (see
-        :meth:`QuantileSketch._add_floats`); other values take the per-event path."""
-        return self._fragment(Distribution, FINITE_FLOAT, (), add_values=QuantileSketch._add_floats)
+        """Floats: added in place for a series' first value of a run, after that deferred
+        and added at once (see :meth:`QuantileSketch._add_floats`). Other values take
+        the per-event path."""
+        add = QuantileSketch._add_floats
+        bindings: dict[str, object] = {"sf": self._scale_factor}
+        return self._fragment(
+            Distribution, FINITE_FLOAT, IN_PLACE, add_values=add, bindings=bindings
+        )
 
     def _new_state(self) -> QuantileSketch:
         return QuantileSketch(self._relative_accuracy, max_bins=self._max_bins)

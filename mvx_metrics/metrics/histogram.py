@@ -19,7 +19,7 @@ from ._format import go_float
 from ._fragment import FINITE, Fragment
 from ._series import DEFAULT_MAX_SERIES
 
-__all__ = ["DEFAULT_BUCKETS", "Histogram", "check_buckets"]
+__all__ = ["DEFAULT_BUCKETS", "Histogram", "bucket_index", "check_buckets"]
 
 _INF = math.inf
 # One object: ``-_INF`` written in place makes a new float each time, one more object per
@@ -43,6 +43,33 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
     7.5,
     10.0,
 )
+
+
+#: Up to this many bounds, a plan finds the bucket by inlined comparisons (bucket_index).
+_UNROLLED_BOUNDS = 64
+
+
+def bucket_index(bounds: tuple[float, ...], value: str) -> str:
+    """An expression equal to ``bisect_left(bounds, value)`` for a finite ``value``.
+
+    For up to :data:`_UNROLLED_BOUNDS` bounds, a tree of comparisons with the bounds as
+    float literals (``repr`` round-trips a float exactly): ``value <= b`` is
+    ``not b < value`` for any value that is not NaN, so each branch halves the range
+    exactly as bisection does, without the call. Above that, ``bisect_left`` itself.
+    """
+    if len(bounds) > _UNROLLED_BOUNDS:
+        return f"bisect_left({bounds!r}, {value})"
+
+    def within(low: int, high: int) -> str:  # the index, known to be in [low, high]
+        if low == high:
+            return str(low)
+        middle = (low + high) // 2
+        return (
+            f"({within(low, middle)} if {value} <= {bounds[middle]!r} "
+            f"else {within(middle + 1, high)})"
+        )
+
+    return within(0, len(bounds))
 
 
 def check_buckets(buckets: object) -> tuple[float, ...]:
@@ -233,9 +260,16 @@ class Histogram(BuiltinMetric[_Buckets]):
         return True
 
     def fragment(self) -> Fragment | None:
-        """Finite values are deferred and a run's values added at once (see
-        :meth:`_add_values`); other values take the per-event path."""
-        return self._fragment(Histogram, FINITE, (), add_values=self._add_values)
+        """Count into the value's bucket, add to the sum, keep min and max: in place for
+        a series' first value of a run, after that deferred and added at once (see
+        :meth:`_add_values`). Other values take the per-event path."""
+        apply = (
+            f"{{s}}.counts[{bucket_index(self._bounds, '{v}')}] += 1",
+            "{s}.sum += {v}",
+            "if {v} < {s}.min: {s}.min = {v}",
+            "if {v} > {s}.max: {s}.max = {v}",
+        )
+        return self._fragment(Histogram, FINITE, apply, add_values=self._add_values)
 
     def _add_values(self, state: _Buckets, values: list[float]) -> None:
         """Add finite values (floats and ints) to ``state`` as ``handle_event`` would, one
@@ -246,6 +280,15 @@ class Histogram(BuiltinMetric[_Buckets]):
         bound."""
         bounds = self._bounds
         counts = state.counts
+        if len(values) == 1:  # a series seen once in a run: common with many series
+            value = values.pop()
+            counts[bisect_left(bounds, value)] += 1
+            state.sum += value
+            if value < state.min:
+                state.min = value
+            if value > state.max:
+                state.max = value
+            return
         if len(values) < len(bounds):
             for value in values:
                 counts[bisect_left(bounds, value)] += 1

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import sys
+from bisect import bisect_left
 from collections.abc import Callable
 from itertools import islice
 from typing import Any
@@ -66,6 +67,9 @@ class _Source:
             "ISFINITE": math.isfinite,
             "MAXF": sys.float_info.max,
             "leading_run": leading_run,
+            "CEIL": math.ceil,
+            "LOG2": math.log2,
+            "bisect_left": bisect_left,
             "ITER": iter,
             "TYPE": type,
         }
@@ -126,6 +130,12 @@ def build_plan(
     inits: list[str] = []
     finishes: list[str] = []
     settles: list[str] = []  # add deferred values: before the exact path, and at the end
+    in_place: dict[int, list[str]] = {}  # a deferred metric's apply, for a first value
+    # The first event of a call is applied in place, deferring nothing: a call for one
+    # event (classes that alternate) then costs what in place costs, with nothing to add.
+    first_unpacks: list[str] = []
+    first_applies: list[str] = []
+    group_of: dict[int, tuple[int, list[int], list[int]]] = {}  # g, members, lists
     for i, (metric, fragment) in enumerate(fused):
         fill = {key: src.bind(f"{key}{i}", value) for key, value in fragment.bindings.items()}
         fill |= {"k": f"k{i}", "t": f"t{i}", "u": f"u{i}", "r": "r"}
@@ -143,6 +153,7 @@ def build_plan(
                 if i == members[0]:
                     group = [fused[j] for j in members]
                     lists = [j for j in members if j in deferred and _defers_values(fused[j][1])]
+                    group_of[g] = (g, members, lists)
                     cached, fill_in = _shared_lookup([m for m, _ in group], len(lists))
                     got, fill_fn = src.bind(f"P{g}", cached), src.bind(f"F{g}", fill_in)
                     checks.append(
@@ -150,8 +161,10 @@ def build_plan(
                         f"or (p{g} := {fill_fn}({key})) is not None)"
                     )
                     # The series applied in place, and the lists: one unpacking if it
-                    # takes every item, else an index each (a deferred series is not read).
+                    # takes every item, else an index each (a deferred series is read
+                    # only for its first value of a run).
                     names = [f"s{j}" for j in members] + [f"w{j}" for j in lists]
+                    first_unpacks.append(f"{', '.join(names)}, = p{g}")
                     read = [j not in deferred for j in members] + [True] * len(lists)
                     if all(read):
                         unpacks.append(f"{', '.join(names)}, = p{g}")
@@ -159,8 +172,6 @@ def build_plan(
                         unpacks += [
                             f"{name} = p{g}[{k}]" for k, name in enumerate(names) if read[k]
                         ]
-                    if lists:
-                        unpacks += _defer_group(src, g, members, lists, fused, settles)
                 # The check runs before the unpacking: it reads its series from the tuple.
                 check_fill = fill | {"s": f"p{g}[{members.index(i)}]"}
             else:
@@ -170,17 +181,24 @@ def build_plan(
             fill["s"] = src.bind(f"S{i}", metric._single)
             if _defers_values(fragment):
                 deferred.add(i)
-                applies += _defer_alone(src, i, metric._single, fill["v"], fragment, settles)
         if fragment.check:
             checks.append(fragment.check.format(**check_fill))
-        if i in deferred and fragment.labels and fragment.value is not None:
-            applies.append(f"w{i}.append({fill['v']})")
+        own = [line.format(**fill) for line in fragment.apply]
+        first_applies += own
         if i not in deferred:
-            applies += [line.format(**fill) for line in fragment.apply]
+            applies += own
+        elif fragment.labels:
+            in_place[i] = own
+        else:
+            applies += _defer_alone(src, i, fill["s"], fill["v"], own, fragment, settles)
         runs += [line.format(**fill) for line in fragment.run]
         inits += [line.format(**fill) for line in fragment.init]
         finishes += [line.format(**fill) for line in fragment.finish]
+    for g, members, lists in group_of.values():
+        if lists:
+            applies += _defer_group(src, g, members, lists, fused, in_place, settles)
     applies = unpacks + applies
+    first_applies = first_unpacks + first_applies
     finishes += settles
 
     exact = tuple(metric for metric, _ in fused)
@@ -200,24 +218,30 @@ def build_plan(
     src.bind("slow", slow)
     src.bind("progress", progress)
 
-    body: list[str] = []
-    if fused:
-        if src.reads or checks:
-            body.append("try:")
-            body += [f"    {local} = e.{attribute}" for attribute, local in src.reads.items()]
-            # dict.fromkeys: a label read by several metrics is type-checked once.
-            body.append(f"    good = {' and '.join(dict.fromkeys(checks)) or 'True'}")
-            body += ["except PROPAGATED:", "    raise", "except BaseException:"]
-            body += ["    good = False", "if good:"]
-            body += [f"    {line}" for line in applies]
-            body += ["else:"] + [f"    {line}" for line in settles] + ["    slow(e)"]
-        else:
-            body += applies  # nothing to read or check: cannot fail
-    for j, metric in enumerate(others):
-        handle = src.bind(f"h{j}", metric.handle_event)
-        fail = src.bind(f"fail{j}", _failure_of(failed, metric))
-        body += ["try:", f"    {handle}(e)", "except PROPAGATED:", "    raise"]
-        body += ["except BaseException as exc:", f"    {fail}(e, exc)"]
+    def body(applies: list[str], settles: list[str]) -> list[str]:
+        """The statements applying event ``e``."""
+        lines: list[str] = []
+        if fused:
+            if src.reads or checks:
+                lines.append("try:")
+                lines += [f"    {local} = e.{attribute}" for attribute, local in src.reads.items()]
+                # dict.fromkeys: a label read by several metrics is type-checked once.
+                lines.append(f"    good = {' and '.join(dict.fromkeys(checks)) or 'True'}")
+                lines += ["except PROPAGATED:", "    raise", "except BaseException:"]
+                lines += ["    good = False", "if good:"]
+                lines += [f"    {line}" for line in applies]
+                lines += ["else:"] + [f"    {line}" for line in settles] + ["    slow(e)"]
+            else:
+                lines += applies  # nothing to read or check: cannot fail
+        for j, metric in enumerate(others):
+            handle = src.bind(f"h{j}", metric.handle_event)
+            fail = src.bind(f"fail{j}", _failure_of(failed, metric))
+            lines += ["try:", f"    {handle}(e)", "except PROPAGATED:", "    raise"]
+            lines += ["except BaseException as exc:", f"    {fail}(e, exc)"]
+        return lines
+
+    first_body = body(first_applies, [])  # nothing waits before the first event
+    run_body = body(applies, settles)
 
     # A whole batch of the class at once: nothing read or checked per event.
     at_once = not others and len(runs) == len(fused) and not src.reads and not checks
@@ -234,7 +258,7 @@ def build_plan(
         lines += ["            return r"]
     # The first event was routed here by the caller, by its __class__.
     lines += ["        e = batch[i]", "        i += 1"]
-    lines += [f"        {line}" for line in body]
+    lines += [f"        {line}" for line in first_body]
     if _keeps_its_class(event_class):
         # A run of the class follows: a list iterator walks it at C speed, and its length
         # hint tells how far it got. The run ends at an item of another type (type()
@@ -247,7 +271,7 @@ def build_plan(
             "                if TYPE(e) is not CLS:",
             "                    return end - it.__length_hint__() - 1",
         ]
-        lines += [f"                {line}" for line in body]
+        lines += [f"                {line}" for line in run_body]
         lines += ["            return end"]
     lines += [
         "    except BaseException:",
@@ -276,21 +300,34 @@ def _defers_values(fragment: Fragment) -> bool:
 def _defer_alone(
     src: _Source,
     i: int,
-    state: Any,
+    series: str,
     value: str,
+    in_place: list[str],
     fragment: Fragment,
     settles: list[str],
 ) -> list[str]:
-    """Deferring the values of label-less metric ``i``: its one series' list is the
-    plan's own. Returns the statement appending a value; adds the settling one."""
+    """Deferring the values of label-less metric ``i`` (its one series is the plan's
+    local ``series``), in a list of the plan's own. The first value of a run is applied
+    in place (``in_place``) and leaves a None in the list, which the later ones follow:
+    a run of one costs no more than in place, and the list says whether there was one.
+    Returns the statements applying a value; adds the settling ones."""
     assert fragment.add_values is not None
     values: list[Any] = []
     waiting = src.bind(f"W{i}", values)
     append = src.bind(f"Q{i}", values.append)  # the bound method, made once
-    steps = [(0, 1, fragment.add_values)]
-    settle = src.bind(f"SETTLE{i}", _settle(steps, [(state, values)], forget=False))
-    settles.append(f"if {waiting}: {settle}()")
-    return [f"{append}({value})"]
+    add = src.bind(f"ADD{i}", fragment.add_values)
+    settles += [
+        f"if {waiting}:",
+        f"    del {waiting}[0]",
+        f"    if {waiting}: {add}({series}, {waiting})",
+    ]
+    return [
+        f"if {waiting}:",
+        f"    {append}({value})",
+        "else:",
+        *(f"    {line}" for line in in_place),
+        f"    {append}(None)",
+    ]
 
 
 def _defer_group(
@@ -299,18 +336,22 @@ def _defer_group(
     members: list[int],
     lists: list[int],
     fused: list[tuple[Metric, Fragment]],
+    in_place: dict[int, list[str]],
     settles: list[str],
 ) -> list[str]:
-    """Deferring group ``g``'s values: each series' lists come with it in the cached tuple
-    (``w{j}`` for each metric ``j`` of ``lists``), and the first event of a label set since
-    the last settle puts its tuple on the plan's list of waiting tuples. A count adds the
-    length of the first list (each vouched-for event adds one value to every list), so
-    it is added before the lists are (which empties them)."""
+    """Deferring group ``g``'s values. Each series' lists come with it in the cached
+    tuple (``w{j}`` for each metric ``j`` of ``lists``). A label set's first event of a
+    run is applied in place (``in_place``), leaves a None in each list, and puts the
+    tuple on the plan's list of waiting tuples; the later ones append their values. A
+    count adds the length of the first list (each vouched-for event adds one value to
+    every list), so it is added before the lists are (which empties them). Returns the
+    statements applying an event; adds the settling one."""
     steps: list[tuple[int, int, Callable[[Any, list[Any]], None]]] = []
     first = len(members)  # the index of the first list in the tuple
+    deferred = [j for j in members if j in in_place]
     for place, j in enumerate(members):
         add = fused[j][1].add_values
-        if add is not None and j not in lists:
+        if add is not None and j in in_place and j not in lists:
             steps.append((place, first, add))
     for offset, j in enumerate(lists):
         add = fused[j][1].add_values
@@ -320,31 +361,48 @@ def _defer_group(
     touched = src.bind(f"T{g}", waiting.append)
     settle = src.bind(f"SETTLE{g}", _settle(steps, waiting))
     settles.append(f"if {src.bind(f'X{g}', waiting)}: {settle}()")
-    return [f"if not w{lists[0]}: {touched}(p{g})"]
+    values = {j: src.reads[fused[j][1].value] for j in lists}  # type: ignore[index]
+    return [
+        f"if w{lists[0]}:",
+        *(f"    w{j}.append({values[j]})" for j in lists),
+        "else:",
+        *(f"    s{j} = p{g}[{members.index(j)}]" for j in deferred),
+        *(f"    {line}" for j in deferred for line in in_place[j]),
+        *(f"    w{j}.append(None)" for j in lists),
+        f"    {touched}(p{g})",
+    ]
 
 
 def _settle(
     steps: list[tuple[int, int, Callable[[Any, list[Any]], None]]],
     waiting: list[tuple[Any, ...]],
-    *,
-    forget: bool = True,
 ) -> Callable[[], None]:
-    """Adds the values waiting for each tuple of ``waiting``: ``add(tuple[series],
-    tuple[values])`` for each ``(series, values, add)`` of ``steps``, in order; then
-    ``waiting`` is emptied if ``forget``. Every list ends empty, even on an error."""
+    """Adds the values waiting for each tuple of ``waiting``: each list's leading None
+    (its first value was applied in place) is dropped, then ``add(tuple[series],
+    tuple[values])`` for each ``(series, values, add)`` of ``steps``, in order (the last
+    adds of each list empty it); then ``waiting`` is emptied. Every list ends empty,
+    even on an error."""
     first = min(values for _, values, _ in steps)  # the tuple's lists come last
+    more = max(values for _, values, _ in steps) > first  # more than one list
 
     def settle() -> None:
         try:
             for held in waiting:
-                for series, values, add in steps:
-                    add(held[series], held[values])
-        finally:
+                if more:
+                    for values in held[first:]:
+                        del values[0]
+                else:
+                    del held[first][0]
+                if held[first]:
+                    for series, values, add in steps:
+                        add(held[series], held[values])
+        except BaseException:
             for held in waiting:
                 for values in held[first:]:
                     values.clear()
-            if forget:
-                waiting.clear()
+            raise
+        finally:
+            waiting.clear()
 
     return settle
 

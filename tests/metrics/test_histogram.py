@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mvx_metrics import Histogram
 from mvx_metrics.metrics import DEFAULT_BUCKETS
 from mvx_metrics.metrics._format import go_float
+from mvx_metrics.metrics.histogram import bucket_index, check_buckets
 
 from ._events import Anything, Request, assert_rejected, roundtrip
 
@@ -168,3 +172,21 @@ def test_a_series_counts_are_an_exact_list() -> None:
     # collector object fewer per series) cost about 380 instructions more per event.
     histogram = Histogram("h", event=Request, value="duration_s", buckets=(0.1, 1.0))
     assert histogram._single is not None and type(histogram._single.counts) is list
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(finite, min_size=1, max_size=80, unique=True).map(sorted),
+    st.lists(st.one_of(finite, st.integers(-(10**400), 10**400)), max_size=20),
+)
+def test_the_inlined_bucket_index_is_bisection(bounds: list[float], values: list[Any]) -> None:
+    """Batch plans find the bucket by inlined comparisons (bisection above 64 bounds):
+    the same index for every finite value, at, next to and between the bounds."""
+    layout = check_buckets([b + 0.0 for b in bounds])  # -0.0 and 0.0 are one bound
+    index = eval(f"lambda v: {bucket_index(layout, 'v')}", {"bisect_left": bisect_left})
+    nearby = [math.nextafter(b, d) for b in layout for d in (-math.inf, math.inf)]
+    for value in [*values, *layout, *nearby, 0, -0.0]:
+        assert index(value) == bisect_left(layout, value), (layout, value)

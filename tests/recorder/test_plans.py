@@ -173,7 +173,7 @@ def test_a_plan_reads_the_objects_it_names_as_locals() -> None:
     assert plan.__defaults__ is not None and not plan.__kwdefaults__
     named = set(plan.__code__.co_varnames[2 : plan.__code__.co_argcount])
     assert len(named) == len(plan.__defaults__)
-    assert {"ISFINITE", "Q0", "CLS", "slow"} <= named
+    assert {"CEIL", "LOG2", "Q0", "CLS", "slow"} <= named
     assert not named & set(plan.__code__.co_names)  # none of them is looked up globally
     assert plan([Request("/", "GET", 0.5)] * 2, 0) == 2
     assert metrics[0].snapshot()["series"][0]["count"] == 2
@@ -311,3 +311,19 @@ async def test_events_a_ctrl_c_left_unapplied_stay_buffered_in_order() -> None:
     assert (stats.processed, stats.pending) == (2, 4)
     assert list(recorder._handoff.buffer) == batch[2:]
     await recorder.stop()
+
+
+def test_a_plan_leaves_nothing_waiting_when_it_returns() -> None:
+    """Deferred values are added before the plan returns: a read sees them all."""
+    metrics = metric_set()
+    plan = build_plan(Request, tuple(metrics[:-3]), lambda m, e, x: None, [0])
+    defaults = dict(zip(plan.__code__.co_varnames[2:], plan.__defaults__ or (), strict=False))
+    waiting = [v for k, v in defaults.items() if k[0] in "WX" and isinstance(v, list)]
+    assert waiting  # the label-less sketch and histogram, and the labelled groups
+    batch: list[MetricEvent] = [Request(f"/{i % 2}", "GET", i / 7) for i in range(50)]
+    assert plan(batch, 0) == 50
+    assert not any(waiting)
+    reference = metric_set()[:-3]
+    apply_per_event(reference, batch)
+    for ref, got in zip(reference, metrics[:-3], strict=True):
+        assert same(dict(got.snapshot()), dict(ref.snapshot())), ref.metric_name
