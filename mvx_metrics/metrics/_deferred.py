@@ -18,7 +18,7 @@ from functools import reduce
 from operator import add
 from typing import Any
 
-__all__ = ["first_extremes", "sum_in_order"]
+__all__ = ["sum_in_order", "totals"]
 
 if sys.version_info < (3, 12):
     # Plain double additions in order, in C: what adding one value at a time gives.
@@ -30,7 +30,15 @@ else:  # sum() compensates rounding since 3.12, which adding one at a time does 
         return reduce(add, values, start)
 
 
-def first_extremes(ordered: list[Any]) -> tuple[Any, Any]:
-    """The first of the smallest and the first of the largest values (no NaN), in
-    arrival order, given them sorted by a stable sort (equal values keep their order)."""
-    return ordered[0], ordered[bisect_left(ordered, ordered[-1])]
+def totals(
+    values: list[Any], ordered: list[Any], total: float, low: Any, high: Any
+) -> tuple[float, Any, Any]:
+    """The sum, minimum and maximum after adding ``values`` (no NaN) one at a time to a
+    series holding ``total``, ``low`` and ``high``, given the values sorted by a stable
+    sort (``ordered``: equal values keep their order, so the first of them is found)."""
+    smallest, largest = ordered[0], ordered[bisect_left(ordered, ordered[-1])]
+    return (
+        sum_in_order(values, total),
+        smallest if smallest < low else low,
+        largest if largest > high else high,
+    )

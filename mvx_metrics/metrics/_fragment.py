@@ -13,11 +13,12 @@ Templates name their locals in braces, filled in per metric by the planner:
 ``{u}`` scratch locals, ``{r}`` the length of a run applied at once, and any key of
 ``bindings`` (an object the statements use).
 
-A kind that can add a run of values at once (a histogram, a sketch) gives ``add_values``
-and no ``apply``: the plan then only appends each value its ``check`` vouches for to a
-list kept with the series, and adds the lists (``add_values(series, values)``) before
-the exact path applies an event and when it returns, so that no read and no other path
-sees a series behind.
+A kind that can add a run of values at once (a histogram, a sketch) also gives
+``add_values``: the plan applies a call's first event, and each series' first value of
+a run, with ``apply``, and only appends the later values its ``check`` vouches for to a
+list kept with the series; it adds the lists (``add_values(series, values)``) before
+the exact path applies an event and before it returns, so that no read and no other
+path sees a series behind.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from typing import Any
 
-from ._deferred import first_extremes, sum_in_order
+from ._deferred import totals
 from ._format import go_float
 
 __all__ = [
@@ -355,12 +355,9 @@ class QuantileSketch:
                 for k, count in counts:
                     store[k] = get(k, 0) + count
             self._zero += positive_at - zeros_at
-            self._sum = sum_in_order(values, self._sum)
-            low, high = first_extremes(ordered)
-            if low < self._min:
-                self._min = low
-            if high > self._max:
-                self._max = high
+            self._sum, self._min, self._max = totals(
+                values, ordered, self._sum, self._min, self._max
+            )
         values.clear()
 
     def _add_below(self, neg: dict[int, int], k: int) -> None:

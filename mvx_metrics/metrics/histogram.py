@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from ..events import MetricEvent
 from ..snapshots import Exemplar
 from ._builtin import MAX_FLOAT, BuiltinMetric
-from ._deferred import first_extremes, sum_in_order
+from ._deferred import totals
 from ._format import go_float
 from ._fragment import FINITE, Fragment
 from ._series import DEFAULT_MAX_SERIES
@@ -304,12 +304,7 @@ class Histogram(BuiltinMetric[_Buckets]):
                     break
             else:
                 counts[-1] += size - below
-        state.sum = sum_in_order(values, state.sum)
-        low, high = first_extremes(ordered)
-        if low < state.min:
-            state.min = low
-        if high > state.max:
-            state.max = high
+        state.sum, state.min, state.max = totals(values, ordered, state.sum, state.min, state.max)
         values.clear()
 
     def _new_state(self) -> _Buckets:

@@ -13,10 +13,12 @@ it. The processor pops a batch of items out of the hand-off buffer in one C call
   attribute access;
 - each built-in metric's part (its :class:`~mvx_metrics.metrics._fragment.Fragment`) is
   inlined: no call per metric, and label-less counters keep a run-length count;
-- a histogram's or sketch's values are only appended to a list kept with their series
-  (a count beside them takes the list's length), and each list is added in one go,
-  sorted, by C loops (``metrics/_deferred.py``): before the exact path applies an
-  event, and before the plan returns;
+- within a run, a histogram's or sketch's values after a series' first are only
+  appended to a list kept with the series (a count beside them takes the list's
+  length), and each list is added in one go, sorted, by C loops
+  (``metrics/_deferred.py``): before the exact path applies an event, and before the
+  plan returns. A call's first event, and a series' first value, are applied in place,
+  so that a call for one event, or a series seen once, costs no more than that;
 - when the whole batch is of one class and every metric can take a run at once (a
   label-less count), the run is applied without a loop at all;
 - the event is applied by the inlined parts only if every one of them vouches for it
