@@ -280,15 +280,6 @@ class Histogram(BuiltinMetric[_Buckets]):
         bound."""
         bounds = self._bounds
         counts = state.counts
-        if len(values) == 1:  # a series seen once in a run: common with many series
-            value = values.pop()
-            counts[bisect_left(bounds, value)] += 1
-            state.sum += value
-            if value < state.min:
-                state.min = value
-            if value > state.max:
-                state.max = value
-            return
         if len(values) < len(bounds):
             for value in values:
                 counts[bisect_left(bounds, value)] += 1

@@ -68,10 +68,10 @@ class _Source:
         self.names: dict[str, object] = {
             "ISFINITE": math.isfinite,
             "MAXF": sys.float_info.max,
-            "leading_run": leading_run,
             "CEIL": math.ceil,
             "LOG2": math.log2,
             "bisect_left": bisect_left,
+            "leading_run": leading_run,
             "ITER": iter,
             "TYPE": type,
         }
@@ -137,7 +137,7 @@ def build_plan(
     # event (classes that alternate) then costs what in place costs, with nothing to add.
     first_unpacks: list[str] = []
     first_applies: list[str] = []
-    group_of: dict[int, tuple[int, list[int], list[int]]] = {}  # g, members, lists
+    group_lists: dict[int, tuple[list[int], list[int]]] = {}  # g: members, deferring lists
     for i, (metric, fragment) in enumerate(fused):
         fill = {key: src.bind(f"{key}{i}", value) for key, value in fragment.bindings.items()}
         fill |= {"k": f"k{i}", "t": f"t{i}", "u": f"u{i}", "r": "r"}
@@ -153,10 +153,9 @@ def build_plan(
             if i in shared:
                 g, members = shared[i]
                 if i == members[0]:
-                    group = [fused[j] for j in members]
                     lists = [j for j in members if j in deferred and _defers_values(fused[j][1])]
-                    group_of[g] = (g, members, lists)
-                    cached, fill_in = _shared_lookup([m for m, _ in group], len(lists))
+                    group_lists[g] = (members, lists)
+                    cached, fill_in = _shared_lookup([fused[j][0] for j in members], len(lists))
                     got, fill_fn = src.bind(f"P{g}", cached), src.bind(f"F{g}", fill_in)
                     checks.append(
                         f"((p{g} := {got}({key})) is not None "
@@ -192,11 +191,12 @@ def build_plan(
         elif fragment.labels:
             in_place[i] = own
         else:
-            applies += _defer_alone(src, i, fill["s"], fill["v"], own, fragment, settles)
+            assert fragment.add_values is not None
+            applies += _defer_alone(src, i, fill["s"], fill["v"], own, fragment.add_values, settles)
         runs += [line.format(**fill) for line in fragment.run]
         inits += [line.format(**fill) for line in fragment.init]
         finishes += [line.format(**fill) for line in fragment.finish]
-    for g, members, lists in group_of.values():
+    for g, (members, lists) in group_lists.items():
         if lists:
             applies += _defer_group(src, g, members, lists, fused, in_place, settles)
     applies = unpacks + applies
@@ -305,7 +305,7 @@ def _defer_alone(
     series: str,
     value: str,
     in_place: list[str],
-    fragment: Fragment,
+    add_values: Callable[[Any, list[Any]], None],
     settles: list[str],
 ) -> list[str]:
     """Deferring the values of label-less metric ``i`` (its one series is the plan's
@@ -313,11 +313,10 @@ def _defer_alone(
     in place (``in_place``) and leaves a None in the list, which the later ones follow:
     a run of one costs no more than in place, and the list says whether there was one.
     Returns the statements applying a value; adds the settling ones."""
-    assert fragment.add_values is not None
     values: list[Any] = []
     waiting = src.bind(f"W{i}", values)
     append = src.bind(f"Q{i}", values.append)  # the bound method, made once
-    add = src.bind(f"ADD{i}", fragment.add_values)
+    add = src.bind(f"ADD{i}", add_values)
     settles += [
         f"if {waiting}:",
         f"    del {waiting}[0]",
