@@ -28,9 +28,15 @@ def bits(x: float) -> bytes:
     return struct.pack("<d", x)
 
 
+#: Which way the next batches are counted: a cost hint, not state.
+HINT = "_counting_settles"
+
+
 def state(sketch: QuantileSketch) -> dict[str, object]:
     out: dict[str, object] = {}
     for name in QuantileSketch.__slots__:
+        if name == HINT:
+            continue
         value = getattr(sketch, name)
         out[name] = bits(value) if isinstance(value, float) else value
     return out
@@ -63,11 +69,14 @@ values = st.one_of(
     before=st.lists(values, max_size=30),
     batch=st.lists(values, min_size=1, max_size=80),
     max_bins=st.sampled_from([1, 3, 8, 2048]),
+    counting=st.booleans(),
 )
 def test_a_batch_leaves_the_state_value_by_value_adds_leave(
-    before: list[float], batch: list[float], max_bins: int
+    before: list[float], batch: list[float], max_bins: int, counting: bool
 ) -> None:
+    """Either way of counting a batch: sorted, or one by one (``counting``)."""
     one_by_one, batched = QuantileSketch(max_bins=max_bins), QuantileSketch(max_bins=max_bins)
+    batched._counting_settles = int(counting)
     for x in before:  # may collapse, and leave a cut in place
         one_by_one._add(x)
         batched._add(x)
@@ -80,9 +89,12 @@ def test_a_batch_leaves_the_state_value_by_value_adds_leave(
 
 
 @settings(max_examples=100, deadline=None)
-@given(batch=st.lists(edges(20), min_size=1, max_size=40))
-def test_the_finest_scale_counts_edges_as_value_by_value_adds_do(batch: list[float]) -> None:
+@given(batch=st.lists(edges(20), min_size=1, max_size=40), counting=st.booleans())
+def test_the_finest_scale_counts_edges_as_value_by_value_adds_do(
+    batch: list[float], counting: bool
+) -> None:
     one_by_one, batched = QuantileSketch(4e-7), QuantileSketch(4e-7)
+    batched._counting_settles = int(counting)
     assert batched.scale == 20
     for x in batch:
         one_by_one._add(x)
@@ -90,13 +102,30 @@ def test_the_finest_scale_counts_edges_as_value_by_value_adds_do(batch: list[flo
     assert state(batched) == state(one_by_one)
 
 
-def test_the_first_of_equal_extremes_is_kept() -> None:
+@pytest.mark.parametrize("counting", [False, True])
+def test_the_first_of_equal_extremes_is_kept(counting: bool) -> None:
     one_by_one, batched = QuantileSketch(), QuantileSketch()
-    for x in (0.0, -0.0, 0.0):
+    batched._counting_settles = int(counting)
+    for x in (0.0, -0.0, 0.0, -0.0, 0.0):
         one_by_one._add(x)
-    batched._add_floats([0.0, -0.0, 0.0])
+    batched._add_floats([0.0, -0.0, 0.0, -0.0, 0.0])  # past the few added one by one
     assert bits(batched._max) == bits(one_by_one._max) == bits(0.0)
     assert bits(batched._min) == bits(one_by_one._min) == bits(0.0)
+
+
+def test_a_sorted_count_picks_the_way_of_the_next_batches() -> None:
+    """Values that fill a bucket each are counted one by one for the next batches, then
+    sorted again to measure; values crowding a few buckets keep being sorted."""
+    spread, crowded = QuantileSketch(), QuantileSketch()
+    spread._add_floats([1.1**i for i in range(64)])
+    crowded._add_floats([0.012, 0.25] * 32)
+    assert spread._counting_settles > 0
+    assert crowded._counting_settles == 0
+    coming = spread._counting_settles
+    for _ in range(coming):
+        spread._add_floats([0.012, 0.25] * 32)
+    assert spread._counting_settles == 0
+    assert spread.count == 64 * (1 + coming)
 
 
 class Timed(MetricEvent):
