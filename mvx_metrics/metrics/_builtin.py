@@ -487,7 +487,8 @@ def series_lookup(labels: LabelReader, table: SeriesTable[S]) -> Callable[[Metri
                 raw = get(event)
             except AttributeError as exc:
                 failed(event, exc)
-            key = raw if raw.__class__ is str else str(raw)
+            # type(), not __class__: an object may claim to be a str through __class__.
+            key = raw if type(raw) is str else str(raw)
             state = lookup(key)
             if state is None:
                 check_values(event, key, OVERFLOW_LABEL_VALUE)

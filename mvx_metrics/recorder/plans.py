@@ -422,6 +422,10 @@ def _shared_lookup(
     cache: dict[Any, tuple[Any, ...]] = {}
 
     def fill(key: Any) -> tuple[Any, ...] | None:
+        # Only exact strs are cached: the plan's check reads __class__, which an object
+        # may set to str; such a one takes the exact path, which converts it with str().
+        if not (type(key) is str or all(type(part) is str for part in key)):
+            return None
         states = tuple(get(key) for get in getters)
         if any(state is None for state in states):
             return None

@@ -327,3 +327,32 @@ def test_a_plan_leaves_nothing_waiting_when_it_returns() -> None:
     apply_per_event(reference, batch)
     for ref, got in zip(reference, metrics[:-3], strict=True):
         assert same(dict(got.snapshot()), dict(ref.snapshot())), ref.metric_name
+
+
+class ClaimsToBeAStr:
+    """A label value whose ``__class__`` says str: it is converted, never kept."""
+
+    __class__ = property(lambda self: str)  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return "claimed"
+
+
+@pytest.mark.parametrize("labels", [("route",), ("route", "method")])
+def test_a_label_value_that_claims_to_be_a_str_is_converted(labels: tuple[str, ...]) -> None:
+    reference, planned = (
+        [
+            Counter("by", event=Request, labels=labels),
+            Histogram("h", event=Request, value="duration_s", labels=labels),
+        ]
+        for _ in range(2)
+    )
+    batch: list[MetricEvent] = [
+        Request(route, method, 0.5)
+        for route, method in [("/", "GET"), (ClaimsToBeAStr(), "GET"), ("/", ClaimsToBeAStr())] * 3
+    ]
+    assert apply_with_plans(planned, batch) == apply_per_event(reference, batch) == {}
+    for ref, got in zip(reference, planned, strict=True):
+        assert same(dict(got.snapshot()), dict(ref.snapshot()))
+        for one in got.snapshot()["series"]:
+            assert all(type(value) is str for value in one["labels"].values()), one
