@@ -74,6 +74,11 @@ class _Source:
             "leading_run": leading_run,
             "ITER": iter,
             "TYPE": type,
+            # The checks' builtins, as locals too (a local costs less than a builtin's
+            # lookup, even a specialised one).
+            "str": str,
+            "float": float,
+            "int": int,
         }
         self.reads: dict[str, str] = {}  # attribute path -> local name
 

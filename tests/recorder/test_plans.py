@@ -173,7 +173,7 @@ def test_a_plan_reads_the_objects_it_names_as_locals() -> None:
     assert plan.__defaults__ is not None and not plan.__kwdefaults__
     named = set(plan.__code__.co_varnames[2 : plan.__code__.co_argcount])
     assert len(named) == len(plan.__defaults__)
-    assert {"CEIL", "LOG2", "Q0", "CLS", "slow"} <= named
+    assert {"CEIL", "LOG2", "Q0", "CLS", "slow", "float"} <= named
     assert not named & set(plan.__code__.co_names)  # none of them is looked up globally
     assert plan([Request("/", "GET", 0.5)] * 2, 0) == 2
     assert metrics[0].snapshot()["series"][0]["count"] == 2
