@@ -20,7 +20,10 @@ it. The processor pops a batch of items out of the hand-off buffer in one C call
   plan returns. A call's first event, and a series' first value, are applied in place,
   so that a call for one event, or a series seen once, costs no more than that;
 - when the whole batch is of one class and every metric can take a run at once (a
-  label-less count), the run is applied without a loop at all;
+  label-less count), the run is applied without a loop at all; when the metrics are
+  label-less counts, histograms and sketches that read plain attributes, each value
+  attribute is read for the whole batch and checked by C loops, and added at once
+  (falling back to the walk below if any value is not a finite float);
 - the event is applied by the inlined parts only if every one of them vouches for it
   (values of the exact types and range ``handle_event`` accepts, label sets already
   admitted); otherwise it takes the *exact* path, every built-in metric's own
@@ -42,6 +45,8 @@ import sys
 from bisect import bisect_left
 from collections.abc import Callable
 from itertools import islice
+from operator import attrgetter
+from types import MemberDescriptorType
 from typing import Any
 
 from ..events import MetricEvent
@@ -79,6 +84,9 @@ class _Source:
             "str": str,
             "float": float,
             "int": int,
+            "MAP": map,
+            "LIST": list,
+            "SUM": sum,
         }
         self.reads: dict[str, str] = {}  # attribute path -> local name
 
@@ -252,6 +260,12 @@ def build_plan(
 
     # A whole batch of the class at once: nothing read or checked per event.
     at_once = not others and len(runs) == len(fused) and not src.reads and not checks
+    # A batch all of the class, with values to add: column by column, in C loops.
+    by_columns = (
+        _columns(src, fused, runs)
+        if not at_once and _by_columns(event_class, fused, others, deferred)
+        else []
+    )
     # Every name the text uses is a positional default, so a local of the function: read
     # per event, a local costs a fraction of a global's lookup; and positional defaults
     # are copied from a tuple per call, where keyword-only ones are looked up by name.
@@ -263,6 +277,7 @@ def build_plan(
         lines += ["        if not i and (r := leading_run(batch, CLS)):"]
         lines += [f"            {line}" for line in runs]
         lines += ["            return r"]
+    lines += [f"        {line}" for line in by_columns]
     # The first event was routed here by the caller, by its __class__.
     lines += ["        e = batch[i]", "        i += 1"]
     lines += [f"        {line}" for line in first_body]
@@ -295,6 +310,82 @@ def build_plan(
     exec(code, namespace)  # the text is ours: identifiers checked at metric construction
     plan: Plan = namespace["plan"]  # type: ignore[assignment]
     return plan
+
+
+def _by_columns(
+    event_class: type,
+    fused: list[tuple[Metric, Fragment]],
+    others: list[Metric],
+    deferred: set[int],
+) -> bool:
+    """Whether a batch all of the class can be applied column by column: every metric is
+    label-less and either counts (a run of it is applied at once) or defers its values,
+    and every value is a plain attribute, whose reading runs no user code."""
+    if others or not deferred:
+        return False
+    for i, (_, fragment) in enumerate(fused):
+        if fragment.labels or not (fragment.run or i in deferred):
+            return False
+        if fragment.value is not None and not _plain_attribute(event_class, fragment.value):
+            return False
+    return True
+
+
+def _columns(src: _Source, fused: list[tuple[Metric, Fragment]], runs: list[str]) -> list[str]:
+    """Statements that apply a batch all of the class column by column and return its
+    length: each value attribute is read for the whole batch by one C loop, checked by C
+    loops (every value an exact float, and their sum finite, which an infinity or a NaN
+    would not leave), and added at once (``add_values``, as the deferred values of a run
+    are). If a check fails, nothing has been applied, and the statements fall through to
+    the walk event by event, which sorts each event out."""
+    columns: dict[str, str] = {}  # attribute -> the local holding its column
+    reads: list[str] = []
+    for _, fragment in fused:
+        attribute = fragment.value
+        if attribute is not None and attribute not in columns:
+            getter = src.bind(f"GET{len(columns)}", attrgetter(attribute))
+            column = columns[attribute] = f"c{len(columns)}"
+            reads.append(f"{column} = LIST(MAP({getter}, run))")
+    checks = [
+        f"LIST(MAP(TYPE, {column})).count(float) == r and ISFINITE(SUM({column}))"
+        for column in columns.values()
+    ]
+    readers = [(i, fragment) for i, (_, fragment) in enumerate(fused) if fragment.value]
+    adds: list[str] = []
+    for n, (i, fragment) in enumerate(readers):
+        assert fragment.add_values is not None and fragment.value is not None
+        add = src.bind(f"ADD{i}", fragment.add_values)
+        column = columns[fragment.value]
+        # add_values empties the list it is given: only the column's last reader gets it.
+        last = all(other.value != fragment.value for _, other in readers[n + 1 :])
+        adds.append(f"{add}(S{i}, {column if last else column + '[:]'})")
+    return [
+        "if not i and (r := leading_run(batch, CLS)):",
+        "    run = batch if r == end else batch[:r]",
+        "    try:",
+        *(f"        {line}" for line in reads),
+        f"        good = {' and '.join(checks)}",
+        "    except PROPAGATED:",
+        "        raise",
+        "    except BaseException:",
+        "        good = False",
+        "    if good:",
+        *(f"        {line}" for line in runs + adds),
+        "        return r",
+    ]
+
+
+def _plain_attribute(cls: type, name: str) -> bool:
+    """Whether reading ``name`` from an instance of ``cls`` runs no user code: a slot or
+    an instance attribute, on a class with the default attribute lookup."""
+    lookup: object = cls.__getattribute__
+    if "." in name or lookup is not object.__getattribute__ or hasattr(cls, "__getattr__"):
+        return False
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            found = vars(klass)[name]
+            return type(found) is MemberDescriptorType or not hasattr(type(found), "__get__")
+    return True
 
 
 def _defers_values(fragment: Fragment) -> bool:

@@ -356,3 +356,116 @@ def test_a_label_value_that_claims_to_be_a_str_is_converted(labels: tuple[str, .
         assert same(dict(got.snapshot()), dict(ref.snapshot()))
         for one in got.snapshot()["series"]:
             assert all(type(value) is str for value in one["labels"].values()), one
+
+
+def label_less_set() -> list[Metric]:
+    """Metrics a batch all of one class takes column by column: label-less counts and
+    deferred values, two of them reading the same attribute."""
+    return [
+        Counter("requests", event=Request),
+        Distribution("spread", event=Request, value="duration_s", max_bins=8),
+        Histogram("latency", event=Request, value="duration_s", buckets=(0.1, 1.0, 10.0)),
+        Distribution("routes", event=Request, value="route"),
+    ]
+
+
+def apply_one_class(metrics: list[Metric], batch: list[Any]) -> dict[str, int]:
+    """``batch`` (Requests, maybe ending with a control item) through Request's plan."""
+    errors: dict[str, int] = {}
+
+    def failed(metric: Metric, event: MetricEvent, exc: BaseException) -> None:
+        errors[metric.metric_name] = errors.get(metric.metric_name, 0) + 1
+
+    plan = build_plan(Request, tuple(metrics), failed, [0])
+    assert "GET0" in plan.__code__.co_varnames  # the columns are read by C loops
+    events = sum(1 for item in batch if isinstance(item, Request))
+    i = 0
+    while i < events:
+        i = plan(batch, i)
+    assert i == events
+    return errors
+
+
+floats = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, -0.0, 0.012, 0.5, 5e-324]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    durations=st.lists(st.one_of(floats, values), min_size=1, max_size=40),
+    routes=st.lists(st.one_of(floats, labels), min_size=1, max_size=40),
+    control=st.booleans(),
+    clean=st.booleans(),
+)
+def test_a_batch_of_one_class_by_columns_gives_the_per_event_states(
+    durations: list[Any], routes: list[Any], control: bool, clean: bool
+) -> None:
+    """Mostly all floats (the columns apply at once), else anything (they fall back)."""
+    if clean:
+        durations = [x for x in durations if type(x) is float and math.isfinite(x)] or [1.0]
+        routes = [x for x in routes if type(x) is float and math.isfinite(x)] or [2.0]
+    size = max(len(durations), len(routes))
+    batch: list[Any] = [
+        Request(routes[k % len(routes)], "GET", durations[k % len(durations)]) for k in range(size)
+    ]
+    if control:
+        batch.append(ControlItem(lambda: None))
+    reference, planned = label_less_set(), label_less_set()
+    expected = apply_per_event(reference, [e for e in batch if isinstance(e, Request)])
+    assert apply_one_class(planned, batch) == expected
+    for ref, got in zip(reference, planned, strict=True):
+        assert same(dict(got.snapshot()), dict(ref.snapshot())), ref.metric_name
+
+
+class Computed(MetricEvent):
+    """An event whose value is a property: user code, read event by event."""
+
+    reads = 0
+
+    @property
+    def duration_s(self) -> float:
+        Computed.reads += 1
+        return 0.5
+
+
+class Looked(MetricEvent):
+    """An event class with its own attribute lookup."""
+
+    def __getattr__(self, name: str) -> float:
+        return 0.25
+
+
+@pytest.mark.parametrize("cls", [Computed, Looked])
+def test_values_read_by_user_code_are_not_read_by_columns(cls: type[MetricEvent]) -> None:
+    metric = Distribution("seconds", event=cls, value="duration_s")
+    plan = build_plan(cls, (metric,), lambda m, e, x: None, [0])
+    assert "GET0" not in plan.__code__.co_varnames
+    Computed.reads = 0
+    assert plan([cls() for _ in range(5)], 0) == 5
+    assert metric.snapshot()["series"][0]["count"] == 5
+    assert Computed.reads == (5 if cls is Computed else 0)  # once per event, as ever
+
+
+def test_a_clean_batch_of_one_class_is_added_in_one_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    added: list[int] = []
+    original = Histogram._add_values
+
+    def spy(self: Histogram, state: Any, values: list[float]) -> None:
+        added.append(len(values))
+        original(self, state, values)
+
+    monkeypatch.setattr(Histogram, "_add_values", spy)
+    histogram = Histogram("latency", event=Request, value="duration_s", buckets=(1.0,))
+    plan = build_plan(Request, (histogram,), lambda m, e, x: None, [0])
+    batch: list[Any] = [Request("/", "GET", k / 10) for k in range(10)]
+    assert plan([*batch, ControlItem(lambda: None)], 0) == 10
+    assert added == [10]  # all of them at once, none applied in place
+    batch[3] = Request("/", "GET", math.inf)  # a value the columns do not vouch for
+    assert plan(batch, 0) == 10
+    # Event by event: a run's first value in place, the next ones deferred, the
+    # infinity apart (the values before it added first), then the same again.
+    assert added == [10, 1, 5]
+    snapshot = histogram.snapshot()["series"][0]
+    assert snapshot["count"] == 19 and snapshot["buckets"]["1.0"] == 19
