@@ -337,7 +337,8 @@ def _columns(src: _Source, fused: list[tuple[Metric, Fragment]], runs: list[str]
     loops (every value an exact float, and their sum finite, which an infinity or a NaN
     would not leave), and added at once (``add_values``, as the deferred values of a run
     are). If a check fails, nothing has been applied, and the statements fall through to
-    the walk event by event, which sorts each event out."""
+    the walk event by event, which sorts each event out. Ints, which a histogram takes,
+    are left to that walk (their range would need a check of its own)."""
     columns: dict[str, str] = {}  # attribute -> the local holding its column
     reads: list[str] = []
     for _, fragment in fused:
@@ -359,12 +360,19 @@ def _columns(src: _Source, fused: list[tuple[Metric, Fragment]], runs: list[str]
         # add_values empties the list it is given: only the column's last reader gets it.
         last = all(other.value != fragment.value for _, other in readers[n + 1 :])
         adds.append(f"{add}(S{i}, {column if last else column + '[:]'})")
+    # The first event's values first: a metric fed ints (sizes in bytes, say) finds
+    # out there, at the cost of one read per batch rather than of reading the columns.
+    # (Of the class itself, first: an item may claim the class through __class__.)
+    firsts = ["TYPE(batch[0]) is CLS"]
+    firsts += [f"TYPE(batch[0].{attribute}) is float" for attribute in columns]
     return [
-        "if not i and (r := leading_run(batch, CLS)):",
-        "    run = batch if r == end else batch[:r]",
+        "if not i:",
         "    try:",
-        *(f"        {line}" for line in reads),
-        f"        good = {' and '.join(checks)}",
+        f"        r = {' and '.join(firsts)} and leading_run(batch, CLS)",
+        "        if r:",
+        "            run = batch if r == end else batch[:r]",
+        *(f"            {line}" for line in reads),
+        f"        good = r and {' and '.join(checks)}",
         "    except PROPAGATED:",
         "        raise",
         "    except BaseException:",

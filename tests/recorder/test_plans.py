@@ -469,3 +469,15 @@ def test_a_clean_batch_of_one_class_is_added_in_one_go(monkeypatch: pytest.Monke
     assert added == [10, 1, 5]
     snapshot = histogram.snapshot()["series"][0]
     assert snapshot["count"] == 19 and snapshot["buckets"]["1.0"] == 19
+
+
+def test_a_batch_of_ints_is_walked_without_reading_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ints (sizes in bytes, say) are a histogram's values too: its batches are walked
+    event by event, and the first event's value tells so before any column is read."""
+    read: list[object] = []
+    monkeypatch.setattr("mvx_metrics.recorder.plans.attrgetter", lambda name: read.append)
+    histogram = Histogram("sizes", event=Request, value="duration_s", buckets=(512, 4096))
+    plan = build_plan(Request, (histogram,), lambda m, e, x: None, [0])
+    assert plan([Request("/", "GET", size) for size in (100, 1000, 10_000)], 0) == 3
+    assert read == []  # no column was read
+    assert histogram.snapshot()["series"][0]["buckets"] == {"512.0": 1, "4096.0": 2, "+Inf": 3}
