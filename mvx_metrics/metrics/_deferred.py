@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_left
-from functools import reduce
-from operator import add
+from collections import deque
+from itertools import accumulate
 from typing import Any
 
 __all__ = ["sum_in_order", "totals"]
@@ -26,8 +26,9 @@ if sys.version_info < (3, 12):
 else:  # sum() compensates rounding since 3.12, which adding one at a time does not
 
     def sum_in_order(values: list[float], start: float) -> float:
-        """``start`` plus each value in turn, rounded at each step."""
-        return reduce(add, values, start)
+        """``start`` plus each value in turn, rounded at each step: the last running
+        total (``accumulate`` adds in C, at about half the cost of ``reduce(add)``)."""
+        return deque(accumulate(values, initial=start), maxlen=1)[0]
 
 
 def totals(
