@@ -528,7 +528,10 @@ def _shared_lookup(
     def fill(key: Any) -> tuple[Any, ...] | None:
         # Only exact strs are cached: the plan's check reads __class__, which an object
         # may set to str; such a one takes the exact path, which converts it with str().
-        if not (type(key) is str or all(type(part) is str for part in key)):
+        # (A key of several labels is the plan's own tuple: never iterate anything else.)
+        if type(key) is not str and not (
+            type(key) is tuple and all(type(part) is str for part in key)
+        ):
             return None
         states = tuple(get(key) for get in getters)
         if any(state is None for state in states):
