@@ -22,6 +22,7 @@ __all__ = [
     "fmt",
     "load_peer",
     "median_of",
+    "medians_in_turn",
     "parse_quick",
     "print_missing_peers",
     "print_table",
@@ -54,6 +55,22 @@ def median_of(repeats: int, fn: Callable[[], float]) -> Sample:
         raise ValueError("repeats must be >= 1")
     values = [fn() for _ in range(repeats)]
     return Sample(statistics.median(values), min(values), max(values), repeats)
+
+
+def medians_in_turn(repeats: int, fns: Sequence[Callable[[], float]]) -> list[Sample]:
+    """Like ``median_of`` for several figures that are compared with each other: each round
+    calls every ``fn`` once, starting one further along each time. Run one after the other,
+    a slow spell of the machine (a shared VM's spells last seconds) hits one figure's
+    repeats and skews the ratio; in turn, it hits every figure alike.
+    """
+    if repeats < 1:
+        raise ValueError("repeats must be >= 1")
+    values: list[list[float]] = [[] for _ in fns]
+    for round_ in range(repeats):
+        for step in range(len(fns)):
+            index = (round_ + step) % len(fns)
+            values[index].append(fns[index]())
+    return [Sample(statistics.median(v), min(v), max(v), repeats) for v in values]
 
 
 def fmt(value: float) -> str:

@@ -30,7 +30,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, make_dataclass
 from types import ModuleType
 
-from _harness import Row, load_peer, median_of, parse_quick, print_missing_peers, print_table
+from _harness import (
+    Row,
+    load_peer,
+    median_of,
+    medians_in_turn,
+    parse_quick,
+    print_missing_peers,
+    print_table,
+)
 
 from mvx_metrics import (
     Counter,
@@ -168,30 +176,22 @@ def main() -> None:
     batch = events(n)
     missing: list[str] = []
 
-    processing = [
-        Row(
-            label,
-            median_of(repeats, lambda make=make: asyncio.run(_drain_per_event(make(), batch))),
-            "ns/event",
-            f"bound {bound:.0f} ns",
-        )
-        for label, (make, bound) in WORKLOADS.items()
-    ]
+    # In turn, bare loop included: a slow spell of the machine then shows in the yardstick
+    # too, instead of in one workload's figure alone.
     continuous = continuous_events(n)
-    processing.append(
-        Row(
-            "Distribution, continuous (lognormal) durations",
-            median_of(
-                repeats,
-                lambda: asyncio.run(_drain_per_event(WORKLOADS["Distribution"][0](), continuous)),
-            ),
-            "ns/event",
-            "no bound",
-        )
-    )
-    processing.append(
-        Row("bare `x += i` loop iteration", median_of(repeats, lambda: _bare_loop_ns(n)), "ns")
-    )
+    labels: list[tuple[str, str]] = []
+    fns: list[Callable[[], float]] = []
+    for label, (make, bound) in WORKLOADS.items():
+        labels.append((label, f"bound {bound:.0f} ns"))
+        fns.append(lambda make=make: asyncio.run(_drain_per_event(make(), batch)))
+    labels.append(("Distribution, continuous (lognormal) durations", "no bound"))
+    fns.append(lambda: asyncio.run(_drain_per_event(WORKLOADS["Distribution"][0](), continuous)))
+    labels.append(("bare `x += i` loop iteration", ""))
+    fns.append(lambda: _bare_loop_ns(n))
+    processing = [
+        Row(label, sample, "ns/event" if note else "ns", note)
+        for (label, note), sample in zip(labels, medians_in_turn(repeats, fns), strict=True)
+    ]
     print_table(
         f"processing on the owning loop, thread CPU, gc off, {n:,} events x {repeats}",
         processing,

@@ -42,7 +42,7 @@ from _harness import (
     Row,
     Sample,
     load_peer,
-    median_of,
+    medians_in_turn,
     parse_quick,
     print_missing_peers,
     print_table,
@@ -198,28 +198,25 @@ def bench_real_work(
 ) -> None:
     n = sizes.real_work_events
     mvx = RealWorkMvx(runtime, wakes)
+    fns: list[Callable[[], float]] = [
+        lambda: real_work_alone(n, threads),
+        lambda: mvx.run(n, threads),
+    ]
+    if pc is not None:
+        fns.append(lambda: real_work_prometheus(pc, n, threads))
+    samples = medians_in_turn(sizes.repeats, fns)
     rows = [
-        Row(
-            "sha256 alone (no metrics)",
-            median_of(sizes.repeats, lambda: real_work_alone(n, threads)),
-            "events/s",
-        ),
+        Row("sha256 alone (no metrics)", samples[0], "events/s"),
         Row(
             "mvx register_event (runtime)",
-            median_of(sizes.repeats, lambda: mvx.run(n, threads)),
+            samples[1],
             "events/s",
             f"wake-ups/s {_median(mvx.wakeups_per_s):,.0f}; loop thread CPU "
             f"{_median(mvx.loop_ns_per_event):,.0f} ns/event",
         ),
     ]
     if pc is not None:
-        rows.append(
-            Row(
-                "prometheus_client labels().inc()",
-                median_of(sizes.repeats, lambda: real_work_prometheus(pc, n, threads)),
-                "events/s",
-            )
-        )
+        rows.append(Row("prometheus_client labels().inc()", samples[2], "events/s"))
     print_table(
         f"1. real work: {threads} producer thread(s), sha256 of 4 KB per event, "
         f"{n:,} events (higher is better)",
@@ -263,23 +260,27 @@ class Burst:
         return stats.processed / elapsed
 
 
-def burst_row(sizes: Sizes, runtime: MetricsRuntime, threads: int) -> Row:
-    burst = Burst(runtime)
-    sample = median_of(sizes.repeats, lambda: burst.run(sizes.burst_events, threads))
-    note = f"dropped {100 * _median(burst.dropped):.1f}% (median)"
-    return Row(f"{threads} producer(s), default recorder", sample, "events/s", note)
-
-
 def bench_bursts(sizes: Sizes, runtime: MetricsRuntime) -> None:
-    reference = Burst(runtime)
-    rows = [
+    n = sizes.burst_events
+    reference, one, eight = Burst(runtime), Burst(runtime), Burst(runtime)
+    samples = medians_in_turn(
+        sizes.repeats,
+        [
+            lambda: reference.run(n, 1, unbounded=True),
+            lambda: one.run(n, 1),
+            lambda: eight.run(n, 8),
+        ],
+    )
+    rows = [Row("1 producer, unbounded recorder (reference)", samples[0], "events/s")]
+    rows += [
         Row(
-            "1 producer, unbounded recorder (reference)",
-            median_of(sizes.repeats, lambda: reference.run(sizes.burst_events, 1, unbounded=True)),
+            f"{threads} producer(s), default recorder",
+            sample,
             "events/s",
+            f"dropped {100 * _median(burst.dropped):.1f}% (median)",
         )
+        for threads, sample, burst in ((1, samples[1], one), (8, samples[2], eight))
     ]
-    rows += [burst_row(sizes, runtime, threads) for threads in (1, 8)]
     print_table(
         f"2. bursts: {sizes.burst_events:,} events per producer, processed events/s "
         "(higher is better); default recorder = the runtime's defaults",
@@ -389,35 +390,22 @@ SHAPES = {
 def bench_process_cpu(sizes: Sizes, runtime: MetricsRuntime, pc: ModuleType | None) -> None:
     n, repeats = sizes.burst_events, sizes.repeats
     for shape, (ours, theirs) in SHAPES.items():
-        rows = []
+        names: list[str] = []
+        fns: list[Callable[[], float]] = []
         for build, gc_on in (("no", False), ("no", True), ("slots", True), ("frozen", True)):
             label = {"no": "pre-built", "slots": "slots dataclass per call"}.get(
                 build, "frozen dataclass per call"
             )
-            rows.append(
-                Row(
-                    f"mvx {ours}, {label}, gc {'on' if gc_on else 'off'}",
-                    median_of(
-                        repeats,
-                        lambda s=shape, b=build, g=gc_on: process_cpu_mvx(
-                            runtime, s, n, build=b, gc_on=g
-                        ),
-                    ),
-                    "ns/event",
-                )
+            names.append(f"mvx {ours}, {label}, gc {'on' if gc_on else 'off'}")
+            fns.append(
+                lambda s=shape, b=build, g=gc_on: process_cpu_mvx(runtime, s, n, build=b, gc_on=g)
             )
         if pc is not None:
             for gc_on in (False, True):
-                rows.append(
-                    Row(
-                        f"prometheus_client {theirs}, gc {'on' if gc_on else 'off'}",
-                        median_of(
-                            repeats,
-                            lambda s=shape, g=gc_on: process_cpu_prometheus(pc, s, n, gc_on=g),
-                        ),
-                        "ns/event",
-                    )
-                )
+                names.append(f"prometheus_client {theirs}, gc {'on' if gc_on else 'off'}")
+                fns.append(lambda s=shape, g=gc_on: process_cpu_prometheus(pc, s, n, gc_on=g))
+        samples = medians_in_turn(repeats, fns)
+        rows = [Row(name, sample, "ns/event") for name, sample in zip(names, samples, strict=True)]
         print_table(
             f"4. process CPU per event, all threads (lower is better): {ours}, {n:,} events",
             rows,

@@ -19,6 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mvx_metrics import Histogram, MetricEvent, QuantileSketch
+from mvx_metrics.metrics import _sketch
+from mvx_metrics.metrics._sketch import _upper_edge
 
 MAXF = sys.float_info.max
 
@@ -195,3 +197,29 @@ def test_a_histogram_keeps_the_first_of_equal_extremes(batch: list[object]) -> N
     for x in batch * 2:
         one_by_one.handle_event(Timed(x))
     assert histogram_state(batched) == histogram_state(one_by_one)
+
+
+@settings(max_examples=300, deadline=None)
+@given(scale=st.sampled_from([0, 3, 6, 10, 20]), x=st.floats(min_value=5e-324, max_value=MAXF))
+def test_a_bucket_s_upper_edge_is_its_largest_float(scale: int, x: float) -> None:
+    """The edge a sorted count bisects at: in the bucket of ``x``, and the next float not."""
+    sf = 2.0**scale
+    k = math.ceil(math.log2(x) * sf)
+    edge = _upper_edge(k, sf)
+    assert x <= edge and math.ceil(math.log2(edge) * sf) == k
+    assert edge == MAXF or math.ceil(math.log2(math.nextafter(edge, math.inf)) * sf) > k
+
+
+def test_the_edges_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``_EDGES_KEPT`` edges of a scale, the cache starts over: memory stays bounded
+    whatever spread of values a process sees, and counts stay exact."""
+    monkeypatch.setattr(_sketch, "_UPPER_EDGES", {})
+    monkeypatch.setattr(_sketch, "_EDGES_KEPT", 8)
+    one_by_one, batched = QuantileSketch(), QuantileSketch()
+    for _ in range(3):
+        batch = [1.5**i for i in range(-20, 20)]  # 40 buckets a batch
+        for x in batch:
+            one_by_one._add(x)
+        batched._count_sorted(batch)
+        assert all(len(kept) <= 8 + 40 for kept in _sketch._UPPER_EDGES.values())
+    assert state(batched) == state(one_by_one)

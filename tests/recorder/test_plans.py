@@ -384,7 +384,7 @@ def apply_one_class(metrics: list[Metric], batch: list[Any]) -> dict[str, int]:
         errors[metric.metric_name] = errors.get(metric.metric_name, 0) + 1
 
     plan = build_plan(Request, tuple(metrics), failed, [0])
-    assert "GET0" in plan.__code__.co_varnames  # the columns are read by C loops
+    assert "COL0" in plan.__code__.co_names  # the columns are read by comprehensions
     events = sum(1 for item in batch if isinstance(item, Request))
     i = 0
     while i < events:
@@ -403,13 +403,15 @@ floats = st.one_of(
 @given(
     durations=st.lists(st.one_of(floats, values), min_size=1, max_size=40),
     routes=st.lists(st.one_of(floats, labels), min_size=1, max_size=40),
-    control=st.booleans(),
+    tail=st.sampled_from(["none", "control", "other"]),
     clean=st.booleans(),
 )
 def test_a_batch_of_one_class_by_columns_gives_the_per_event_states(
-    durations: list[Any], routes: list[Any], control: bool, clean: bool
+    durations: list[Any], routes: list[Any], tail: str, clean: bool
 ) -> None:
-    """Mostly all floats (the columns apply at once), else anything (they fall back)."""
+    """Mostly all floats (the columns apply at once), else anything (they fall back); the
+    batch may end in the control item that woke the loop, or in an event of another class,
+    where the run stops."""
     if clean:
         durations = [x for x in durations if type(x) is float and math.isfinite(x)] or [1.0]
         routes = [x for x in routes if type(x) is float and math.isfinite(x)] or [2.0]
@@ -417,8 +419,10 @@ def test_a_batch_of_one_class_by_columns_gives_the_per_event_states(
     batch: list[Any] = [
         Request(routes[k % len(routes)], "GET", durations[k % len(durations)]) for k in range(size)
     ]
-    if control:
+    if tail == "control":
         batch.append(ControlItem(lambda: None))
+    elif tail == "other":
+        batch.append(Other("/"))
     reference, planned = label_less_set(), label_less_set()
     expected = apply_per_event(reference, [e for e in batch if isinstance(e, Request)])
     assert apply_one_class(planned, batch) == expected
@@ -448,7 +452,7 @@ class Looked(MetricEvent):
 def test_values_read_by_user_code_are_not_read_by_columns(cls: type[MetricEvent]) -> None:
     metric = Distribution("seconds", event=cls, value="duration_s")
     plan = build_plan(cls, (metric,), lambda m, e, x: None, [0])
-    assert "GET0" not in plan.__code__.co_varnames
+    assert "COL0" not in plan.__code__.co_names
     Computed.reads = 0
     assert plan([cls() for _ in range(5)], 0) == 5
     assert metric.snapshot()["series"][0]["count"] == 5
@@ -478,13 +482,15 @@ def test_a_clean_batch_of_one_class_is_added_in_one_go(monkeypatch: pytest.Monke
     assert snapshot["count"] == 19 and snapshot["buckets"]["1.0"] == 19
 
 
-def test_a_batch_of_ints_is_walked_without_reading_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_batch_of_ints_is_walked_without_reading_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Ints (sizes in bytes, say) are a histogram's values too: its batches are walked
     event by event, and the first event's value tells so before any column is read."""
     read: list[object] = []
-    monkeypatch.setattr("mvx_metrics.recorder.plans.attrgetter", lambda name: read.append)
     histogram = Histogram("sizes", event=Request, value="duration_s", buckets=(512, 4096))
     plan = build_plan(Request, (histogram,), lambda m, e, x: None, [0])
+    monkeypatch.setitem(plan.__globals__, "COL0", read.append)  # the column's reader
     assert plan([Request("/", "GET", size) for size in (100, 1000, 10_000)], 0) == 3
     assert read == []  # no column was read
     assert histogram.snapshot()["series"][0]["buckets"] == {"512.0": 1, "4096.0": 2, "+Inf": 3}
