@@ -75,7 +75,6 @@ class _Source:
             "LOG2": math.log2,
             "bisect_left": bisect_left,
             "leading_run": leading_run,
-            "KEEPS": _keeps_its_class,
             "ITER": iter,
             "TYPE": type,
             # The checks' builtins, as locals too (a local costs less than a builtin's
@@ -381,7 +380,9 @@ def _columns(src: _Source, fused: list[tuple[Metric, Fragment]], runs: list[str]
     # The first event's values first: a metric fed ints (sizes in bytes, say) finds
     # out there, at the cost of one read per batch rather than of reading the columns.
     # (Of the class itself, first: an item may claim the class through __class__.)
-    firsts = ["TYPE(batch[0]) is CLS", "KEEPS(CLS)"]
+    # And the second item too: where classes alternate, the pass would be lost.
+    keeps = src.bind("KEEPS", _keeps_its_class)
+    firsts = ["TYPE(batch[0]) is CLS", "(end < 2 or TYPE(batch[1]) is CLS)", f"{keeps}(CLS)"]
     firsts += [f"TYPE(batch[0].{attribute}) is float" for attribute in columns]
     return [
         "if not i:",
