@@ -1,5 +1,8 @@
 """What applications live with, beyond the flood: real work between events, bursts, many
-recorders. Every mvx figure is put beside prometheus_client doing the same in the same run.
+recorders. Every mvx figure is put beside prometheus_client doing the same in the same run,
+and beside the OpenTelemetry SDK and mvx-common 0.3 where they are installed (the
+``bench`` extra; see ``_workload_peers.py``). Figures compared with each other are
+measured in turn, round by round.
 
 Run: ``python benchmarks/bench_workloads.py [--quick]``.
 
@@ -34,6 +37,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -48,6 +52,7 @@ from _harness import (
     print_table,
     thread_cpu_clock,
 )
+from _workload_peers import CommonSide, process_cpu_otel, real_work_otel
 
 from mvx_metrics import (
     AsyncioMetricsRecorder,
@@ -86,6 +91,17 @@ class Sizes:
 
 
 FULL = Sizes(real_work_events=200_000, burst_events=200_000, recorders=10_000, repeats=5)
+
+
+@dataclass
+class Peers:
+    """The peers loaded for this run: each None when not installed."""
+
+    pc: ModuleType | None
+    sdk: ModuleType | None  # opentelemetry.sdk.metrics
+    common: CommonSide | None  # mvx-common 0.3's runtime, started
+
+
 QUICK = Sizes(real_work_events=5_000, burst_events=5_000, recorders=300, repeats=3)
 
 
@@ -194,16 +210,27 @@ class RealWorkMvx:
 
 
 def bench_real_work(
-    sizes: Sizes, runtime: MetricsRuntime, wakes: WakeCounter, pc: ModuleType | None, threads: int
+    sizes: Sizes, runtime: MetricsRuntime, wakes: WakeCounter, peers: Peers, threads: int
 ) -> None:
+    pc = peers.pc
     n = sizes.real_work_events
     mvx = RealWorkMvx(runtime, wakes)
     fns: list[Callable[[], float]] = [
         lambda: real_work_alone(n, threads),
         lambda: mvx.run(n, threads),
     ]
+    names: list[str] = []
     if pc is not None:
+        names.append("prometheus_client labels().inc()")
         fns.append(lambda: real_work_prometheus(pc, n, threads))
+    if peers.sdk is not None:
+        sdk = peers.sdk
+        names.append('OpenTelemetry SDK counter.add(1, {"outcome": "ok"})')
+        fns.append(lambda: real_work_otel(sdk, n, threads))
+    if peers.common is not None:
+        common = peers.common
+        names.append("mvx-common 0.3 register_event (its runtime)")
+        fns.append(lambda: common.real_work(n, threads))
     samples = medians_in_turn(sizes.repeats, fns)
     rows = [
         Row("sha256 alone (no metrics)", samples[0], "events/s"),
@@ -215,13 +242,12 @@ def bench_real_work(
             f"{_median(mvx.loop_ns_per_event):,.0f} ns/event",
         ),
     ]
-    if pc is not None:
-        rows.append(Row("prometheus_client labels().inc()", samples[2], "events/s"))
+    rows += [Row(name, sample, "events/s") for name, sample in zip(names, samples[2:], strict=True)]
     print_table(
         f"1. real work: {threads} producer thread(s), sha256 of 4 KB per event, "
         f"{n:,} events (higher is better)",
         rows,
-        baseline=rows[-1].name,
+        baseline="prometheus_client labels().inc()" if pc is not None else None,
     )
 
 
@@ -260,17 +286,25 @@ class Burst:
         return stats.processed / elapsed
 
 
-def bench_bursts(sizes: Sizes, runtime: MetricsRuntime) -> None:
+def bench_bursts(sizes: Sizes, runtime: MetricsRuntime, peers: Peers) -> None:
     n = sizes.burst_events
     reference, one, eight = Burst(runtime), Burst(runtime), Burst(runtime)
-    samples = medians_in_turn(
-        sizes.repeats,
-        [
-            lambda: reference.run(n, 1, unbounded=True),
-            lambda: one.run(n, 1),
-            lambda: eight.run(n, 8),
-        ],
-    )
+    fns: list[Callable[[], float]] = [
+        lambda: reference.run(n, 1, unbounded=True),
+        lambda: one.run(n, 1),
+        lambda: eight.run(n, 8),
+    ]
+    common_dropped: dict[int, list[float]] = {1: [], 8: []}  # mvx-common's, by producers
+    if peers.common is not None:
+        common = peers.common
+
+        def common_burst(threads: int) -> float:
+            rate = common.burst(n, threads)
+            common_dropped[threads].append(common.dropped[-1])
+            return rate
+
+        fns += [lambda: common_burst(1), lambda: common_burst(8)]
+    samples = medians_in_turn(sizes.repeats, fns)
     rows = [Row("1 producer, unbounded recorder (reference)", samples[0], "events/s")]
     rows += [
         Row(
@@ -280,6 +314,15 @@ def bench_bursts(sizes: Sizes, runtime: MetricsRuntime) -> None:
             f"dropped {100 * _median(burst.dropped):.1f}% (median)",
         )
         for threads, sample, burst in ((1, samples[1], one), (8, samples[2], eight))
+    ]
+    rows += [
+        Row(
+            f"mvx-common 0.3: {threads} producer(s), its default recorder",
+            sample,
+            "events/s",
+            f"dropped {100 * _median(common_dropped[threads]):.1f}% (median; it counts none)",
+        )
+        for threads, sample in zip((1, 8), samples[3:], strict=False)
     ]
     print_table(
         f"2. bursts: {sizes.burst_events:,} events per producer, processed events/s "
@@ -380,6 +423,12 @@ def process_cpu_prometheus(pc: ModuleType, shape: str, n: int, *, gc_on: bool) -
         gc.enable()
 
 
+OTEL_SHAPES = {
+    "count": "counter.add(1)",
+    "labelled": "counter.add(1, attrs) + histogram.record(d, attrs)",
+    "distribution": "histogram.record(d)",
+}
+
 SHAPES = {
     "count": ("count-only Counter", "Counter.inc()"),
     "labelled": ("labelled Counter + Histogram", "labels().inc() + labels().observe()"),
@@ -387,8 +436,8 @@ SHAPES = {
 }
 
 
-def bench_process_cpu(sizes: Sizes, runtime: MetricsRuntime, pc: ModuleType | None) -> None:
-    n, repeats = sizes.burst_events, sizes.repeats
+def bench_process_cpu(sizes: Sizes, runtime: MetricsRuntime, peers: Peers) -> None:
+    n, repeats, pc = sizes.burst_events, sizes.repeats, peers.pc
     for shape, (ours, theirs) in SHAPES.items():
         names: list[str] = []
         fns: list[Callable[[], float]] = []
@@ -404,12 +453,20 @@ def bench_process_cpu(sizes: Sizes, runtime: MetricsRuntime, pc: ModuleType | No
             for gc_on in (False, True):
                 names.append(f"prometheus_client {theirs}, gc {'on' if gc_on else 'off'}")
                 fns.append(lambda s=shape, g=gc_on: process_cpu_prometheus(pc, s, n, gc_on=g))
+        if peers.sdk is not None:
+            sdk = peers.sdk
+            names.append(f"OpenTelemetry SDK {OTEL_SHAPES[shape]}, gc off")
+            fns.append(lambda s=shape, k=sdk: process_cpu_otel(k, s, n, gc_on=False))
+        if peers.common is not None and shape == "count":
+            common = peers.common
+            names.append("mvx-common 0.3, a counting Metric of its own, gc off")
+            fns.append(lambda c=common: c.process_cpu(n, gc_on=False))
         samples = medians_in_turn(repeats, fns)
         rows = [Row(name, sample, "ns/event") for name, sample in zip(names, samples, strict=True)]
         print_table(
             f"4. process CPU per event, all threads (lower is better): {ours}, {n:,} events",
             rows,
-            baseline=rows[-2].name if pc is not None else None,
+            baseline=f"prometheus_client {theirs}, gc off" if pc is not None else None,
         )
 
 
@@ -536,10 +593,38 @@ def many_prometheus(pc: ModuleType, n: int) -> dict[str, float]:
     return figures
 
 
+def many_otel(n: int) -> dict[str, float]:
+    """The OpenTelemetry SDK's equivalent: an attribute set per recorder on two
+    instruments, each made by a first measurement (the SDK keeps no point before one);
+    its "scrape" is one collection of every point by an in-memory reader."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    meter = provider.get_meter("bench-many")
+    counter = meter.create_counter("saves")
+    histogram = meter.create_histogram(
+        "save_seconds", explicit_bucket_boundaries_advisory=[0.1, 1.0]
+    )
+
+    def create_one(i: int) -> None:
+        name = f"r{i}"
+        counter.add(1, {"recorder": name, "outcome": "ok"})
+        histogram.record(0.5, {"recorder": name})
+
+    figures = measure_many(n, create_one)
+    figures["scrape"] = _scrape_seconds(reader.get_metrics_data, 3)
+    provider.shutdown()
+    return figures
+
+
 def many_child(side: str, n: int) -> None:
     """One side of section 3 in this (fresh) interpreter: its figures as a JSON line."""
     if side == "mvx":
         figures = many_mvx(n)
+    elif side == "otel":
+        figures = many_otel(n)
     else:
         figures = many_prometheus(importlib.import_module("prometheus_client"), n)
     print(json.dumps(figures))
@@ -559,9 +644,11 @@ def _many_in_child(side: str, n: int) -> dict[str, float]:
     return figures
 
 
-def bench_many(sizes: Sizes, pc: ModuleType | None) -> None:
+def bench_many(sizes: Sizes, pc: ModuleType | None, sdk: ModuleType | None) -> None:
     n = sizes.recorders
-    sides = ("mvx", "prometheus_client") if pc is not None else ("mvx",)
+    sides: tuple[str, ...] = ("mvx", "prometheus_client") if pc is not None else ("mvx",)
+    if sdk is not None:
+        sides += ("otel",)
     runs: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
     for _ in range(sizes.repeats):
         for side in sides:  # in turn, so that a slow spell of the machine hits both
@@ -590,6 +677,26 @@ def bench_many(sizes: Sizes, pc: ModuleType | None) -> None:
         Row("mvx: scrape all with recorder stats", sample("mvx", "scrape_stats", 1e3), "ms"),
     ]
     title = f"3. many idle recorders ({n:,}), {sizes.repeats} processes each side"
+    if "otel" in runs:
+        rows += [
+            Row("OpenTelemetry SDK: memory per 2 attribute sets", sample("otel", "bytes"), "bytes"),
+            Row(f"OpenTelemetry SDK: create {n:,} x 2", sample("otel", "create", 1e3), "ms"),
+            Row(
+                f"OpenTelemetry SDK: gc.collect() with {n:,} x 2",
+                sample("otel", "collect", 1e3),
+                "ms",
+            ),
+            Row(
+                "OpenTelemetry SDK: what 2 attribute sets add to gc.collect()",
+                per_unit("otel"),
+                "us",
+            ),
+            Row(
+                "OpenTelemetry SDK: collect all (InMemoryMetricReader)",
+                sample("otel", "scrape", 1e3),
+                "ms",
+            ),
+        ]
     if pc is None:
         print_table(title, rows)
         return
@@ -641,17 +748,24 @@ def main() -> None:
     sizes = QUICK if quick else FULL
     missing: list[str] = []
     pc = load_peer("prometheus_client", "prometheus_client", missing)
+    sdk = load_peer("opentelemetry-sdk", "opentelemetry.sdk.metrics", missing)
+    mc = load_peer("mvx-common 0.3", "mvx.common.metrics", missing)
     print(
         f"bench_workloads ({'quick' if quick else 'full'}): Python {sys.version.split()[0]}, "
         f"{os.cpu_count()} CPUs, medians of {sizes.repeats}"
     )
     wakes = WakeCounter()
-    with MetricsRuntime(namespace="bench-workloads", thread_name=MVX_THREAD) as runtime:
+    with ExitStack() as stack:
+        runtime = stack.enter_context(
+            MetricsRuntime(namespace="bench-workloads", thread_name=MVX_THREAD)
+        )
+        common = stack.enter_context(CommonSide(mc)) if mc is not None else None
+        peers = Peers(pc, sdk, common)
         for threads in (1, 4):
-            bench_real_work(sizes, runtime, wakes, pc, threads)
-        bench_bursts(sizes, runtime)
-        bench_process_cpu(sizes, runtime, pc)
-    bench_many(sizes, pc)
+            bench_real_work(sizes, runtime, wakes, peers, threads)
+        bench_bursts(sizes, runtime, peers)
+        bench_process_cpu(sizes, runtime, peers)
+    bench_many(sizes, pc, sdk)
     print_missing_peers(missing, quick)
 
 
