@@ -7,17 +7,20 @@ so this module is imported by its bare name from the scripts' own directory.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import statistics
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
 __all__ = [
     "Row",
     "Sample",
+    "collector",
     "cost_ratio",
     "fmt",
     "load_peer",
@@ -26,6 +29,7 @@ __all__ = [
     "parse_quick",
     "print_missing_peers",
     "print_table",
+    "run_threads",
     "thread_cpu_clock",
     "throughput_ratio",
 ]
@@ -71,6 +75,37 @@ def medians_in_turn(repeats: int, fns: Sequence[Callable[[], float]]) -> list[Sa
             index = (round_ + step) % len(fns)
             values[index].append(fns[index]())
     return [Sample(statistics.median(v), min(v), max(v), repeats) for v in values]
+
+
+def run_threads(threads: int, body: Callable[[int], None]) -> float:
+    """Start ``threads`` threads running ``body(index)`` together; wall seconds until all end."""
+    barrier = threading.Barrier(threads + 1)
+
+    def main(index: int) -> None:
+        barrier.wait()
+        body(index)
+
+    workers = [threading.Thread(target=main, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - t0
+
+
+@contextmanager
+def collector(*, on: bool) -> Iterator[None]:
+    """A timed region with the garbage collector on or off, after a full collection (so
+    that none left over from setup lands in the region); on again afterwards."""
+    gc.collect()
+    if not on:
+        gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def fmt(value: float) -> str:

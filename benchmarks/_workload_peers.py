@@ -11,7 +11,6 @@ metric has seen every event, or, in a burst, until the count stops moving.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import itertools
 import threading
@@ -21,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+
+from _harness import collector, run_threads
 
 __all__ = [
     "CommonSide",
@@ -63,23 +64,6 @@ def otel_meter(sdk: ModuleType) -> Iterator[tuple[Any, Callable[[], float]]]:
         provider.shutdown()
 
 
-def _run_threads(threads: int, body: Callable[[], None]) -> float:
-    barrier = threading.Barrier(threads + 1)
-
-    def main() -> None:
-        barrier.wait()
-        body()
-
-    workers = [threading.Thread(target=main) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    return time.perf_counter() - t0
-
-
 def real_work_otel(sdk: ModuleType, n: int, threads: int) -> float:
     """Section 1: sha256 of 4 KB, then ``counter.add(1, {"outcome": "ok"})``, per event."""
     per_thread = n // threads
@@ -93,7 +77,7 @@ def real_work_otel(sdk: ModuleType, n: int, threads: int) -> float:
                 sha256(PAYLOAD).digest()
                 counter.add(1, attributes)
 
-        elapsed = _run_threads(threads, body)
+        elapsed = run_threads(threads, lambda _: body())
         assert total() == per_thread * threads
     return per_thread * threads / elapsed
 
@@ -102,10 +86,7 @@ def process_cpu_otel(sdk: ModuleType, shape: str, n: int, *, gc_on: bool) -> flo
     """Section 4: process CPU per event of the same updates as the other sides."""
     values = [(ROUTES[i % 5], (i % 97) / 100) for i in range(n)]
     with otel_meter(sdk) as (meter, total):
-        gc.collect()
-        if not gc_on:
-            gc.disable()
-        try:
+        with collector(on=gc_on):
             if shape == "count":
                 counter = meter.create_counter("requests")
                 t0 = time.process_time_ns()
@@ -128,8 +109,6 @@ def process_cpu_otel(sdk: ModuleType, shape: str, n: int, *, gc_on: bool) -> flo
                 for _, duration in values:
                     histogram.record(duration)
             elapsed = time.process_time_ns() - t0
-        finally:
-            gc.enable()
         assert total() == n * (2 if shape == "labelled" else 1)
     return elapsed / n
 
@@ -206,7 +185,7 @@ class CommonSide:
                 register(event=event)
 
         t0 = time.perf_counter()
-        _run_threads(threads, body)
+        run_threads(threads, lambda _: body())
         applied = metric.done.wait(WAIT_S)
         elapsed = time.perf_counter() - t0
         self.runtime.stop_and_remove_recorder(rid)
@@ -227,7 +206,7 @@ class CommonSide:
                 register(event=event)
 
         t0 = time.perf_counter()
-        _run_threads(threads, body)
+        run_threads(threads, lambda _: body())
         last_count, last_change = metric.count, time.perf_counter()
         deadline = last_change + WAIT_S
         while metric.count < total and time.perf_counter() - last_change < 0.2:
@@ -245,17 +224,12 @@ class CommonSide:
         rid, recorder, metric = self._recorder(n, n + 10)
         events = [self.event_class(ROUTES[i % 5]) for i in range(n)]
         register = recorder.register_event
-        gc.collect()
-        if not gc_on:
-            gc.disable()
-        try:
+        with collector(on=gc_on):
             t0 = time.process_time_ns()
             for event in events:
                 register(event=event)
             applied = metric.done.wait(WAIT_S)
             elapsed = time.process_time_ns() - t0
-        finally:
-            gc.enable()
         self.runtime.stop_and_remove_recorder(rid)
         assert applied and metric.count == n, metric.count
         return elapsed / n

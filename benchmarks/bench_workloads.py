@@ -45,11 +45,13 @@ from typing import Any
 from _harness import (
     Row,
     Sample,
+    collector,
     load_peer,
     medians_in_turn,
     parse_quick,
     print_missing_peers,
     print_table,
+    run_threads,
     thread_cpu_clock,
 )
 from _workload_peers import CommonSide, process_cpu_otel, real_work_otel
@@ -119,24 +121,6 @@ class WakeCounter:
             original(hop, callback)
 
         owner_asyncio.AsyncioOwnerHop.call_soon = counting  # type: ignore[method-assign]
-
-
-def run_threads(threads: int, body: Callable[[int], None]) -> float:
-    """Start ``threads`` threads running ``body(index)`` together; wall seconds until all end."""
-    barrier = threading.Barrier(threads + 1)
-
-    def main(index: int) -> None:
-        barrier.wait()
-        body(index)
-
-    workers = [threading.Thread(target=main, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    return time.perf_counter() - t0
 
 
 # --- 1. real work between events ------------------------------------------------------------
@@ -373,10 +357,7 @@ def process_cpu_mvx(
         recorder.register_metric(metric)
     prebuilt = [cls(ROUTES[i % 5], (i % 97) / 100) for i in range(n)] if build == "no" else []
     register = recorder.register_event
-    gc.collect()
-    if not gc_on:
-        gc.disable()
-    try:
+    with collector(on=gc_on):
         t0 = time.process_time_ns()
         if build == "no":
             for event in prebuilt:
@@ -386,8 +367,6 @@ def process_cpu_mvx(
                 register(event=cls(ROUTES[i % 5], (i % 97) / 100))
         recorder.flush(timeout=120)
         elapsed = time.process_time_ns() - t0
-    finally:
-        gc.enable()
     stats = recorder.get_stats()
     assert stats.processed == n and stats.dropped_total == 0, stats
     runtime.stop_and_remove_recorder(recorder_id)
@@ -397,10 +376,7 @@ def process_cpu_mvx(
 def process_cpu_prometheus(pc: ModuleType, shape: str, n: int, *, gc_on: bool) -> float:
     registry = pc.CollectorRegistry()
     values = [(ROUTES[i % 5], (i % 97) / 100) for i in range(n)]
-    gc.collect()
-    if not gc_on:
-        gc.disable()
-    try:
+    with collector(on=gc_on):
         if shape == "count":
             counter = pc.Counter("requests", "requests", registry=registry)
             t0 = time.process_time_ns()
@@ -419,8 +395,6 @@ def process_cpu_prometheus(pc: ModuleType, shape: str, n: int, *, gc_on: bool) -
             for _, duration in values:
                 histogram.observe(duration)
         return (time.process_time_ns() - t0) / n
-    finally:
-        gc.enable()
 
 
 OTEL_SHAPES = {
