@@ -391,9 +391,11 @@ def _columns(src: _Source, fused: list[tuple[Metric, Fragment]], runs: list[str]
         "            run = batch if TYPE(batch[-1]) is CLS else batch[:-1]",
         *(f"            {line}" for line in reads[:1]),
         "            r = len(c0)",
+        # Only then the other columns: an item of another class may run code when read.
         "            good = r == len(run)",
-        *(f"            {line}" for line in reads[1:]),
-        f"            good = good and {' and '.join(checks)}",
+        "            if good:",
+        *(f"                {line}" for line in reads[1:]),
+        f"                good = {' and '.join(checks)}",
         "        else:",
         "            good = False",
         "    except PROPAGATED:",

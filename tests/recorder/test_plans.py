@@ -430,6 +430,35 @@ def test_a_batch_of_one_class_by_columns_gives_the_per_event_states(
         assert same(dict(got.snapshot()), dict(ref.snapshot())), ref.metric_name
 
 
+class Watched(MetricEvent):
+    """Another class, whose attributes run code when read."""
+
+    reads = 0
+
+    @property
+    def route(self) -> float:
+        Watched.reads += 1
+        return 0.25
+
+    @property
+    def duration_s(self) -> float:
+        Watched.reads += 1
+        return 0.5
+
+
+def test_the_columns_never_read_an_item_of_another_class() -> None:
+    """A batch with another class's event in it is walked; no column reads that event
+    (its attributes may be properties), however many columns the plan reads."""
+    metrics = label_less_set()
+    plan = build_plan(Request, tuple(metrics), lambda m, e, x: None, [0])
+    assert "COL1" in plan.__code__.co_names  # two columns: durations, then routes
+    Watched.reads = 0
+    batch: list[Any] = [Request(0.5, "GET", 0.25)] * 3 + [Watched()] + [Request(0.5, "GET", 0.25)]
+    assert plan(batch, 0) == 3  # the walk stops at the other class, for its own plan
+    assert Watched.reads == 0
+    assert metrics[0].snapshot()["series"][0]["value"] == 3
+
+
 class Computed(MetricEvent):
     """An event whose value is a property: user code, read event by event."""
 
